@@ -1,0 +1,200 @@
+//! The command line exactly as typed: clap definitions and nothing else.
+//!
+//! No I/O and no validation beyond what clap does; `config` turns these raw arguments into the
+//! resolved settings the commands use.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (rendered; checks clean)
+  1  problems found in the project (values, templates, findings)
+  2  could not run (bad flags, no kiln.yaml, unreadable files)
+
+Examples:
+  kiln render                          render every service in every environment to out/
+  kiln render --env prod --stdout      print prod's manifests as one YAML stream
+  kiln values order-service --env test --origin
+                                       show merged values and where each was set";
+
+/// Render per-service values and Jinja templates into checked Kubernetes manifests.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if kiln was started in DIR (kiln.yaml is looked up from there).
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render every service instance in every environment to out/<env>/<service>.yaml.
+    #[command(after_help = "Examples:
+  kiln render
+  kiln render --env dev --service order-service --stdout
+  kiln render --env prod --set replicas=4 --out /tmp/manifests")]
+    Render(RenderArgs),
+    /// Print the merged values of one service in one environment.
+    #[command(after_help = "Examples:
+  kiln values order-service --env prod
+  kiln values order-service --env test --origin
+  kiln values gateway --env dev --set image.tag=1.4.2")]
+    Values(ValuesArgs),
+}
+
+/// Flags that choose and override values, shared by every command that renders.
+#[derive(Debug, Clone, Args)]
+pub struct ValueArgs {
+    /// Extra values file, merged above the project's layers (repeatable, in order).
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values_files: Vec<PathBuf>,
+
+    /// Set a value: `a.b.c=1`, `list[2].name=x`; integers, true/false and null are typed.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+
+    /// Set a value that is always a string.
+    #[arg(long = "set-string", value_name = "PATH=VALUE")]
+    pub set_string: Vec<String>,
+
+    /// Set a value from JSON: `--set-json 'ports=[80,443]'`.
+    #[arg(long = "set-json", value_name = "PATH=JSON")]
+    pub set_json: Vec<String>,
+}
+
+/// `kiln render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Only these environments (repeatable).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Vec<String>,
+
+    /// Only these services (repeatable).
+    #[arg(short, long = "service", value_name = "SERVICE")]
+    pub service: Vec<String>,
+
+    /// Write here instead of the project's out/ folder.
+    #[arg(short, long, value_name = "DIR", conflicts_with = "stdout")]
+    pub out: Option<PathBuf>,
+
+    /// Print one YAML stream to standard output instead of writing files.
+    #[arg(long)]
+    pub stdout: bool,
+
+    #[command(flatten)]
+    pub values: ValueArgs,
+}
+
+/// `kiln values`.
+#[derive(Debug, Args)]
+pub struct ValuesArgs {
+    /// The service (or variant instance, `order-service-stress`).
+    pub service: String,
+
+    /// The environment.
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: String,
+
+    /// Add where each value was set as a trailing comment.
+    #[arg(long)]
+    pub origin: bool,
+
+    #[command(flatten)]
+    pub values: ValueArgs,
+}
+
+/// One `--set`-family flag, in command-line order across the three flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetFlag {
+    /// Which flag.
+    pub kind: SetKind,
+    /// `PATH=VALUE` as typed.
+    pub text: String,
+}
+
+/// How a `--set` value is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetKind {
+    /// `--set`: integers, booleans and null typed, the rest strings.
+    Auto,
+    /// `--set-string`.
+    String,
+    /// `--set-json`.
+    Json,
+}
+
+impl SetKind {
+    /// The flag's name.
+    #[must_use]
+    pub fn flag(self) -> &'static str {
+        match self {
+            SetKind::Auto => "--set",
+            SetKind::String => "--set-string",
+            SetKind::Json => "--set-json",
+        }
+    }
+}
+
+/// Parse the command line; also returns the `--set` flags in the order they were given.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Cli, Vec<SetFlag>), clap::Error> {
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let sets = matches.subcommand().map(|(_, sub)| ordered_sets(sub)).unwrap_or_default();
+    Ok((cli, sets))
+}
+
+fn ordered_sets(m: &ArgMatches) -> Vec<SetFlag> {
+    let mut all = Vec::new();
+    for (id, kind) in [("set", SetKind::Auto), ("set_string", SetKind::String), ("set_json", SetKind::Json)] {
+        let (Ok(Some(values)), Some(indices)) = (m.try_get_many::<String>(id), m.indices_of(id)) else {
+            continue;
+        };
+        for (text, index) in values.zip(indices) {
+            all.push((index, SetFlag { kind, text: text.clone() }));
+        }
+    }
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, s)| s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_flags_keep_command_line_order() {
+        let args = ["kiln", "render", "--set-string", "a=1", "--set", "b=2", "--set-json", "c=[]", "--set", "d=3"];
+        let (_, sets) = parse(args.iter().map(OsString::from)).unwrap();
+        let texts: Vec<_> = sets.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["a=1", "b=2", "c=[]", "d=3"]);
+        assert_eq!(sets[0].kind, SetKind::String);
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

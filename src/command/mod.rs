@@ -1,0 +1,161 @@
+//! The commands, and the render pipeline they share.
+//!
+//! `cli -> config -> values -> render -> manifest`: [`Pipeline::run`] takes the parsed flags and
+//! returns the rendered manifests; each command then writes, prints or checks them.
+
+pub mod render;
+pub mod values;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cli::{Cli, Command, SetFlag, ValueArgs};
+use crate::config::Project;
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::error::Error;
+use crate::manifest::{self, Manifest};
+use crate::render::{self as engine, Templates};
+use crate::source::Sources;
+use crate::values::{self as layers, Instance, Overrides, ValuesTree};
+use crate::yaml::Node;
+
+/// What a command produced for standard output.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Text for standard output.
+    pub stdout: String,
+    /// Exit code when the command succeeded (0, or 1 for findings).
+    pub code: u8,
+}
+
+/// Run the parsed command.
+pub fn run(cli: &Cli, sets: &[SetFlag]) -> Result<Output, Error> {
+    let dir = cli.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+    match &cli.command {
+        Command::Render(args) => render::run(&dir, args, sets),
+        Command::Values(args) => values::run(&dir, args, sets),
+    }
+}
+
+/// A loaded project ready to render.
+pub struct Pipeline {
+    /// The project.
+    pub project: Project,
+    /// Every source read.
+    pub sources: Sources,
+    /// Values files.
+    pub tree: ValuesTree,
+    /// `-f`/`--set`.
+    pub overrides: Overrides,
+    /// Templates (project over built-in).
+    pub templates: Arc<Templates>,
+    /// Each template set's own `defaults.yaml`, parsed.
+    pub set_defaults: HashMap<String, Node>,
+}
+
+impl Pipeline {
+    /// Load the project at or above `dir` with the command line's value flags.
+    pub fn load(dir: &Path, value_args: &ValueArgs, sets: &[SetFlag]) -> Result<Pipeline, Error> {
+        let mut sources = Sources::default();
+        let project = Project::discover(dir, &mut sources)?;
+        let overrides = layers::overrides(&value_args.values_files, sets, &mut sources)?;
+        let tree = ValuesTree::load(&project, &mut sources)?;
+        let shown = project.relative(&project.templates_dir);
+        let templates = Arc::new(Templates::load(Some(&project.templates_dir), &shown)?);
+        let mut set_defaults = HashMap::new();
+        let mut problems = Vec::new();
+        for set in templates.sets() {
+            if let Some(file) = templates.set_data(set, "defaults.yaml") {
+                let src = sources.add(file.shown_as.clone(), file.source.to_string());
+                match layers::parse_layer(src, &sources) {
+                    Ok(node) => {
+                        set_defaults.insert(set.to_string(), node);
+                    }
+                    Err(d) => problems.push(d),
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Project(problems));
+        }
+        Ok(Pipeline { project, sources, tree, overrides, templates, set_defaults })
+    }
+
+    /// Indices of the selected environments (all when `names` is empty).
+    pub fn select_envs(&self, names: &[String]) -> Result<Vec<usize>, Error> {
+        if names.is_empty() {
+            return Ok((0..self.project.environments.len()).collect());
+        }
+        let mut out = Vec::new();
+        for n in names {
+            let env = self.project.environment(n)?;
+            let i = self.project.environments.iter().position(|e| e == env).unwrap_or(0);
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Every instance in the selected environments, filtered by service or instance names.
+    pub fn instances(&self, envs: &[usize], services: &[String]) -> Result<Vec<Instance>, Error> {
+        let defaults = |set: &str| self.set_defaults.get(set).cloned();
+        let all = layers::instances(&self.project, &self.tree, &self.overrides, envs, &defaults, &self.sources)?;
+        if services.is_empty() {
+            return Ok(all);
+        }
+        for s in services {
+            if !self.tree.services.contains_key(s) && !all.iter().any(|i| &i.name == s) {
+                let names = self.tree.services.keys().map(String::as_str);
+                let mut d = Diagnostic::error(format!("unknown service `{s}`"));
+                d = match did_you_mean(s, names.clone()) {
+                    Some(m) => d.help(format!("did you mean `{m}`?")),
+                    None => d.help(format!("services are the files in values/services/: {}", names.collect::<Vec<_>>().join(", "))),
+                };
+                return Err(Error::Run(d));
+            }
+        }
+        Ok(all.into_iter().filter(|i| services.contains(&i.service) || services.contains(&i.name)).collect())
+    }
+
+    /// Render the selected environments; `with_env_level` adds each environment's `_env`
+    /// templates.
+    pub fn render(&self, envs: &[usize], instances: &[Instance], with_env_level: bool) -> Result<Vec<Manifest>, Error> {
+        let jenv = engine::environment(&self.templates);
+        engine::check_templates(&jenv, &self.templates)?;
+        let mut env_values = HashMap::new();
+        if with_env_level {
+            for e in envs {
+                let name = &self.project.environments[*e].name;
+                let v = self.tree.merged(name, None, None, None, &self.overrides).map_err(|m| Error::Run(Diagnostic::error(m)))?;
+                env_values.insert(*e, v);
+            }
+        }
+        let no_extra = |_: usize| minijinja::Value::UNDEFINED;
+        let rendered = engine::render_all(&jenv, &self.templates, &self.project.environments, instances, &env_values, &no_extra)?;
+        Ok(rendered.manifests)
+    }
+}
+
+/// Group manifests into output files (`<env>/<instance>.yaml`) in the fixed order.
+pub fn files_of(mut manifests: Vec<Manifest>) -> Result<BTreeMap<String, Vec<Manifest>>, Error> {
+    manifest::order::sort(&mut manifests);
+    let mut files: BTreeMap<String, Vec<Manifest>> = BTreeMap::new();
+    for m in manifests {
+        files.entry(m.out_file()).or_default().push(m);
+    }
+    Ok(files)
+}
+
+/// YAML text of every file.
+pub fn texts(files: &BTreeMap<String, Vec<Manifest>>) -> Result<BTreeMap<String, String>, Error> {
+    files
+        .iter()
+        .map(|(k, list)| {
+            let refs: Vec<&Manifest> = list.iter().collect();
+            manifest::to_yaml(&refs, false).map(|t| (k.clone(), t)).map_err(|e| Error::run(format!("cannot write YAML for `{k}`: {e}")))
+        })
+        .collect()
+}

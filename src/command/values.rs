@@ -1,0 +1,58 @@
+//! `kiln values`: the merged values of one instance, optionally with where each leaf was set.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_saphyr::Commented;
+
+use crate::cli::{SetFlag, ValuesArgs};
+use crate::command::{Output, Pipeline};
+use crate::error::Error;
+use crate::source::Sources;
+use crate::yaml::{self, Node, Value};
+
+/// Run `kiln values`.
+pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Error> {
+    let pipeline = Pipeline::load(dir, &args.values, sets)?;
+    let envs = pipeline.select_envs(std::slice::from_ref(&args.env))?;
+    let instances = pipeline.instances(&envs, std::slice::from_ref(&args.service))?;
+    let Some(inst) = instances.iter().find(|i| i.name == args.service).or_else(|| instances.first()) else {
+        return Err(Error::run(format!("service `{}` is not rendered in environment `{}` (`enabled: false`, or a variant not listed for it)", args.service, args.env)));
+    };
+    let text = if args.origin {
+        yaml::emit(&WithOrigin { node: &inst.values, sources: &pipeline.sources })
+    } else {
+        yaml::emit(&inst.values)
+    }
+    .map_err(|e| Error::run(format!("cannot write YAML: {e}")))?;
+    Ok(Output { stdout: text, code: 0 })
+}
+
+/// Serializes a node with each scalar followed by `# file:line:col` of where it was set.
+struct WithOrigin<'a> {
+    node: &'a Node,
+    sources: &'a Sources,
+}
+
+impl Serialize for WithOrigin<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match &self.node.value {
+            Value::Map(m) if !m.is_empty() => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m {
+                    map.serialize_entry(k, &WithOrigin { node: v, sources: self.sources })?;
+                }
+                map.end()
+            }
+            Value::Seq(items) if !items.is_empty() => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&WithOrigin { node: v, sources: self.sources })?;
+                }
+                seq.end()
+            }
+            _ => Commented(&self.node.value, self.sources.describe(self.node.loc)).serialize(s),
+        }
+    }
+}

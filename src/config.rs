@@ -1,0 +1,222 @@
+//! `kiln.yaml` and the resolved settings every command works from.
+//!
+//! This module finds the project (the nearest `kiln.yaml` upwards, like git), reads it strictly
+//! (unknown keys are errors with file:line), and resolves the folders. Nothing below this module
+//! looks at command-line arguments.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::error::Error;
+use crate::source::{Loc, Sources};
+use crate::yaml::ParseError;
+
+/// The name of the project file.
+pub const PROJECT_FILE: &str = "kiln.yaml";
+
+/// `kiln.yaml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ProjectFile {
+    /// Environment name -> settings, in the order rendered.
+    environments: IndexMap<String, EnvironmentFile>,
+    /// Folder locations, relative to the project root.
+    #[serde(default)]
+    paths: PathsFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct EnvironmentFile {
+    namespace: String,
+    kube_version: serde_saphyr::Spanned<KubeVersionFile>,
+    #[serde(default)]
+    cluster: Option<String>,
+}
+
+/// A Kubernetes version as written; a number is accepted only to explain why it is wrong.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum KubeVersionFile {
+    Text(String),
+    Number(#[allow(dead_code, reason = "only the variant matters: it explains the error")] f64),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathsFile {
+    templates: Option<PathBuf>,
+    values: Option<PathBuf>,
+    out: Option<PathBuf>,
+    golden: Option<PathBuf>,
+}
+
+/// One environment: a namespace on a cluster running a Kubernetes version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// Its name (`dev`, `prod`).
+    pub name: String,
+    /// The namespace its resources go to.
+    pub namespace: String,
+    /// The target Kubernetes minor version, `1.35`.
+    pub kube_version: KubeVersion,
+    /// Free-form cluster name, for templates.
+    pub cluster: Option<String>,
+}
+
+/// A Kubernetes `major.minor` version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KubeVersion {
+    /// Major (always 1 today).
+    pub major: u32,
+    /// Minor.
+    pub minor: u32,
+}
+
+impl KubeVersion {
+    /// Parse `1.35` (a leading `v` and a patch part are accepted and ignored).
+    #[must_use]
+    pub fn parse(text: &str) -> Option<KubeVersion> {
+        let t = text.trim().trim_start_matches('v');
+        let mut parts = t.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        if parts.next().is_some_and(|p| p.parse::<u32>().is_err()) {
+            return None;
+        }
+        Some(KubeVersion { major, minor })
+    }
+}
+
+impl std::fmt::Display for KubeVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// A loaded project: where it is, its environments and folders.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The folder holding `kiln.yaml`.
+    pub root: PathBuf,
+    /// Environments in declaration order.
+    pub environments: Vec<Environment>,
+    /// Template sets.
+    pub templates_dir: PathBuf,
+    /// Values layers.
+    pub values_dir: PathBuf,
+    /// Default render output.
+    pub out_dir: PathBuf,
+    /// Expected output.
+    pub golden_dir: PathBuf,
+}
+
+impl Project {
+    /// Find `kiln.yaml` in `start` or its parents and load it.
+    pub fn discover(start: &Path, sources: &mut Sources) -> Result<Project, Error> {
+        let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
+        let abs = std::path::absolute(start).map_err(|e| Error::io("resolve", start, &e))?;
+        let mut dir = Some(abs.as_path());
+        while let Some(d) = dir {
+            if d.join(PROJECT_FILE).is_file() {
+                return Project::load(d, sources);
+            }
+            dir = d.parent();
+        }
+        Err(Error::Run(
+            Diagnostic::error(format!("no `{PROJECT_FILE}` in `{}` or any parent folder", abs.display()))
+                .help("run kiln inside a kiln project, or point at one with `-C DIR`"),
+        ))
+    }
+
+    /// Load `root/kiln.yaml`.
+    pub fn load(root: &Path, sources: &mut Sources) -> Result<Project, Error> {
+        let path = root.join(PROJECT_FILE);
+        let text = read_text(&path, PROJECT_FILE)?;
+        let src = sources.add(PROJECT_FILE, text.clone());
+        let file: ProjectFile = serde_saphyr::from_str(&text).map_err(|e| {
+            let err = ParseError::from_saphyr(&e);
+            let loc = err.loc(src, &text);
+            Error::Project(vec![
+                Diagnostic::error(format!("invalid `{PROJECT_FILE}`: {}", err.message))
+                    .at(sources, loc, "here")
+                    .help("see the project format in the README: `environments: {<name>: {namespace, kubeVersion}}`"),
+            ])
+        })?;
+        let mut environments = Vec::new();
+        let mut problems = Vec::new();
+        for (name, env) in file.environments {
+            let kube_version = match &env.kube_version.value {
+                KubeVersionFile::Text(t) => KubeVersion::parse(t),
+                KubeVersionFile::Number(_) => None,
+            };
+            let Some(kube_version) = kube_version else {
+                let loc = Loc {
+                    src,
+                    line: env.kube_version.referenced.line() as u32,
+                    col: env.kube_version.referenced.column() as u32,
+                    offset: 0,
+                    len: 0,
+                };
+                let help = match env.kube_version.value {
+                    KubeVersionFile::Number(_) => "quote it: `kubeVersion: \"1.30\"` (unquoted 1.30 is the number 1.3)",
+                    KubeVersionFile::Text(_) => "write the Kubernetes minor version as a string: `kubeVersion: \"1.35\"`",
+                };
+                problems.push(
+                    Diagnostic::error(format!("environment `{name}`: `kubeVersion` is not a version like \"1.35\""))
+                        .at(sources, loc, "here")
+                        .help(help),
+                );
+                continue;
+            };
+            environments.push(Environment { name, namespace: env.namespace, kube_version, cluster: env.cluster });
+        }
+        if !problems.is_empty() {
+            return Err(Error::Project(problems));
+        }
+        let dir = |p: Option<PathBuf>, default: &str| root.join(p.unwrap_or_else(|| PathBuf::from(default)));
+        Ok(Project {
+            root: root.to_path_buf(),
+            environments,
+            templates_dir: dir(file.paths.templates, "templates"),
+            values_dir: dir(file.paths.values, "values"),
+            out_dir: dir(file.paths.out, "out"),
+            golden_dir: dir(file.paths.golden, "golden"),
+        })
+    }
+
+    /// The environment called `name`, or an error with a suggestion.
+    pub fn environment(&self, name: &str) -> Result<&Environment, Error> {
+        self.environments.iter().find(|e| e.name == name).ok_or_else(|| {
+            let names = self.environments.iter().map(|e| e.name.as_str());
+            let mut d = Diagnostic::error(format!("unknown environment `{name}`"));
+            d = match did_you_mean(name, names.clone()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("environments in {PROJECT_FILE}: {}", names.collect::<Vec<_>>().join(", "))),
+            };
+            Error::Run(d)
+        })
+    }
+
+    /// A path relative to the project root, for messages.
+    #[must_use]
+    pub fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+    }
+}
+
+/// Read a file as UTF-8, with errors that name it.
+pub fn read_text(path: &Path, shown_as: &str) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, &e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        Error::Project(vec![
+            Diagnostic::error(format!("`{shown_as}` is not valid UTF-8 (first bad byte on line {line})"))
+                .help("save the file as UTF-8"),
+        ])
+    })
+}

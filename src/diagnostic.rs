@@ -1,0 +1,215 @@
+//! The one shape every user-facing problem takes, and the one renderer that prints it.
+//!
+//! A [`Diagnostic`] carries its own copy of the lines it points at, so it can be created on any
+//! thread and printed later without the source table. Rendering (plain or coloured) happens only
+//! in [`render`]; nothing else formats problems for humans.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet as AsSnippet};
+
+use crate::source::{Loc, Sources, line_offset};
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Stops the run or fails the check.
+    Error,
+    /// Reported, fails only with `--fail-on warning`.
+    Warning,
+}
+
+/// A piece of source text with the part a diagnostic points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The file (or pseudo-file such as `--set #1`) the text comes from.
+    pub path: String,
+    /// A few whole lines of the source around the problem.
+    pub text: String,
+    /// 1-based number of the first line of `text`.
+    pub line_start: usize,
+    /// Byte range inside `text` to underline.
+    pub range: Range<usize>,
+    /// What the underline says.
+    pub label: String,
+    /// 1-based line and column of the problem, for the one-line form.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+}
+
+impl Excerpt {
+    /// Cut an excerpt out of a whole source text: the lines from two before to two after `range`.
+    #[must_use]
+    pub fn from_text(path: &str, text: &str, range: Range<usize>, label: &str) -> Excerpt {
+        let start = range.start.min(text.len());
+        let end = range.end.clamp(start, text.len());
+        let line = text[..start].matches('\n').count() + 1;
+        let line_begin = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let col = text[line_begin..start].chars().count() + 1;
+        let first = line.saturating_sub(2).max(1);
+        let last_line = line + text[start..end].matches('\n').count() + 2;
+        let window_start = line_offset(text, first);
+        let window_end = line_offset(text, last_line + 1);
+        let mut window = text[window_start..window_end].to_string();
+        if window.ends_with('\n') {
+            window.pop();
+        }
+        let mut r = (start - window_start)..(end - window_start);
+        r.end = r.end.min(window.len());
+        if r.start > r.end {
+            r.start = r.end;
+        }
+        Excerpt { path: path.to_string(), text: window, line_start: first, range: r, label: label.to_string(), line, col }
+    }
+}
+
+/// One problem, with where it is, what was expected, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// One line, lowercase, values in backticks.
+    pub message: String,
+    /// The place in a file, when there is one.
+    pub excerpt: Option<Excerpt>,
+    /// Further facts ("caused by", "first set in").
+    pub notes: Vec<String>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with no location yet.
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Error, message: message.into(), excerpt: None, notes: Vec::new(), help: None }
+    }
+
+    /// Point at `loc` in one of `sources`.
+    #[must_use]
+    pub fn at(mut self, sources: &Sources, loc: Loc, label: &str) -> Diagnostic {
+        let source = sources.get(loc.src);
+        let mut range = loc.range();
+        if range.end > source.text.len() || range.start > source.text.len() {
+            range = 0..0;
+        }
+        if loc.len == 0 && loc.line > 1 && range.start == 0 {
+            // Only line/column are known: find the byte offset from them.
+            let line_start = line_offset(&source.text, loc.line as usize);
+            let col = source.text[line_start..]
+                .char_indices()
+                .nth(loc.col.saturating_sub(1) as usize)
+                .map_or(0, |(i, _)| i);
+            range = (line_start + col)..(line_start + col);
+        }
+        self.excerpt = Some(Excerpt::from_text(&source.name, &source.text, range, label));
+        self
+    }
+
+    /// Attach an excerpt built elsewhere.
+    #[must_use]
+    pub fn with_excerpt(mut self, excerpt: Excerpt) -> Diagnostic {
+        self.excerpt = Some(excerpt);
+        self
+    }
+
+    /// Add a note.
+    #[must_use]
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Say what to do.
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `path:line:col` of the problem, when it has one.
+    #[must_use]
+    pub fn location(&self) -> Option<String> {
+        self.excerpt.as_ref().map(|e| format!("{}:{}:{}", e.path, e.line, e.col))
+    }
+}
+
+/// Render diagnostics for a terminal (`color`) or a log file (plain).
+#[must_use]
+pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let mut out = String::new();
+    for d in diagnostics {
+        let level = match d.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let title = level.primary_title(d.message.as_str());
+        let first = match &d.excerpt {
+            Some(e) => title.element(
+                AsSnippet::source(e.text.as_str())
+                    .line_start(e.line_start)
+                    .path(e.path.as_str())
+                    .annotation(AnnotationKind::Primary.span(e.range.clone()).label(e.label.as_str())),
+            ),
+            None => Group::with_title(title),
+        };
+        let mut groups = vec![first];
+        for n in &d.notes {
+            groups.push(Group::with_title(Level::NOTE.secondary_title(n.as_str())));
+        }
+        if let Some(h) = &d.help {
+            groups.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
+        }
+        let _ = writeln!(out, "{}", renderer.render(&groups));
+    }
+    out
+}
+
+/// The closest candidate to `name` (edit distance at most a third of its length), for
+/// "did you mean" hints.
+#[must_use]
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_points_at_line_and_column() {
+        let text = "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\n";
+        let e = Excerpt::from_text("x.yaml", text, 15..16, "here");
+        assert_eq!((e.line, e.col), (4, 1));
+        assert_eq!(e.line_start, 2);
+        assert_eq!(&e.text[e.range.clone()], "d");
+    }
+
+    #[test]
+    fn did_you_mean_finds_close_names() {
+        assert_eq!(did_you_mean("prdo", ["dev", "prod", "stage"]), Some("prod"));
+        assert_eq!(did_you_mean("qa", ["dev", "prod"]), None);
+    }
+}

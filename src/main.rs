@@ -1,0 +1,5 @@
+//! The `kiln` binary: everything happens in [`kiln::run`].
+
+fn main() -> std::process::ExitCode {
+    kiln::run(std::env::args_os())
+}

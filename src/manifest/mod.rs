@@ -1,0 +1,66 @@
+//! Manifests: rendered documents with their identity and where they came from.
+//!
+//! A [`Manifest`] is one Kubernetes object kiln produced (or read, for `lint`): its parsed tree,
+//! its [`ResourceId`], and its [`Origin`]. This module also owns the fixed output order and the
+//! normalised YAML text kiln writes; it validates nothing beyond what identity needs.
+
+pub mod id;
+pub mod order;
+
+use std::sync::Arc;
+
+pub use id::ResourceId;
+
+use crate::yaml::Node;
+
+/// Where a manifest came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Template name (`spring-boot/deployment.yaml.j2`).
+    pub template: String,
+    /// How the template is shown: `templates/...` or `built-in ...`.
+    pub template_shown: String,
+    /// Environment name.
+    pub env: String,
+    /// Instance name, or `_env` for environment-level resources.
+    pub instance: String,
+}
+
+/// One object.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Its identity.
+    pub id: ResourceId,
+    /// The parsed document.
+    pub doc: Node,
+    /// Where it came from.
+    pub origin: Arc<Origin>,
+}
+
+impl Manifest {
+    /// The file (relative to the output folder) this manifest is written to.
+    #[must_use]
+    pub fn out_file(&self) -> String {
+        format!("{}/{}.yaml", self.origin.env, self.origin.instance)
+    }
+}
+
+/// Normalised YAML of a list of manifests, each preceded by a `# Source:` line and separated
+/// by `---`. `with_instance` adds the environment and instance to the source line (for the
+/// single `--stdout` stream, where files no longer say it).
+pub fn to_yaml(manifests: &[&Manifest], with_instance: bool) -> Result<String, String> {
+    let mut out = String::new();
+    for (i, m) in manifests.iter().enumerate() {
+        if i > 0 || with_instance {
+            out.push_str("---\n");
+        }
+        out.push_str("# Source: ");
+        out.push_str(&m.origin.template);
+        if with_instance {
+            out.push_str(&format!(" ({}/{})", m.origin.env, m.origin.instance));
+        }
+        out.push('\n');
+        out.push_str(&crate::yaml::emit(&m.doc)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,142 @@
+//! Where templates come from: the project's `templates/` folder, over kiln's built-in library.
+//!
+//! A project template replaces the built-in one of the same name, file by file. Templates load
+//! only from these two places: a name with `..` or an absolute path, or a symlink that leads
+//! out of the project's templates folder, is refused.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+use std::sync::Arc;
+
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+/// One template file.
+#[derive(Debug, Clone)]
+pub struct TemplateFile {
+    /// Its source text.
+    pub source: Arc<str>,
+    /// Where it comes from: `templates/spring-boot/service.yaml.j2`, or `built-in spring-boot/...`.
+    pub shown_as: String,
+}
+
+/// Every template a project can use, by name relative to the templates folder.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    files: BTreeMap<String, TemplateFile>,
+}
+
+impl Templates {
+    /// The built-in library overlaid with the project's folder (when it exists).
+    pub fn load(project_dir: Option<&Path>, shown_prefix: &str) -> Result<Templates, Error> {
+        let mut files = BTreeMap::new();
+        for (name, source) in EMBEDDED {
+            files.insert((*name).to_string(), TemplateFile { source: Arc::from(*source), shown_as: format!("built-in {name}") });
+        }
+        if let Some(dir) = project_dir.filter(|d| d.is_dir()) {
+            let root = dir.canonicalize().map_err(|e| Error::io("resolve", dir, &e))?;
+            let mut problems = Vec::new();
+            for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        problems.push(Diagnostic::error(format!("cannot read the templates folder: {e}")));
+                        continue;
+                    }
+                };
+                let path = entry.path();
+                let Ok(rel) = path.strip_prefix(dir) else { continue };
+                let name = rel.to_string_lossy().replace('\\', "/");
+                let shown_as = format!("{shown_prefix}/{name}");
+                if entry.path_is_symlink() {
+                    match path.canonicalize() {
+                        Ok(target) if target.starts_with(&root) => {
+                            if target.is_dir() {
+                                continue;
+                            }
+                        }
+                        Ok(target) => {
+                            problems.push(
+                                Diagnostic::error(format!("template `{shown_as}` is a symlink to `{}`, outside the templates folder", target.display()))
+                                    .help("templates load only from the project's templates folder; copy the file in instead"),
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            problems.push(Diagnostic::error(format!("template `{shown_as}` is a broken symlink: {e}")));
+                            continue;
+                        }
+                    }
+                } else if !entry.file_type().is_file() {
+                    continue;
+                }
+                if name.split('/').any(|part| part.starts_with('.')) {
+                    continue;
+                }
+                match std::fs::read(path) {
+                    Ok(bytes) => match String::from_utf8(bytes) {
+                        Ok(text) => {
+                            files.insert(name, TemplateFile { source: Arc::from(text), shown_as });
+                        }
+                        Err(_) => problems.push(Diagnostic::error(format!("template `{shown_as}` is not valid UTF-8")).help("save it as UTF-8")),
+                    },
+                    Err(e) => problems.push(Diagnostic::error(format!("cannot read template `{shown_as}`: {e}"))),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(Error::Project(problems));
+            }
+        }
+        Ok(Templates { files })
+    }
+
+    /// The template called `name`, refusing names that climb out of the templates folder.
+    pub fn get(&self, name: &str) -> Result<&TemplateFile, String> {
+        let path = Path::new(name);
+        if path.is_absolute() || name.starts_with('/') || name.starts_with('\\') {
+            return Err(format!("`{name}` is an absolute path; templates load only from the templates folder"));
+        }
+        if path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(format!("`{name}` climbs out of the templates folder with `..`; name templates from the templates folder, e.g. `_lib/helpers.j2`"));
+        }
+        self.files.get(name).ok_or_else(|| format!("there is no template `{name}`"))
+    }
+
+    /// The files of template set `set` that render (`<set>/*.yaml.j2`), sorted.
+    #[must_use]
+    pub fn set_files(&self, set: &str) -> Vec<&str> {
+        let prefix = format!("{set}/");
+        self.files
+            .keys()
+            .filter(|n| n.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/') && rest.ends_with(".yaml.j2")))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Whether a set with this name exists.
+    #[must_use]
+    pub fn has_set(&self, set: &str) -> bool {
+        !self.set_files(set).is_empty()
+    }
+
+    /// Names of the renderable sets (not `_env`, `_lib`).
+    #[must_use]
+    pub fn sets(&self) -> Vec<&str> {
+        let mut sets: Vec<&str> = self.files.keys().filter_map(|n| n.split_once('/').map(|(s, _)| s)).filter(|s| !s.starts_with('_')).collect();
+        sets.dedup();
+        sets
+    }
+
+    /// A file of a set that is not a template (`defaults.yaml`, `values.schema.json`).
+    #[must_use]
+    pub fn set_data(&self, set: &str, file: &str) -> Option<&TemplateFile> {
+        self.files.get(&format!("{set}/{file}"))
+    }
+
+    /// Every template file (for load-time checks).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &TemplateFile)> {
+        self.files.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}

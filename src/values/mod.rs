@@ -1,0 +1,392 @@
+//! Values: read every layer, merge them per service instance, remember where each leaf was set.
+//!
+//! Precedence, lowest to highest: the template set's own `defaults.yaml` < `values/defaults.yaml`
+//! < `values/envs/<env>.yaml` < `values/services/<svc>.yaml` < `values/services/<svc>.<env>.yaml`
+//! < a variant's overlay < each `-f FILE` < each `--set`. The merge rule lives in [`merge`].
+//! This module reads files but renders nothing.
+
+pub mod merge;
+pub mod set;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use rayon::prelude::*;
+
+use crate::config::{Environment, Project, read_text};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::error::Error;
+use crate::source::{Loc, Sources, SrcId};
+use crate::yaml::{self, Dialect, Node, Value};
+
+pub use set::SetOp;
+
+/// Every values file of a project, parsed.
+#[derive(Debug, Default)]
+pub struct ValuesTree {
+    /// `values/defaults.yaml`.
+    pub defaults: Option<Node>,
+    /// `values/envs/<env>.yaml` by environment.
+    pub envs: HashMap<String, Node>,
+    /// Services by name, sorted.
+    pub services: IndexMap<String, ServiceLayers>,
+}
+
+/// The files of one service.
+#[derive(Debug, Default)]
+pub struct ServiceLayers {
+    /// `values/services/<svc>.yaml`.
+    pub base: Option<Node>,
+    /// `values/services/<svc>.<env>.yaml` by environment.
+    pub envs: HashMap<String, Node>,
+}
+
+/// The layers given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `-f FILE`, in order.
+    pub files: Vec<Node>,
+    /// `--set*`, in order.
+    pub sets: Vec<SetOp>,
+}
+
+/// One rendered unit: a service (or one of its variants) in one environment.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Index into the project's environments.
+    pub env: usize,
+    /// Instance name: the service name, or `<service>-<variant>`.
+    pub name: String,
+    /// The service it comes from.
+    pub service: String,
+    /// The variant name, for variant instances.
+    pub variant: Option<String>,
+    /// The template set (`values.template`).
+    pub template: String,
+    /// Merged values.
+    pub values: Node,
+}
+
+/// Read one values file strictly: UTF-8, valid YAML, no duplicate keys, a mapping at the top.
+pub fn read_layer(path: &Path, shown_as: &str, sources: &mut Sources) -> Result<Node, Diagnostic> {
+    let text = match read_text(path, shown_as) {
+        Ok(t) => t,
+        Err(e) => return Err(e.diagnostics()[0].clone()),
+    };
+    let src = sources.add(shown_as, text);
+    parse_layer(src, sources)
+}
+
+/// Parse the source `src` as a values layer.
+pub fn parse_layer(src: SrcId, sources: &Sources) -> Result<Node, Diagnostic> {
+    let text = &sources.get(src).text;
+    let name = &sources.get(src).name;
+    let node = yaml::parse(text, src, Dialect::Values).map_err(|e| {
+        Diagnostic::error(format!("`{name}` is not valid YAML: {}", e.message)).at(sources, e.loc(src, text), &e.message)
+    })?;
+    match &node.value {
+        Value::Map(_) => Ok(node),
+        Value::Null => Err(Diagnostic::error(format!("values file `{name}` is empty"))
+            .help("write `{}` if the file is meant to set nothing, or delete it")),
+        other => Err(Diagnostic::error(format!("values file `{name}` must be a mapping at the top level, found a {}", other.type_name()))
+            .at(sources, node.loc, "expected `key: value` here")
+            .help("a values file maps names to values: `replicas: 2`")),
+    }
+}
+
+impl ValuesTree {
+    /// Read `values/` of a project. Every file is read; all problems are reported together.
+    pub fn load(project: &Project, sources: &mut Sources) -> Result<ValuesTree, Error> {
+        let dir = &project.values_dir;
+        let mut tree = ValuesTree::default();
+        let mut problems = Vec::new();
+        let env_names: Vec<&str> = project.environments.iter().map(|e| e.name.as_str()).collect();
+
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        let defaults = dir.join("defaults.yaml");
+        if defaults.is_file() {
+            files.push((defaults, "defaults".into()));
+        }
+        for sub in ["envs", "services"] {
+            let d = dir.join(sub);
+            if !d.is_dir() {
+                continue;
+            }
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+                .map_err(|e| Error::io("read folder", &d, &e))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            for p in entries {
+                let file_name = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                if file_name.starts_with('.') {
+                    continue;
+                }
+                match file_name.strip_suffix(".yaml").or_else(|| file_name.strip_suffix(".yml")) {
+                    Some(stem) => {
+                        let stem = stem.to_string();
+                        files.push((p, format!("{sub}/{stem}")));
+                    }
+                    None => problems.push(
+                        Diagnostic::error(format!("`{}` is not a `.yaml` file", project.relative(&p)))
+                            .help("values folders hold only `.yaml` files; move or rename it"),
+                    ),
+                }
+            }
+        }
+
+        // Parse in parallel; sources are added in file order so ids stay deterministic.
+        let texts: Vec<(String, Result<String, Error>)> =
+            files.par_iter().map(|(p, _)| (project.relative(p), read_text(p, &project.relative(p)))).collect();
+        let mut ids = Vec::new();
+        for (shown, text) in texts {
+            match text {
+                Ok(t) => ids.push(Some(sources.add(shown, t))),
+                Err(e) => {
+                    problems.extend(e.diagnostics().iter().cloned());
+                    ids.push(None);
+                }
+            }
+        }
+        let parsed: Vec<Option<Result<Node, Diagnostic>>> =
+            ids.par_iter().map(|id| id.map(|src| parse_layer(src, sources))).collect();
+
+        for ((path, role), node) in files.iter().zip(parsed) {
+            let Some(node) = node else { continue };
+            let node = match node {
+                Ok(n) => n,
+                Err(d) => {
+                    problems.push(d);
+                    continue;
+                }
+            };
+            let shown = project.relative(path);
+            if role == "defaults" {
+                tree.defaults = Some(node);
+            } else if let Some(env) = role.strip_prefix("envs/") {
+                if env_names.contains(&env) {
+                    tree.envs.insert(env.to_string(), node);
+                } else {
+                    problems.push(unknown_env_file(&shown, env, &env_names));
+                }
+            } else if let Some(stem) = role.strip_prefix("services/") {
+                let (service, env) = match stem.split_once('.') {
+                    Some((s, e)) => (s, Some(e)),
+                    None => (stem, None),
+                };
+                if let Err(why) = check_name(service) {
+                    problems.push(Diagnostic::error(format!("`{shown}`: service name `{service}` {why}"))
+                        .help("service names become Kubernetes names: lowercase letters, digits and `-`"));
+                    continue;
+                }
+                let layers = tree.services.entry(service.to_string()).or_default();
+                match env {
+                    None => layers.base = Some(node),
+                    Some(e) if env_names.contains(&e) => {
+                        layers.envs.insert(e.to_string(), node);
+                    }
+                    Some(e) => problems.push(unknown_env_file(&shown, e, &env_names)),
+                }
+            }
+        }
+        for (name, layers) in &tree.services {
+            if layers.base.is_none() {
+                problems.push(
+                    Diagnostic::error(format!("service `{name}` has environment files but no `values/services/{name}.yaml`"))
+                        .help(format!("create `values/services/{name}.yaml` (it may be `{{}}`) to declare the service")),
+                );
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Project(problems));
+        }
+        tree.services.sort_keys();
+        Ok(tree)
+    }
+
+    /// The merged values of `service` (or the environment-level values when `None`) in `env`,
+    /// with `extra` layers (template-set defaults, a variant overlay) at their places.
+    #[must_use]
+    pub fn merged(&self, env: &str, service: Option<&str>, set_defaults: Option<&Node>, variant: Option<&Node>, overrides: &Overrides) -> Result<Node, String> {
+        let mut acc = Node::new(Value::Map(IndexMap::new()), Loc::default());
+        let svc = service.and_then(|s| self.services.get(s));
+        let layers = [
+            set_defaults,
+            self.defaults.as_ref(),
+            self.envs.get(env),
+            svc.and_then(|l| l.base.as_ref()),
+            svc.and_then(|l| l.envs.get(env)),
+            variant,
+        ];
+        for layer in layers.into_iter().flatten().chain(overrides.files.iter()) {
+            merge::merge(&mut acc, layer);
+        }
+        for op in &overrides.sets {
+            set::apply(&mut acc, op).map_err(|e| format!("cannot apply `{}`: {e}", set::display_path(&op.path)))?;
+        }
+        Ok(acc)
+    }
+}
+
+fn unknown_env_file(shown: &str, env: &str, envs: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error(format!("`{shown}` names environment `{env}`, which `kiln.yaml` does not declare"));
+    match did_you_mean(env, envs.iter().copied()) {
+        Some(s) => d.help(format!("did you mean `{s}`? rename the file")),
+        None => d.help(format!("declared environments: {}", envs.join(", "))),
+    }
+}
+
+/// Check a name is a DNS-1123 label (what Kubernetes requires of most names).
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("is empty");
+    }
+    if name.len() > 63 {
+        return Err("is longer than 63 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err("may only hold lowercase letters, digits and `-`");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("must start and end with a letter or digit");
+    }
+    Ok(())
+}
+
+/// Read the `-f` files and parse the `--set` flags.
+pub fn overrides(files: &[PathBuf], sets: &[crate::cli::SetFlag], sources: &mut Sources) -> Result<Overrides, Error> {
+    let mut out = Overrides::default();
+    for f in files {
+        if !f.is_file() {
+            return Err(Error::run(format!("values file `{}` (from -f) does not exist", f.display())));
+        }
+        let shown = f.display().to_string();
+        out.files.push(read_layer(f, &shown, sources).map_err(|d| Error::Project(vec![d]))?);
+    }
+    out.sets = set::parse_all(sets, sources).map_err(Error::Run)?;
+    Ok(out)
+}
+
+/// Build every instance of every selected environment. `set_defaults` gives a template set's
+/// own `defaults.yaml`, when it has one.
+pub fn instances(
+    project: &Project,
+    tree: &ValuesTree,
+    overrides: &Overrides,
+    envs: &[usize],
+    set_defaults: &(dyn Fn(&str) -> Option<Node> + Sync),
+    sources: &Sources,
+) -> Result<Vec<Instance>, Error> {
+    let jobs: Vec<(usize, &String)> = envs.iter().flat_map(|e| tree.services.keys().map(move |s| (*e, s))).collect();
+    let results: Vec<Result<Vec<Instance>, Diagnostic>> = jobs
+        .par_iter()
+        .map(|(env_index, service)| service_instances(&project.environments[*env_index], *env_index, service, tree, overrides, set_defaults, sources))
+        .collect();
+    let mut all = Vec::new();
+    let mut problems = Vec::new();
+    for r in results {
+        match r {
+            Ok(list) => all.extend(list),
+            Err(d) => problems.push(d),
+        }
+    }
+    if problems.is_empty() { Ok(all) } else { Err(Error::Project(dedup(problems))) }
+}
+
+fn service_instances(
+    env: &Environment,
+    env_index: usize,
+    service: &str,
+    tree: &ValuesTree,
+    overrides: &Overrides,
+    set_defaults: &(dyn Fn(&str) -> Option<Node> + Sync),
+    sources: &Sources,
+) -> Result<Vec<Instance>, Diagnostic> {
+    let context = |msg: String| Diagnostic::error(msg).note(format!("while merging values for `{service}` in environment `{}`", env.name));
+    let first = tree.merged(&env.name, Some(service), None, None, overrides).map_err(context)?;
+    if matches!(first.get("enabled").map(|n| &n.value), Some(Value::Bool(false))) {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let mut variants: Vec<(Option<String>, Option<Node>)> = vec![(None, None)];
+    if let Some(v) = first.get("variants") {
+        let Value::Map(map) = &v.value else {
+            return Err(Diagnostic::error(format!("`variants` of `{service}` must be a mapping of variant name to values, found a {}", v.type_name()))
+                .at(sources, v.loc, "here"));
+        };
+        for (name, overlay) in map {
+            if let Err(why) = check_name(&format!("{service}-{name}")) {
+                return Err(Diagnostic::error(format!("variant name `{service}-{name}` {why}")).at(sources, overlay.key_loc, "here"));
+            }
+            let Value::Map(_) = &overlay.value else {
+                return Err(Diagnostic::error(format!("variant `{name}` must be a mapping of values, found a {}", overlay.type_name())).at(sources, overlay.loc, "here"));
+            };
+            let mut overlay = overlay.clone();
+            let envs = match &mut overlay.value {
+                Value::Map(m) => m.shift_remove("envs"),
+                _ => None,
+            };
+            let listed = match envs.as_ref().map(|n| &n.value) {
+                None => true,
+                Some(Value::Seq(items)) => items.iter().any(|i| i.value == Value::Str(env.name.clone())),
+                Some(_) => {
+                    let at = envs.as_ref().map_or(overlay.loc, |n| n.loc);
+                    return Err(Diagnostic::error(format!("`envs` of variant `{name}` must be a list of environment names")).at(sources, at, "here"));
+                }
+            };
+            if listed {
+                variants.push((Some(name.clone()), Some(overlay)));
+            }
+        }
+    }
+    for (variant, overlay) in variants {
+        let base = if overlay.is_some() { tree.merged(&env.name, Some(service), None, overlay.as_ref(), overrides).map_err(context)? } else { first.clone() };
+        let template = match base.get("template").map(|n| &n.value) {
+            Some(Value::Str(t)) => t.clone(),
+            Some(other) => {
+                return Err(Diagnostic::error(format!("`template` of `{service}` must be the name of a template set, found a {}", other.type_name()))
+                    .at(sources, base.get("template").map_or(Loc::default(), |n| n.loc), "here"));
+            }
+            None => {
+                return Err(Diagnostic::error(format!("service `{service}` has no `template` value in environment `{}`", env.name))
+                    .help("set a default in values/defaults.yaml: `template: spring-boot`"));
+            }
+        };
+        let mut values = match set_defaults(&template) {
+            Some(d) => tree.merged(&env.name, Some(service), Some(&d), overlay.as_ref(), overrides).map_err(context)?,
+            None => base,
+        };
+        if let Value::Map(m) = &mut values.value {
+            m.shift_remove("variants");
+        }
+        let name = variant.as_ref().map_or_else(|| service.to_string(), |v| format!("{service}-{v}"));
+        out.push(Instance { env: env_index, name, service: service.to_string(), variant, template, values });
+    }
+    Ok(out)
+}
+
+/// Drop repeated diagnostics (the same problem found in many instances), noting how many.
+#[must_use]
+pub fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut out: Vec<(Diagnostic, usize)> = Vec::new();
+    for d in diagnostics {
+        let key = |x: &Diagnostic| (x.message.clone(), x.excerpt.clone());
+        if let Some(existing) = out.iter_mut().find(|(e, _)| key(e) == key(&d)) {
+            existing.1 += 1;
+        } else {
+            out.push((d, 0));
+        }
+    }
+    out.into_iter()
+        .map(|(mut d, more)| {
+            if more > 0 {
+                d.notes.truncate(1);
+                d.notes.push(format!("and {more} more instance(s) with the same problem"));
+            }
+            d
+        })
+        .collect()
+}

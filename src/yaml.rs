@@ -1,0 +1,461 @@
+//! YAML in and out: a tree of [`Node`]s that remembers where every key and value came from.
+//!
+//! Parsing and emitting both go through `serde-saphyr` (never `serde_yaml`, whose emitter writes
+//! `on`, `yes` or `y` unquoted and so turns strings into booleans for Kubernetes). Two reading
+//! modes exist because two audiences read the text:
+//!
+//! - [`Dialect::Values`]: kiln's own files. YAML 1.2 core: `yes`/`on` and `0755` stay strings.
+//! - [`Dialect::Kube`]: manifests, read the way the API server's YAML 1.1 reader reads them, so a
+//!   check sees what the cluster would see (`yes` is a boolean, `0644` is octal).
+//!
+//! This module does no file I/O and knows nothing about values layering or Kubernetes kinds.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_saphyr::{DuplicateKeyPolicy, Location, Options, SerializerOptions, Spanned};
+
+use crate::source::{Loc, SrcId};
+
+/// A YAML value with its location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The value.
+    pub value: Value,
+    /// Where the value is written.
+    pub loc: Loc,
+    /// Where its mapping key is written (equal to `loc` outside mappings).
+    pub key_loc: Loc,
+    /// False when the mapping key holding this value was not a string in the source
+    /// (`53: x`); kept so checks can flag ConfigMap keys the author did not quote.
+    pub key_was_string: bool,
+}
+
+/// The YAML data model kiln uses (JSON's, with integers kept apart from floats).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`, `~` or empty.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in source order.
+    Map(IndexMap<String, Node>),
+}
+
+impl Node {
+    /// A node with no meaningful location (built by kiln, not read from a file).
+    #[must_use]
+    pub fn new(value: Value, loc: Loc) -> Node {
+        Node { value, loc, key_loc: loc, key_was_string: true }
+    }
+
+    /// The value at `key` when this is a mapping.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    /// The string at `key` when this is a mapping and the value is a string.
+    #[must_use]
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key).map(|n| &n.value) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Name of the node's type, for messages.
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
+        self.value.type_name()
+    }
+
+    /// Give every location in the tree the source id `src` (parsing does not know it).
+    pub fn set_src(&mut self, src: SrcId) {
+        self.loc.src = src;
+        self.key_loc.src = src;
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(|n| n.set_src(src)),
+            Value::Map(map) => map.values_mut().for_each(|n| n.set_src(src)),
+            _ => {}
+        }
+    }
+}
+
+impl Value {
+    /// Name of the type, for messages: `mapping`, `string`, ...
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "mapping",
+        }
+    }
+}
+
+/// How plain scalars are typed when reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// kiln's values and config: YAML 1.2 core schema, leading-zero numbers stay strings.
+    Values,
+    /// Kubernetes manifests: YAML 1.1 booleans and octals, as the API server reads them.
+    Kube,
+}
+
+fn options(dialect: Dialect) -> Options {
+    let mut o = Options::default();
+    o.duplicate_keys = DuplicateKeyPolicy::Error;
+    match dialect {
+        Dialect::Values => {
+            o.strict_booleans = true;
+            o.leading_zero_numbers_as_strings = true;
+        }
+        Dialect::Kube => {
+            o.legacy_octal_numbers = true;
+        }
+    }
+    o
+}
+
+/// A YAML syntax or structure error, with its place in the text.
+#[derive(Debug, Clone)]
+pub struct ParseError {
+    /// What went wrong, without location prefix.
+    pub message: String,
+    /// 1-based line (0 when unknown).
+    pub line: u32,
+    /// 1-based column (0 when unknown).
+    pub col: u32,
+    /// Byte offset when known.
+    pub offset: Option<usize>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ParseError {
+    pub fn from_saphyr(err: &serde_saphyr::Error) -> ParseError {
+        let loc = err.location();
+        let mut message = err.without_snippet().to_string();
+        // "line 3 column 1: duplicate mapping key: a, set DuplicateKeyPolicy in Options if
+        // acceptable": keep only the part that speaks to a user.
+        if let Some(rest) = message.strip_prefix("error: ") {
+            message = rest.to_string();
+        }
+        if message.starts_with("line ") {
+            if let Some((_, rest)) = message.split_once(": ") {
+                message = rest.to_string();
+            }
+        }
+        if let Some((head, _)) = message.split_once(", set DuplicateKeyPolicy") {
+            message = head.to_string();
+        }
+        if let Some(first) = message.lines().next() {
+            message = first.to_string();
+        }
+        ParseError {
+            message,
+            line: loc.map_or(0, |l| l.line() as u32),
+            col: loc.map_or(0, |l| l.column() as u32),
+            offset: loc.and_then(|l| l.span().byte_offset()).map(|o| o as usize),
+        }
+    }
+
+    /// The location of the error in source `src`.
+    #[must_use]
+    pub fn loc(&self, src: SrcId, text: &str) -> Loc {
+        let offset = self.offset.unwrap_or_else(|| {
+            let line_start = crate::source::line_offset(text, self.line as usize);
+            let col = text[line_start..]
+                .char_indices()
+                .nth(self.col.saturating_sub(1) as usize)
+                .map_or(0, |(i, _)| i);
+            line_start + col
+        });
+        Loc { src, line: self.line.max(1), col: self.col.max(1), offset: offset as u32, len: 1 }
+    }
+}
+
+/// Parse one YAML document. An empty text (or only comments) gives `Null`.
+pub fn parse(text: &str, src: SrcId, dialect: Dialect) -> Result<Node, ParseError> {
+    let parsed: Option<Spanned<Node>> =
+        serde_saphyr::from_str_with_options(text, options(dialect)).map_err(|e| ParseError::from_saphyr(&e))?;
+    let mut node = match parsed {
+        Some(s) => spanned(s),
+        None => Node::new(Value::Null, Loc::whole(src)),
+    };
+    node.set_src(src);
+    Ok(node)
+}
+
+/// Parse a stream of YAML documents; empty documents are left out.
+pub fn parse_stream(text: &str, src: SrcId, dialect: Dialect) -> Result<Vec<Node>, ParseError> {
+    let docs: Vec<Option<Spanned<Node>>> = serde_saphyr::from_str_multiple_with_options(text, options(dialect))
+        .map_err(|e| ParseError::from_saphyr(&e))?;
+    Ok(docs
+        .into_iter()
+        .flatten()
+        .map(spanned)
+        .filter(|n| n.value != Value::Null)
+        .map(|mut n| {
+            n.set_src(src);
+            n
+        })
+        .collect())
+}
+
+fn loc_of(l: &Location) -> Loc {
+    let span = l.span();
+    Loc {
+        src: 0,
+        line: l.line() as u32,
+        col: l.column() as u32,
+        offset: span.byte_offset().unwrap_or(0) as u32,
+        len: span.byte_len().unwrap_or(0) as u32,
+    }
+}
+
+fn spanned(s: Spanned<Node>) -> Node {
+    let mut node = s.value;
+    node.loc = loc_of(&s.referenced);
+    node.key_loc = node.loc;
+    node
+}
+
+/// A mapping key as written: kept apart so a non-string key can be flagged.
+enum Key {
+    Str(String),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a scalar mapping key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key::Str(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key, E> {
+                Ok(Key::Str(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
+                Ok(Key::Other(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
+                Ok(Key::Other(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
+                Ok(Key::Other(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
+                Ok(Key::Other(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
+                Ok(Key::Other("null".to_string()))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Key, E> {
+                Ok(Key::Other("null".to_string()))
+            }
+        }
+        d.deserialize_any(KeyVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::new(Value::Null, Loc::default()))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::new(Value::Null, Loc::default()))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        Node::deserialize(d)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::new(Value::Bool(v), Loc::default()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::new(Value::Int(v), Loc::default()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::new(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int), Loc::default()))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Node, E> {
+        Ok(Node::new(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int), Loc::default()))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Node, E> {
+        Ok(Node::new(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int), Loc::default()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
+        Ok(Node::new(Value::Float(v), Loc::default()))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::new(Value::Str(v.to_string()), Loc::default()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
+        Ok(Node::new(Value::Str(v), Loc::default()))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Node, E> {
+        Ok(Node::new(Value::Str(String::from_utf8_lossy(v).into_owned()), Loc::default()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Node>>()? {
+            items.push(spanned(item));
+        }
+        Ok(Node::new(Value::Seq(items), Loc::default()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = IndexMap::new();
+        while let Some(key) = map.next_key::<Spanned<Key>>()? {
+            let mut value = spanned(map.next_value::<Spanned<Node>>()?);
+            value.key_loc = loc_of(&key.referenced);
+            let name = match key.value {
+                Key::Str(s) => s,
+                Key::Other(s) => {
+                    value.key_was_string = false;
+                    s
+                }
+            };
+            entries.insert(name, value);
+        }
+        Ok(Node::new(Value::Map(entries), Loc::default()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Str(v) => s.serialize_str(v),
+            Value::Seq(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// The emitter settings for every YAML kiln writes: block style, two-space indent, lists at the
+/// parent's indentation (as `kubectl get -o yaml` writes them), multi-line strings as `|`
+/// blocks, long single-line strings never folded (folding makes diffs noisy).
+#[must_use]
+pub fn emit_options() -> SerializerOptions {
+    let mut o = SerializerOptions::default();
+    o.folded_wrap_chars = usize::MAX / 2;
+    o
+}
+
+/// Emit any serializable value as normalised block YAML.
+pub fn emit<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_saphyr::to_string_with_options(value, emit_options()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Node {
+        Node::new(Value::Str(v.to_string()), Loc::default())
+    }
+
+    #[test]
+    fn strings_that_look_like_other_types_round_trip() {
+        for text in ["on", "yes", "NO", "y", "n", "0755", "1.10", "~", "null", "", "a: b", "-x", "#c", "---", " lead", "multi\nline\n", "20161216e3", "123", "unicode é ✓", "true", "\"", "'"] {
+            let out = emit(&s(text)).unwrap();
+            for dialect in [Dialect::Values, Dialect::Kube] {
+                let back = parse(&out, 0, dialect).unwrap();
+                assert_eq!(back.value, Value::Str(text.to_string()), "{text:?} emitted as {out:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn dialects_type_plain_scalars_differently() {
+        let v = parse("a: yes\nb: 0755\nc: on\n", 0, Dialect::Values).unwrap();
+        assert_eq!(v.get_str("a"), Some("yes"));
+        assert_eq!(v.get_str("b"), Some("0755"));
+        let k = parse("a: yes\nb: 0644\n", 0, Dialect::Kube).unwrap();
+        assert_eq!(k.get("a").unwrap().value, Value::Bool(true));
+        assert_eq!(k.get("b").unwrap().value, Value::Int(0o644));
+    }
+
+    #[test]
+    fn locations_point_at_keys_and_values() {
+        let v = parse("a: 1\nb:\n  c: x\n", 3, Dialect::Values).unwrap();
+        let c = v.get("b").unwrap().get("c").unwrap();
+        assert_eq!((c.loc.src, c.loc.line, c.loc.col), (3, 3, 6));
+        assert_eq!((c.key_loc.line, c.key_loc.col), (3, 3));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_with_a_line() {
+        let e = parse("a: 1\nb: 2\na: 3\n", 0, Dialect::Values).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("duplicate"), "{}", e.message);
+    }
+
+    #[test]
+    fn non_string_keys_are_remembered() {
+        let v = parse("53: x\n\"54\": y\n", 0, Dialect::Kube).unwrap();
+        assert!(!v.get("53").unwrap().key_was_string);
+        assert!(v.get("54").unwrap().key_was_string);
+    }
+}
