@@ -133,8 +133,31 @@ impl Pipeline {
                 env_values.insert(*e, v);
             }
         }
-        let no_extra = |_: usize| minijinja::Value::UNDEFINED;
-        let rendered = engine::render_all(&jenv, &self.templates, &self.project.environments, instances, &env_values, &no_extra)?;
+        // The Eureka member list of each environment, computed once from all its instances (a
+        // `--service` filter must not hide the peer set from its clients).
+        let all_instances;
+        let everything = if instances.len() < self.tree.services.len() * envs.len() {
+            all_instances = self.instances(envs, &[])?;
+            &all_instances
+        } else {
+            instances
+        };
+        let mut eureka = HashMap::new();
+        let mut problems = Vec::new();
+        for e in envs {
+            let in_env: Vec<&Instance> = everything.iter().filter(|i| i.env == *e).collect();
+            match engine::platform::eureka_context(&self.project.environments[*e], &in_env) {
+                Ok(v) => {
+                    eureka.insert(*e, v);
+                }
+                Err(d) => problems.push(d),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Project(problems));
+        }
+        let extra = |e: usize| eureka.get(&e).cloned().unwrap_or_default();
+        let rendered = engine::render_all(&jenv, &self.templates, &self.project.environments, instances, &env_values, &extra)?;
         Ok(rendered.manifests)
     }
 }

@@ -3,7 +3,7 @@
 //! normalised YAML, so templates never manage indentation.
 
 use base64::Engine as _;
-use minijinja::value::Value as JValue;
+use minijinja::value::{Rest, Value as JValue, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 use sha2::Digest as _;
 
@@ -17,6 +17,7 @@ pub fn register(env: &mut Environment<'_>) {
     env.add_filter("required", required);
     env.add_filter("trunc", trunc);
     env.add_filter("dns_label", dns_label);
+    env.add_filter("merge", merge);
     env.add_function("fail", fail);
 }
 
@@ -80,6 +81,35 @@ fn dns_label(text: &str) -> String {
         })
         .collect();
     trunc(mapped.trim_matches('-'), 63)
+}
+
+/// `{{ a | merge(b, c) }}`: maps deep-merged left to right (later wins), as values layers are.
+fn merge(base: &JValue, rest: Rest<JValue>) -> Result<JValue, Error> {
+    let mut acc = base.clone();
+    for over in rest.iter() {
+        acc = merge_two(&acc, over)?;
+    }
+    Ok(acc)
+}
+
+fn merge_two(base: &JValue, over: &JValue) -> Result<JValue, Error> {
+    if base.kind() != ValueKind::Map || over.kind() != ValueKind::Map {
+        return Ok(if over.is_undefined() { base.clone() } else { over.clone() });
+    }
+    let mut out: indexmap::IndexMap<JValue, JValue> = indexmap::IndexMap::new();
+    for key in base.try_iter()? {
+        let v = base.get_item(&key)?;
+        out.insert(key, v);
+    }
+    for key in over.try_iter()? {
+        let v = over.get_item(&key)?;
+        let merged = match out.get(&key) {
+            Some(existing) => merge_two(existing, &v)?,
+            None => v,
+        };
+        out.insert(key, merged);
+    }
+    Ok(JValue::from_pairs(out))
 }
 
 /// `{{ fail("message") }}`: stop rendering with a message.

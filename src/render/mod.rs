@@ -7,6 +7,7 @@
 
 pub mod escape;
 pub mod filters;
+pub mod platform;
 pub mod templates;
 
 use std::collections::HashMap;
@@ -45,6 +46,7 @@ pub fn environment(templates: &Arc<Templates>) -> Environment<'static> {
         Err(msg) => Err(JError::new(ErrorKind::TemplateNotFound, msg)),
     });
     filters::register(&mut env);
+    platform::register(&mut env);
     env
 }
 
