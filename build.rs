@@ -9,19 +9,23 @@ fn main() {
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
     files.sort();
-    let mut out = String::from("/// Built-in templates: (name relative to `templates/`, source).\n");
+    let mut out =
+        String::from("/// Built-in templates: (name relative to `templates/`, source).\n");
     out.push_str("pub(crate) static EMBEDDED: &[(&str, &str)] = &[\n");
     for (name, path) in files {
         println!("cargo:rerun-if-changed={path}");
         let _ = writeln!(out, "    ({name:?}, include_str!({path:?})),");
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
     std::fs::write(dest, out).expect("write embedded.rs");
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

@@ -162,18 +162,32 @@ impl SetKind {
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Cli, Vec<SetFlag>), clap::Error> {
     let matches = Cli::command().try_get_matches_from(args)?;
     let cli = Cli::from_arg_matches(&matches)?;
-    let sets = matches.subcommand().map(|(_, sub)| ordered_sets(sub)).unwrap_or_default();
+    let sets = matches
+        .subcommand()
+        .map(|(_, sub)| ordered_sets(sub))
+        .unwrap_or_default();
     Ok((cli, sets))
 }
 
 fn ordered_sets(m: &ArgMatches) -> Vec<SetFlag> {
     let mut all = Vec::new();
-    for (id, kind) in [("set", SetKind::Auto), ("set_string", SetKind::String), ("set_json", SetKind::Json)] {
-        let (Ok(Some(values)), Some(indices)) = (m.try_get_many::<String>(id), m.indices_of(id)) else {
+    for (id, kind) in [
+        ("set", SetKind::Auto),
+        ("set_string", SetKind::String),
+        ("set_json", SetKind::Json),
+    ] {
+        let (Ok(Some(values)), Some(indices)) = (m.try_get_many::<String>(id), m.indices_of(id))
+        else {
             continue;
         };
         for (text, index) in values.zip(indices) {
-            all.push((index, SetFlag { kind, text: text.clone() }));
+            all.push((
+                index,
+                SetFlag {
+                    kind,
+                    text: text.clone(),
+                },
+            ));
         }
     }
     all.sort_by_key(|(i, _)| *i);
@@ -186,7 +200,18 @@ mod tests {
 
     #[test]
     fn set_flags_keep_command_line_order() {
-        let args = ["kiln", "render", "--set-string", "a=1", "--set", "b=2", "--set-json", "c=[]", "--set", "d=3"];
+        let args = [
+            "kiln",
+            "render",
+            "--set-string",
+            "a=1",
+            "--set",
+            "b=2",
+            "--set-json",
+            "c=[]",
+            "--set",
+            "d=3",
+        ];
         let (_, sets) = parse(args.iter().map(OsString::from)).unwrap();
         let texts: Vec<_> = sets.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["a=1", "b=2", "c=[]", "d=3"]);

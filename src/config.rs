@@ -1,7 +1,7 @@
 //! `kiln.yaml` and the resolved settings every command works from.
 //!
 //! This module finds the project (the nearest `kiln.yaml` upwards, like git), reads it strictly
-//! (unknown keys are errors with file:line), and resolves the folders. Nothing below this module
+//! (unknown keys are errors with <file:line>), and resolves the folders. Nothing below this module
 //! looks at command-line arguments.
 
 use std::path::{Path, PathBuf};
@@ -117,7 +117,11 @@ pub struct Project {
 impl Project {
     /// Find `kiln.yaml` in `start` or its parents and load it.
     pub fn discover(start: &Path, sources: &mut Sources) -> Result<Project, Error> {
-        let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
+        let start = if start.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            start
+        };
         let abs = std::path::absolute(start).map_err(|e| Error::io("resolve", start, &e))?;
         let mut dir = Some(abs.as_path());
         while let Some(d) = dir {
@@ -127,8 +131,11 @@ impl Project {
             dir = d.parent();
         }
         Err(Error::Run(
-            Diagnostic::error(format!("no `{PROJECT_FILE}` in `{}` or any parent folder", abs.display()))
-                .help("run kiln inside a kiln project, or point at one with `-C DIR`"),
+            Diagnostic::error(format!(
+                "no `{PROJECT_FILE}` in `{}` or any parent folder",
+                abs.display()
+            ))
+            .help("run kiln inside a kiln project, or point at one with `-C DIR`"),
         ))
     }
 
@@ -162,22 +169,35 @@ impl Project {
                     len: 0,
                 };
                 let help = match env.kube_version.value {
-                    KubeVersionFile::Number(_) => "quote it: `kubeVersion: \"1.30\"` (unquoted 1.30 is the number 1.3)",
-                    KubeVersionFile::Text(_) => "write the Kubernetes minor version as a string: `kubeVersion: \"1.35\"`",
+                    KubeVersionFile::Number(_) => {
+                        "quote it: `kubeVersion: \"1.30\"` (unquoted 1.30 is the number 1.3)"
+                    }
+                    KubeVersionFile::Text(_) => {
+                        "write the Kubernetes minor version as a string: `kubeVersion: \"1.35\"`"
+                    }
                 };
                 problems.push(
-                    Diagnostic::error(format!("environment `{name}`: `kubeVersion` is not a version like \"1.35\""))
-                        .at(sources, loc, "here")
-                        .help(help),
+                    Diagnostic::error(format!(
+                        "environment `{name}`: `kubeVersion` is not a version like \"1.35\""
+                    ))
+                    .at(sources, loc, "here")
+                    .help(help),
                 );
                 continue;
             };
-            environments.push(Environment { name, namespace: env.namespace, kube_version, cluster: env.cluster });
+            environments.push(Environment {
+                name,
+                namespace: env.namespace,
+                kube_version,
+                cluster: env.cluster,
+            });
         }
         if !problems.is_empty() {
             return Err(Error::Project(problems));
         }
-        let dir = |p: Option<PathBuf>, default: &str| root.join(p.unwrap_or_else(|| PathBuf::from(default)));
+        let dir = |p: Option<PathBuf>, default: &str| {
+            root.join(p.unwrap_or_else(|| PathBuf::from(default)))
+        };
         Ok(Project {
             root: root.to_path_buf(),
             environments,
@@ -190,21 +210,30 @@ impl Project {
 
     /// The environment called `name`, or an error with a suggestion.
     pub fn environment(&self, name: &str) -> Result<&Environment, Error> {
-        self.environments.iter().find(|e| e.name == name).ok_or_else(|| {
-            let names = self.environments.iter().map(|e| e.name.as_str());
-            let mut d = Diagnostic::error(format!("unknown environment `{name}`"));
-            d = match did_you_mean(name, names.clone()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("environments in {PROJECT_FILE}: {}", names.collect::<Vec<_>>().join(", "))),
-            };
-            Error::Run(d)
-        })
+        self.environments
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                let names = self.environments.iter().map(|e| e.name.as_str());
+                let mut d = Diagnostic::error(format!("unknown environment `{name}`"));
+                d = match did_you_mean(name, names.clone()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!(
+                        "environments in {PROJECT_FILE}: {}",
+                        names.collect::<Vec<_>>().join(", ")
+                    )),
+                };
+                Error::Run(d)
+            })
     }
 
     /// A path relative to the project root, for messages.
     #[must_use]
     pub fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 }
 
@@ -213,10 +242,12 @@ pub fn read_text(path: &Path, shown_as: &str) -> Result<String, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, &e))?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let line = String::from_utf8_lossy(good).lines().count().max(1);
         Error::Project(vec![
-            Diagnostic::error(format!("`{shown_as}` is not valid UTF-8 (first bad byte on line {line})"))
-                .help("save the file as UTF-8"),
+            Diagnostic::error(format!(
+                "`{shown_as}` is not valid UTF-8 (first bad byte on line {line})"
+            ))
+            .help("save the file as UTF-8"),
         ])
     })
 }

@@ -61,7 +61,15 @@ impl Excerpt {
         if r.start > r.end {
             r.start = r.end;
         }
-        Excerpt { path: path.to_string(), text: window, line_start: first, range: r, label: label.to_string(), line, col }
+        Excerpt {
+            path: path.to_string(),
+            text: window,
+            line_start: first,
+            range: r,
+            label: label.to_string(),
+            line,
+            col,
+        }
     }
 }
 
@@ -83,7 +91,13 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error with no location yet.
     pub fn error(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), excerpt: None, notes: Vec::new(), help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            excerpt: None,
+            notes: Vec::new(),
+            help: None,
+        }
     }
 
     /// Point at `loc` in one of `sources`.
@@ -131,14 +145,20 @@ impl Diagnostic {
     /// `path:line:col` of the problem, when it has one.
     #[must_use]
     pub fn location(&self) -> Option<String> {
-        self.excerpt.as_ref().map(|e| format!("{}:{}:{}", e.path, e.line, e.col))
+        self.excerpt
+            .as_ref()
+            .map(|e| format!("{}:{}:{}", e.path, e.line, e.col))
     }
 }
 
 /// Render diagnostics for a terminal (`color`) or a log file (plain).
 #[must_use]
 pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
-    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
     let mut out = String::new();
     for d in diagnostics {
         let level = match d.severity {
@@ -151,7 +171,11 @@ pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
                 AsSnippet::source(e.text.as_str())
                     .line_start(e.line_start)
                     .path(e.path.as_str())
-                    .annotation(AnnotationKind::Primary.span(e.range.clone()).label(e.label.as_str())),
+                    .annotation(
+                        AnnotationKind::Primary
+                            .span(e.range.clone())
+                            .label(e.label.as_str()),
+                    ),
             ),
             None => Group::with_title(title),
         };
@@ -170,7 +194,10 @@ pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
 /// The closest candidate to `name` (edit distance at most a third of its length), for
 /// "did you mean" hints.
 #[must_use]
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -180,18 +207,29 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
+/// Optimal string alignment distance: edits, with a swap of neighbours counting as one.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]

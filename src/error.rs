@@ -43,8 +43,12 @@ impl Error {
     }
 
     /// An I/O failure on `path`.
+    #[must_use]
     pub fn io(action: &str, path: &Path, err: &std::io::Error) -> Error {
-        Error::Run(Diagnostic::error(format!("cannot {action} `{}`: {err}", path.display())))
+        Error::Run(Diagnostic::error(format!(
+            "cannot {action} `{}`: {err}",
+            path.display()
+        )))
     }
 }
 

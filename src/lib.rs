@@ -31,22 +31,32 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let color = match cli.color {
         cli::Color::Always => true,
         cli::Color::Never => false,
-        cli::Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        cli::Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
     match command::run(&cli, &sets) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(out.stdout.as_bytes()).and_then(|()| stdout.flush()) {
+            match stdout
+                .write_all(out.stdout.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
                 // `kiln render --stdout | head` is not an error.
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    let _ = writeln!(std::io::stderr(), "error: cannot write to standard output: {e}");
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "error: cannot write to standard output: {e}"
+                    );
                     ExitCode::from(2)
                 }
                 _ => ExitCode::from(out.code),
             }
         }
         Err(e) => {
-            let _ = std::io::stderr().write_all(diagnostic::render(e.diagnostics(), color).as_bytes());
+            let _ =
+                std::io::stderr().write_all(diagnostic::render(e.diagnostics(), color).as_bytes());
             ExitCode::from(e.exit_code())
         }
     }

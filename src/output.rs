@@ -35,7 +35,9 @@ pub fn write(out: &Path, files: &BTreeMap<String, String>, scope: &Scope) -> Res
             ensure_dir(out)?;
             for env in envs {
                 let prefix = format!("{env}/");
-                let subset = files.iter().filter_map(|(k, v)| k.strip_prefix(&prefix).map(|rest| (rest, v.as_str())));
+                let subset = files
+                    .iter()
+                    .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|rest| (rest, v.as_str())));
                 swap_in(&out.join(env), subset)?;
             }
             Ok(())
@@ -45,7 +47,8 @@ pub fn write(out: &Path, files: &BTreeMap<String, String>, scope: &Scope) -> Res
             for (rel, text) in files {
                 let path = out.join(rel);
                 if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, &e))?;
+                    fs::create_dir_all(parent)
+                        .map_err(|e| Error::io("create folder", parent, &e))?;
                 }
                 let tmp = path.with_extension(format!("yaml.kiln-tmp-{}", std::process::id()));
                 fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, &e))?;
@@ -62,14 +65,23 @@ pub fn write(out: &Path, files: &BTreeMap<String, String>, scope: &Scope) -> Res
 /// Refuse to overwrite a non-empty folder that kiln did not create.
 fn check_ours(out: &Path) -> Result<(), Error> {
     if out.exists() && !out.is_dir() {
-        return Err(Error::Run(Diagnostic::error(format!("output path `{}` exists and is not a folder", out.display())).help("choose another folder with `--out DIR`")));
+        return Err(Error::Run(
+            Diagnostic::error(format!(
+                "output path `{}` exists and is not a folder",
+                out.display()
+            ))
+            .help("choose another folder with `--out DIR`"),
+        ));
     }
     if out.is_dir() && !out.join(MARKER).exists() {
         let mut entries = fs::read_dir(out).map_err(|e| Error::io("read folder", out, &e))?;
         if entries.next().is_some() {
             return Err(Error::Run(
-                Diagnostic::error(format!("output folder `{}` was not written by kiln; refusing to replace its contents", out.display()))
-                    .help("empty or remove the folder, or choose another with `--out DIR`"),
+                Diagnostic::error(format!(
+                    "output folder `{}` was not written by kiln; refusing to replace its contents",
+                    out.display()
+                ))
+                .help("empty or remove the folder, or choose another with `--out DIR`"),
             ));
         }
     }
@@ -80,17 +92,29 @@ fn ensure_dir(out: &Path) -> Result<(), Error> {
     fs::create_dir_all(out).map_err(|e| Error::io("create folder", out, &e))?;
     let marker = out.join(MARKER);
     if !marker.exists() {
-        fs::write(&marker, "written by kiln render; the whole folder is replaced on every render\n").map_err(|e| Error::io("write", &marker, &e))?;
+        fs::write(
+            &marker,
+            "written by kiln render; the whole folder is replaced on every render\n",
+        )
+        .map_err(|e| Error::io("write", &marker, &e))?;
     }
     Ok(())
 }
 
 /// Build a complete new folder beside `dest`, then rename it into place.
 fn swap_in<'a>(dest: &Path, files: impl Iterator<Item = (&'a str, &'a str)>) -> Result<(), Error> {
-    let parent = dest.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let parent = if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent };
+    let parent = dest
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let parent = if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent
+    };
     fs::create_dir_all(&parent).map_err(|e| Error::io("create folder", &parent, &e))?;
-    let base = dest.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let base = dest
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let pid = std::process::id();
     let tmp = parent.join(format!(".{base}.kiln-new-{pid}"));
     let old = parent.join(format!(".{base}.kiln-old-{pid}"));
@@ -99,7 +123,11 @@ fn swap_in<'a>(dest: &Path, files: impl Iterator<Item = (&'a str, &'a str)>) -> 
         fs::create_dir_all(&tmp).map_err(|e| Error::io("create folder", &tmp, &e))?;
         let is_top = dest.join(MARKER).exists() || !dest.exists();
         if is_top && dest.parent().is_none_or(|p| !p.join(MARKER).exists()) {
-            fs::write(tmp.join(MARKER), "written by kiln render; the whole folder is replaced on every render\n").map_err(|e| Error::io("write", &tmp, &e))?;
+            fs::write(
+                tmp.join(MARKER),
+                "written by kiln render; the whole folder is replaced on every render\n",
+            )
+            .map_err(|e| Error::io("write", &tmp, &e))?;
         }
         for (rel, text) in files {
             let path = tmp.join(rel);

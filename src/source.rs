@@ -25,7 +25,10 @@ pub struct Sources(Vec<Arc<Source>>);
 impl Sources {
     /// Add a source and return its id.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> SrcId {
-        self.0.push(Arc::new(Source { name: name.into(), text: text.into() }));
+        self.0.push(Arc::new(Source {
+            name: name.into(),
+            text: text.into(),
+        }));
         SrcId::try_from(self.0.len() - 1).unwrap_or(SrcId::MAX)
     }
 
@@ -61,7 +64,13 @@ impl Loc {
     /// A location that only names a source (a whole file, or a `--set` flag).
     #[must_use]
     pub fn whole(src: SrcId) -> Self {
-        Loc { src, line: 1, col: 1, offset: 0, len: 0 }
+        Loc {
+            src,
+            line: 1,
+            col: 1,
+            offset: 0,
+            len: 0,
+        }
     }
 
     /// The byte range the location covers inside its source text.
@@ -78,5 +87,7 @@ pub fn line_offset(text: &str, line: usize) -> usize {
     if line <= 1 {
         return 0;
     }
-    text.match_indices('\n').nth(line - 2).map_or(text.len(), |(i, _)| i + 1)
+    text.match_indices('\n')
+        .nth(line - 2)
+        .map_or(text.len(), |(i, _)| i + 1)
 }

@@ -29,7 +29,7 @@ pub struct Node {
     /// Where its mapping key is written (equal to `loc` outside mappings).
     pub key_loc: Loc,
     /// False when the mapping key holding this value was not a string in the source
-    /// (`53: x`); kept so checks can flag ConfigMap keys the author did not quote.
+    /// (`53: x`); kept so checks can flag `ConfigMap` keys the author did not quote.
     pub key_was_string: bool,
 }
 
@@ -56,7 +56,12 @@ impl Node {
     /// A node with no meaningful location (built by kiln, not read from a file).
     #[must_use]
     pub fn new(value: Value, loc: Loc) -> Node {
-        Node { value, loc, key_loc: loc, key_was_string: true }
+        Node {
+            value,
+            loc,
+            key_loc: loc,
+            key_was_string: true,
+        }
     }
 
     /// The value at `key` when this is a mapping.
@@ -155,6 +160,7 @@ impl fmt::Display for ParseError {
 }
 
 impl ParseError {
+    #[must_use]
     pub fn from_saphyr(err: &serde_saphyr::Error) -> ParseError {
         let loc = err.location();
         let mut message = err.without_snippet().to_string();
@@ -163,10 +169,10 @@ impl ParseError {
         if let Some(rest) = message.strip_prefix("error: ") {
             message = rest.to_string();
         }
-        if message.starts_with("line ") {
-            if let Some((_, rest)) = message.split_once(": ") {
-                message = rest.to_string();
-            }
+        if message.starts_with("line ")
+            && let Some((_, rest)) = message.split_once(": ")
+        {
+            message = rest.to_string();
         }
         if let Some((head, _)) = message.split_once(", set DuplicateKeyPolicy") {
             message = head.to_string();
@@ -193,14 +199,20 @@ impl ParseError {
                 .map_or(0, |(i, _)| i);
             line_start + col
         });
-        Loc { src, line: self.line.max(1), col: self.col.max(1), offset: offset as u32, len: 1 }
+        Loc {
+            src,
+            line: self.line.max(1),
+            col: self.col.max(1),
+            offset: offset as u32,
+            len: 1,
+        }
     }
 }
 
 /// Parse one YAML document. An empty text (or only comments) gives `Null`.
 pub fn parse(text: &str, src: SrcId, dialect: Dialect) -> Result<Node, ParseError> {
-    let parsed: Option<Spanned<Node>> =
-        serde_saphyr::from_str_with_options(text, options(dialect)).map_err(|e| ParseError::from_saphyr(&e))?;
+    let parsed: Option<Spanned<Node>> = serde_saphyr::from_str_with_options(text, options(dialect))
+        .map_err(|e| ParseError::from_saphyr(&e))?;
     let mut node = match parsed {
         Some(s) => spanned(s),
         None => Node::new(Value::Null, Loc::whole(src)),
@@ -211,8 +223,9 @@ pub fn parse(text: &str, src: SrcId, dialect: Dialect) -> Result<Node, ParseErro
 
 /// Parse a stream of YAML documents; empty documents are left out.
 pub fn parse_stream(text: &str, src: SrcId, dialect: Dialect) -> Result<Vec<Node>, ParseError> {
-    let docs: Vec<Option<Spanned<Node>>> = serde_saphyr::from_str_multiple_with_options(text, options(dialect))
-        .map_err(|e| ParseError::from_saphyr(&e))?;
+    let docs: Vec<Option<Spanned<Node>>> =
+        serde_saphyr::from_str_multiple_with_options(text, options(dialect))
+            .map_err(|e| ParseError::from_saphyr(&e))?;
     Ok(docs
         .into_iter()
         .flatten()
@@ -310,13 +323,22 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::new(Value::Int(v), Loc::default()))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::new(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int), Loc::default()))
+        Ok(Node::new(
+            i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
+            Loc::default(),
+        ))
     }
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Node, E> {
-        Ok(Node::new(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int), Loc::default()))
+        Ok(Node::new(
+            i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
+            Loc::default(),
+        ))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Node, E> {
-        Ok(Node::new(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int), Loc::default()))
+        Ok(Node::new(
+            i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
+            Loc::default(),
+        ))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
         Ok(Node::new(Value::Float(v), Loc::default()))
@@ -328,7 +350,10 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::new(Value::Str(v), Loc::default()))
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Node, E> {
-        Ok(Node::new(Value::Str(String::from_utf8_lossy(v).into_owned()), Loc::default()))
+        Ok(Node::new(
+            Value::Str(String::from_utf8_lossy(v).into_owned()),
+            Loc::default(),
+        ))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
         let mut items = Vec::new();
@@ -418,11 +443,38 @@ mod tests {
 
     #[test]
     fn strings_that_look_like_other_types_round_trip() {
-        for text in ["on", "yes", "NO", "y", "n", "0755", "1.10", "~", "null", "", "a: b", "-x", "#c", "---", " lead", "multi\nline\n", "20161216e3", "123", "unicode é ✓", "true", "\"", "'"] {
+        for text in [
+            "on",
+            "yes",
+            "NO",
+            "y",
+            "n",
+            "0755",
+            "1.10",
+            "~",
+            "null",
+            "",
+            "a: b",
+            "-x",
+            "#c",
+            "---",
+            " lead",
+            "multi\nline\n",
+            "20161216e3",
+            "123",
+            "unicode é ✓",
+            "true",
+            "\"",
+            "'",
+        ] {
             let out = emit(&s(text)).unwrap();
             for dialect in [Dialect::Values, Dialect::Kube] {
                 let back = parse(&out, 0, dialect).unwrap();
-                assert_eq!(back.value, Value::Str(text.to_string()), "{text:?} emitted as {out:?}");
+                assert_eq!(
+                    back.value,
+                    Value::Str(text.to_string()),
+                    "{text:?} emitted as {out:?}"
+                );
             }
         }
     }

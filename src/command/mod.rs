@@ -79,7 +79,14 @@ impl Pipeline {
         if !problems.is_empty() {
             return Err(Error::Project(problems));
         }
-        Ok(Pipeline { project, sources, tree, overrides, templates, set_defaults })
+        Ok(Pipeline {
+            project,
+            sources,
+            tree,
+            overrides,
+            templates,
+            set_defaults,
+        })
     }
 
     /// Indices of the selected environments (all when `names` is empty).
@@ -90,7 +97,12 @@ impl Pipeline {
         let mut out = Vec::new();
         for n in names {
             let env = self.project.environment(n)?;
-            let i = self.project.environments.iter().position(|e| e == env).unwrap_or(0);
+            let i = self
+                .project
+                .environments
+                .iter()
+                .position(|e| e == env)
+                .unwrap_or(0);
             if !out.contains(&i) {
                 out.push(i);
             }
@@ -102,7 +114,14 @@ impl Pipeline {
     /// Every instance in the selected environments, filtered by service or instance names.
     pub fn instances(&self, envs: &[usize], services: &[String]) -> Result<Vec<Instance>, Error> {
         let defaults = |set: &str| self.set_defaults.get(set).cloned();
-        let all = layers::instances(&self.project, &self.tree, &self.overrides, envs, &defaults, &self.sources)?;
+        let all = layers::instances(
+            &self.project,
+            &self.tree,
+            &self.overrides,
+            envs,
+            &defaults,
+            &self.sources,
+        )?;
         if services.is_empty() {
             return Ok(all);
         }
@@ -112,24 +131,38 @@ impl Pipeline {
                 let mut d = Diagnostic::error(format!("unknown service `{s}`"));
                 d = match did_you_mean(s, names.clone()) {
                     Some(m) => d.help(format!("did you mean `{m}`?")),
-                    None => d.help(format!("services are the files in values/services/: {}", names.collect::<Vec<_>>().join(", "))),
+                    None => d.help(format!(
+                        "services are the files in values/services/: {}",
+                        names.collect::<Vec<_>>().join(", ")
+                    )),
                 };
                 return Err(Error::Run(d));
             }
         }
-        Ok(all.into_iter().filter(|i| services.contains(&i.service) || services.contains(&i.name)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|i| services.contains(&i.service) || services.contains(&i.name))
+            .collect())
     }
 
     /// Render the selected environments; `with_env_level` adds each environment's `_env`
     /// templates.
-    pub fn render(&self, envs: &[usize], instances: &[Instance], with_env_level: bool) -> Result<Vec<Manifest>, Error> {
+    pub fn render(
+        &self,
+        envs: &[usize],
+        instances: &[Instance],
+        with_env_level: bool,
+    ) -> Result<Vec<Manifest>, Error> {
         let jenv = engine::environment(&self.templates);
         engine::check_templates(&jenv, &self.templates)?;
         let mut env_values = HashMap::new();
         if with_env_level {
             for e in envs {
                 let name = &self.project.environments[*e].name;
-                let v = self.tree.merged(name, None, None, None, &self.overrides).map_err(|m| Error::Run(Diagnostic::error(m)))?;
+                let v = self
+                    .tree
+                    .merged(name, None, None, None, &self.overrides)
+                    .map_err(|m| Error::Run(Diagnostic::error(m)))?;
                 env_values.insert(*e, v);
             }
         }
@@ -157,7 +190,14 @@ impl Pipeline {
             return Err(Error::Project(problems));
         }
         let extra = |e: usize| eureka.get(&e).cloned().unwrap_or_default();
-        let rendered = engine::render_all(&jenv, &self.templates, &self.project.environments, instances, &env_values, &extra)?;
+        let rendered = engine::render_all(
+            &jenv,
+            &self.templates,
+            &self.project.environments,
+            instances,
+            &env_values,
+            &extra,
+        )?;
         Ok(rendered.manifests)
     }
 }
@@ -178,7 +218,9 @@ pub fn texts(files: &BTreeMap<String, Vec<Manifest>>) -> Result<BTreeMap<String,
         .iter()
         .map(|(k, list)| {
             let refs: Vec<&Manifest> = list.iter().collect();
-            manifest::to_yaml(&refs, false).map(|t| (k.clone(), t)).map_err(|e| Error::run(format!("cannot write YAML for `{k}`: {e}")))
+            manifest::to_yaml(&refs, false)
+                .map(|t| (k.clone(), t))
+                .map_err(|e| Error::run(format!("cannot write YAML for `{k}`: {e}")))
         })
         .collect()
 }

@@ -18,8 +18,12 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
     let files = files_of(manifests)?;
     if args.stdout {
         let all: Vec<&Manifest> = files.values().flatten().collect();
-        let text = manifest::to_yaml(&all, true).map_err(|e| Error::run(format!("cannot write YAML: {e}")))?;
-        return Ok(Output { stdout: text, code: 0 });
+        let text = manifest::to_yaml(&all, true)
+            .map_err(|e| Error::run(format!("cannot write YAML: {e}")))?;
+        return Ok(Output {
+            stdout: text,
+            code: 0,
+        });
     }
     let out_dir = match &args.out {
         Some(o) => o.clone(),
@@ -30,7 +34,11 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
     } else if args.env.is_empty() {
         Scope::All
     } else {
-        Scope::Envs(envs.iter().map(|e| pipeline.project.environments[*e].name.clone()).collect())
+        Scope::Envs(
+            envs.iter()
+                .map(|e| pipeline.project.environments[*e].name.clone())
+                .collect(),
+        )
     };
     let texts = texts(&files)?;
     output::write(&out_dir, &texts, &scope)?;

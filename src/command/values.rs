@@ -16,16 +16,29 @@ pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Er
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
     let envs = pipeline.select_envs(std::slice::from_ref(&args.env))?;
     let instances = pipeline.instances(&envs, std::slice::from_ref(&args.service))?;
-    let Some(inst) = instances.iter().find(|i| i.name == args.service).or_else(|| instances.first()) else {
-        return Err(Error::run(format!("service `{}` is not rendered in environment `{}` (`enabled: false`, or a variant not listed for it)", args.service, args.env)));
+    let Some(inst) = instances
+        .iter()
+        .find(|i| i.name == args.service)
+        .or_else(|| instances.first())
+    else {
+        return Err(Error::run(format!(
+            "service `{}` is not rendered in environment `{}` (`enabled: false`, or a variant not listed for it)",
+            args.service, args.env
+        )));
     };
     let text = if args.origin {
-        yaml::emit(&WithOrigin { node: &inst.values, sources: &pipeline.sources })
+        yaml::emit(&WithOrigin {
+            node: &inst.values,
+            sources: &pipeline.sources,
+        })
     } else {
         yaml::emit(&inst.values)
     }
     .map_err(|e| Error::run(format!("cannot write YAML: {e}")))?;
-    Ok(Output { stdout: text, code: 0 })
+    Ok(Output {
+        stdout: text,
+        code: 0,
+    })
 }
 
 /// Serializes a node with each scalar followed by `# file:line:col` of where it was set.
@@ -41,14 +54,23 @@ impl Serialize for WithOrigin<'_> {
             Value::Map(m) if !m.is_empty() => {
                 let mut map = s.serialize_map(Some(m.len()))?;
                 for (k, v) in m {
-                    map.serialize_entry(k, &WithOrigin { node: v, sources: self.sources })?;
+                    map.serialize_entry(
+                        k,
+                        &WithOrigin {
+                            node: v,
+                            sources: self.sources,
+                        },
+                    )?;
                 }
                 map.end()
             }
             Value::Seq(items) if !items.is_empty() => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for v in items {
-                    seq.serialize_element(&WithOrigin { node: v, sources: self.sources })?;
+                    seq.serialize_element(&WithOrigin {
+                        node: v,
+                        sources: self.sources,
+                    })?;
                 }
                 seq.end()
             }

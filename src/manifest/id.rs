@@ -23,10 +23,16 @@ impl ResourceId {
         if !matches!(doc.value, crate::yaml::Value::Map(_)) {
             return Err("a Kubernetes object must be a mapping");
         }
-        let api_version = doc.get_str("apiVersion").ok_or("missing `apiVersion` (a string such as `apps/v1`)")?;
-        let kind = doc.get_str("kind").ok_or("missing `kind` (a string such as `Deployment`)")?;
+        let api_version = doc
+            .get_str("apiVersion")
+            .ok_or("missing `apiVersion` (a string such as `apps/v1`)")?;
+        let kind = doc
+            .get_str("kind")
+            .ok_or("missing `kind` (a string such as `Deployment`)")?;
         let meta = doc.get("metadata").ok_or("missing `metadata`")?;
-        let name = meta.get_str("name").ok_or("missing `metadata.name` (a string)")?;
+        let name = meta
+            .get_str("name")
+            .ok_or("missing `metadata.name` (a string)")?;
         Ok(ResourceId {
             api_version: api_version.to_string(),
             kind: kind.to_string(),

@@ -7,6 +7,8 @@
 pub mod id;
 pub mod order;
 
+use std::fmt::Write as _;
+
 use std::sync::Arc;
 
 pub use id::ResourceId;
@@ -57,7 +59,7 @@ pub fn to_yaml(manifests: &[&Manifest], with_instance: bool) -> Result<String, S
         out.push_str("# Source: ");
         out.push_str(&m.origin.template);
         if with_instance {
-            out.push_str(&format!(" ({}/{})", m.origin.env, m.origin.instance));
+            let _ = write!(out, " ({}/{})", m.origin.env, m.origin.instance);
         }
         out.push('\n');
         out.push_str(&crate::yaml::emit(&m.doc)?);

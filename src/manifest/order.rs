@@ -42,7 +42,18 @@ pub fn kind_rank(kind: &str) -> usize {
 /// The sort is stable, so equal keys keep their template order.
 pub fn sort(manifests: &mut [Manifest]) {
     manifests.sort_by(|a, b| {
-        (kind_rank(&a.id.kind), &a.id.kind, &a.id.name, &a.id.namespace).cmp(&(kind_rank(&b.id.kind), &b.id.kind, &b.id.name, &b.id.namespace))
+        (
+            kind_rank(&a.id.kind),
+            &a.id.kind,
+            &a.id.name,
+            &a.id.namespace,
+        )
+            .cmp(&(
+                kind_rank(&b.id.kind),
+                &b.id.kind,
+                &b.id.name,
+                &b.id.namespace,
+            ))
     });
 }
 

@@ -12,7 +12,11 @@ use minijinja::AutoEscape;
 /// The escaping for a template name: JSON (YAML-safe) for every template except `*.txt.j2`.
 #[must_use]
 pub fn auto_escape_for(name: &str) -> AutoEscape {
-    if name.ends_with(".txt.j2") { AutoEscape::None } else { AutoEscape::Json }
+    if name.ends_with(".txt.j2") {
+        AutoEscape::None
+    } else {
+        AutoEscape::Json
+    }
 }
 
 /// An interpolation that would break YAML-safe output.
@@ -40,9 +44,12 @@ pub fn find_misuse(source: &str) -> Vec<Misuse> {
         }
         if rest.starts_with("{%") {
             let end = rest.find("%}").map_or(source.len(), |e| start + e + 2);
-            let tag = rest[2..(end - start).saturating_sub(2).max(2)].trim_matches(['-', '+', ' ', '\t', '\n']);
+            let tag = rest[2..(end - start).saturating_sub(2).max(2)]
+                .trim_matches(['-', '+', ' ', '\t', '\n']);
             if tag == "raw" {
-                i = source[end..].find("endraw").map_or(source.len(), |e| end + e);
+                i = source[end..]
+                    .find("endraw")
+                    .map_or(source.len(), |e| end + e);
             } else {
                 i = end;
             }
@@ -57,7 +64,9 @@ pub fn find_misuse(source: &str) -> Vec<Misuse> {
         let expr = source[start + 2..end - 2].trim_matches(['-', '+', ' ', '\t']);
         let before = source[..start].chars().next_back();
         let after = source[end..].chars().next();
-        let fix_quoted = format!("remove the quotes: `{{{{ {expr} }}}}` is already written as a quoted YAML string");
+        let fix_quoted = format!(
+            "remove the quotes: `{{{{ {expr} }}}}` is already written as a quoted YAML string"
+        );
         match (before, after) {
             (Some(q @ ('"' | '\'')), _) => out.push(Misuse {
                 range: start - 1..end + usize::from(after == Some(q)),
@@ -139,7 +148,11 @@ mod tests {
         ] {
             let found = find_misuse(bad);
             assert!(!found.is_empty(), "{bad}");
-            assert!(found[0].message.contains(what) || what == "glued", "{bad}: {}", found[0].message);
+            assert!(
+                found[0].message.contains(what) || what == "glued",
+                "{bad}: {}",
+                found[0].message
+            );
         }
     }
 }

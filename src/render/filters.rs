@@ -2,6 +2,8 @@
 //! misses on day one. `indent`/`nindent` are not among them on purpose: output is re-emitted as
 //! normalised YAML, so templates never manage indentation.
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use minijinja::value::{Rest, Value as JValue, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
@@ -25,7 +27,7 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
-/// `{{ values.config | toyaml }}`: block YAML text of a value (for a ConfigMap file).
+/// `{{ values.config | toyaml }}`: block YAML text of a value (for a `ConfigMap` file).
 fn toyaml(value: &JValue) -> Result<String, Error> {
     if value.is_undefined() {
         return Err(Error::from(ErrorKind::UndefinedError));
@@ -35,7 +37,8 @@ fn toyaml(value: &JValue) -> Result<String, Error> {
 
 /// `{{ text | fromyaml }}`: parse YAML text into a value.
 fn fromyaml(text: &str) -> Result<JValue, Error> {
-    let node = crate::yaml::parse(text, 0, crate::yaml::Dialect::Values).map_err(|e| invalid(format!("fromyaml: line {}: {}", e.line, e.message)))?;
+    let node = crate::yaml::parse(text, 0, crate::yaml::Dialect::Values)
+        .map_err(|e| invalid(format!("fromyaml: line {}: {}", e.line, e.message)))?;
     Ok(JValue::from(minijinja::value::Serde(&node)))
 }
 
@@ -44,7 +47,9 @@ fn b64encode(text: &str) -> String {
 }
 
 fn b64decode(text: &str) -> Result<String, Error> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| invalid(format!("b64decode: {e}")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| invalid(format!("b64decode: {e}")))?;
     String::from_utf8(bytes).map_err(|_| invalid("b64decode: the decoded bytes are not UTF-8 text"))
 }
 
@@ -55,20 +60,30 @@ fn sha256(value: &JValue) -> Result<String, Error> {
     } else {
         serde_json::to_string(value).map_err(|e| invalid(format!("sha256: {e}")))?
     };
-    Ok(sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect())
+    let mut hex = String::with_capacity(64);
+    for b in sha2::Sha256::digest(text.as_bytes()) {
+        let _ = write!(hex, "{b:02x}");
+    }
+    Ok(hex)
 }
 
 /// `{{ values.image.tag | required("set image.tag for every service") }}`.
 fn required(value: &JValue, message: Option<&str>) -> Result<JValue, Error> {
     if value.is_undefined() || value.is_none() || value.as_str() == Some("") {
-        return Err(invalid(message.unwrap_or("a required value is missing").to_string()));
+        return Err(invalid(
+            message.unwrap_or("a required value is missing").to_string(),
+        ));
     }
     Ok(value.clone())
 }
 
 /// `{{ name | trunc(63) }}`: at most `n` characters, without a trailing `-`.
 fn trunc(text: &str, n: usize) -> String {
-    text.chars().take(n).collect::<String>().trim_end_matches('-').to_string()
+    text.chars()
+        .take(n)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
 }
 
 /// Lowercase, invalid characters to `-`, at most 63 characters: a valid DNS-1123 label.
@@ -77,13 +92,21 @@ fn dns_label(text: &str) -> String {
         .chars()
         .map(|c| {
             let c = c.to_ascii_lowercase();
-            if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' }
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
         })
         .collect();
     trunc(mapped.trim_matches('-'), 63)
 }
 
 /// `{{ a | merge(b, c) }}`: maps deep-merged left to right (later wins), as values layers are.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "minijinja passes variadic arguments as Rest by value"
+)]
 fn merge(base: &JValue, rest: Rest<JValue>) -> Result<JValue, Error> {
     let mut acc = base.clone();
     for over in rest.iter() {
@@ -94,7 +117,11 @@ fn merge(base: &JValue, rest: Rest<JValue>) -> Result<JValue, Error> {
 
 fn merge_two(base: &JValue, over: &JValue) -> Result<JValue, Error> {
     if base.kind() != ValueKind::Map || over.kind() != ValueKind::Map {
-        return Ok(if over.is_undefined() { base.clone() } else { over.clone() });
+        return Ok(if over.is_undefined() {
+            base.clone()
+        } else {
+            over.clone()
+        });
     }
     let mut out: indexmap::IndexMap<JValue, JValue> = indexmap::IndexMap::new();
     for key in base.try_iter()? {
@@ -125,10 +152,24 @@ mod tests {
     fn filters_behave() {
         assert_eq!(b64encode("admin"), "YWRtaW4=");
         assert_eq!(b64decode("YWRtaW4=").unwrap(), "admin");
-        assert_eq!(sha256(&JValue::from("abc")).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256(&JValue::from("abc")).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(trunc("abc-def", 4), "abc");
         assert_eq!(dns_label("Order_Service.V2"), "order-service-v2");
-        assert!(required(&JValue::UNDEFINED, Some("need x")).unwrap_err().to_string().contains("need x"));
-        assert_eq!(toyaml(&JValue::from(minijinja::value::Serde(serde_json::json!({"a": ["on", 1]})))).unwrap(), "a:\n- \"on\"\n- 1\n");
+        assert!(
+            required(&JValue::UNDEFINED, Some("need x"))
+                .unwrap_err()
+                .to_string()
+                .contains("need x")
+        );
+        assert_eq!(
+            toyaml(&JValue::from(minijinja::value::Serde(
+                serde_json::json!({"a": ["on", 1]})
+            )))
+            .unwrap(),
+            "a:\n- \"on\"\n- 1\n"
+        );
     }
 }

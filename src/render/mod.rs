@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::{Environment, Error as JError, ErrorKind, UndefinedBehavior, Value as JValue, context};
+use minijinja::{
+    Environment, Error as JError, ErrorKind, UndefinedBehavior, Value as JValue, context,
+};
 use rayon::prelude::*;
 
 use crate::config::Environment as KEnv;
@@ -37,7 +39,12 @@ pub fn environment(templates: &Arc<Templates>) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(escape::auto_escape_for);
     env.set_fuel(Some(FUEL));
-    if let Ok(syntax) = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).keep_trailing_newline(true).build() {
+    if let Ok(syntax) = SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+    {
         env.set_syntax(syntax);
     }
     let t = Arc::clone(templates);
@@ -54,14 +61,22 @@ pub fn environment(templates: &Arc<Templates>) -> Environment<'static> {
 pub fn check_templates(env: &Environment<'static>, templates: &Templates) -> Result<(), Error> {
     let mut problems = Vec::new();
     for (name, file) in templates.iter() {
-        if !name.ends_with(".j2") {
+        if std::path::Path::new(name)
+            .extension()
+            .is_none_or(|e| e != "j2")
+        {
             continue;
         }
         if escape::auto_escape_for(name) == minijinja::AutoEscape::Json {
             for m in escape::find_misuse(&file.source) {
                 problems.push(
                     Diagnostic::error(m.message.clone())
-                        .with_excerpt(Excerpt::from_text(&file.shown_as, &file.source, m.range, "an expression must stand alone as a YAML value"))
+                        .with_excerpt(Excerpt::from_text(
+                            &file.shown_as,
+                            &file.source,
+                            m.range,
+                            "an expression must stand alone as a YAML value",
+                        ))
                         .help(m.help),
                 );
             }
@@ -70,7 +85,11 @@ pub fn check_templates(env: &Environment<'static>, templates: &Templates) -> Res
             problems.push(template_error(&e, templates, None));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(Error::Project(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Project(problems))
+    }
 }
 
 /// Turn a minijinja error into a diagnostic pointing at the template expression.
@@ -86,7 +105,10 @@ pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str
             Some(e) => format!("undefined value in `{e}`"),
             None => "undefined value".to_string(),
         },
-        ErrorKind::OutOfFuel => "template did too much work and was stopped (an endless or very large loop?)".to_string(),
+        ErrorKind::OutOfFuel => {
+            "template did too much work and was stopped (an endless or very large loop?)"
+                .to_string()
+        }
         kind => match err.detail() {
             Some(d) => format!("{kind}: {d}"),
             None => kind.to_string(),
@@ -94,11 +116,16 @@ pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str
     };
     let mut d = Diagnostic::error(message);
     if let Some(f) = file {
-        let range = err.range().filter(|r| r.end <= f.source.len()).unwrap_or_else(|| {
-            let start = crate::source::line_offset(&f.source, err.line().unwrap_or(1));
-            let end = f.source[start..].find('\n').map_or(f.source.len(), |i| start + i);
-            start..end
-        });
+        let range = err
+            .range()
+            .filter(|r| r.end <= f.source.len())
+            .unwrap_or_else(|| {
+                let start = crate::source::line_offset(&f.source, err.line().unwrap_or(1));
+                let end = f.source[start..]
+                    .find('\n')
+                    .map_or(f.source.len(), |i| start + i);
+                start..end
+            });
         let label = match err.kind() {
             ErrorKind::UndefinedError => "not defined for this instance",
             ErrorKind::SyntaxError => "syntax error",
@@ -166,7 +193,7 @@ pub fn render_all(
     templates: &Templates,
     environments: &[KEnv],
     instances: &[Instance],
-    env_values: &HashMap<usize, Node>,
+    env_values: &HashMap<usize, Node, impl std::hash::BuildHasher + Sync>,
     extra_context: &(dyn Fn(usize) -> JValue + Sync),
 ) -> Result<Rendered, Error> {
     // Unknown template sets are reported once per set, with a suggestion.
@@ -174,7 +201,10 @@ pub fn render_all(
     let mut seen = std::collections::HashSet::new();
     for inst in instances {
         if !templates.has_set(&inst.template) && seen.insert(inst.template.clone()) {
-            let mut d = Diagnostic::error(format!("service `{}` uses template set `{}`, which does not exist", inst.service, inst.template));
+            let mut d = Diagnostic::error(format!(
+                "service `{}` uses template set `{}`, which does not exist",
+                inst.service, inst.template
+            ));
             d = match did_you_mean(&inst.template, templates.sets()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(format!("template sets: {}", templates.sets().join(", "))),
@@ -244,10 +274,16 @@ pub fn render_all(
     for m in &manifests {
         if let Some(first) = ids.insert((m.origin.env.as_str(), &m.id), &m.origin) {
             problems.push(
-                Diagnostic::error(format!("`{}` is rendered twice in environment `{}`", m.id, m.origin.env))
-                    .note(format!("by `{}` for `{}`", first.template, first.instance))
-                    .note(format!("and by `{}` for `{}`", m.origin.template, m.origin.instance))
-                    .help("give each object a unique name, e.g. from `service.name`"),
+                Diagnostic::error(format!(
+                    "`{}` is rendered twice in environment `{}`",
+                    m.id, m.origin.env
+                ))
+                .note(format!("by `{}` for `{}`", first.template, first.instance))
+                .note(format!(
+                    "and by `{}` for `{}`",
+                    m.origin.template, m.origin.instance
+                ))
+                .help("give each object a unique name, e.g. from `service.name`"),
             );
         }
     }
@@ -262,29 +298,70 @@ enum Job<'a> {
     Env(usize, &'a str),
 }
 
-fn render_one(jenv: &Environment<'static>, templates: &Templates, name: &str, ctx: JValue, env: &KEnv, instance: &str) -> Result<Vec<Manifest>, Diagnostic> {
-    let what = if instance == "_env" { format!("the environment-level templates of `{}`", env.name) } else { format!("`{instance}` in environment `{}`", env.name) };
-    let template = jenv.get_template(name).map_err(|e| template_error(&e, templates, Some(&what)))?;
-    let text = template.render(ctx).map_err(|e| template_error(&e, templates, Some(&what)))?;
-    let shown = templates.get(name).map_or_else(|_| name.to_string(), |f| f.shown_as.clone());
+fn render_one(
+    jenv: &Environment<'static>,
+    templates: &Templates,
+    name: &str,
+    ctx: JValue,
+    env: &KEnv,
+    instance: &str,
+) -> Result<Vec<Manifest>, Diagnostic> {
+    let what = if instance == "_env" {
+        format!("the environment-level templates of `{}`", env.name)
+    } else {
+        format!("`{instance}` in environment `{}`", env.name)
+    };
+    let template = jenv
+        .get_template(name)
+        .map_err(|e| template_error(&e, templates, Some(&what)))?;
+    let text = template
+        .render(ctx)
+        .map_err(|e| template_error(&e, templates, Some(&what)))?;
+    let shown = templates
+        .get(name)
+        .map_or_else(|_| name.to_string(), |f| f.shown_as.clone());
     let docs = yaml::parse_stream(&text, 0, Dialect::Kube).map_err(|e| {
         let at = e.loc(0, &text);
         let excerpt_name = format!("output of {shown} for {}/{instance}", env.name);
-        Diagnostic::error(format!("template `{shown}` rendered invalid YAML: {}", e.message))
-            .with_excerpt(Excerpt::from_text(&excerpt_name, &text, at.range(), &e.message))
-            .note(format!("while rendering {what}"))
-            .help("the lines above are the rendered output; fix the template lines that produce them")
+        Diagnostic::error(format!(
+            "template `{shown}` rendered invalid YAML: {}",
+            e.message
+        ))
+        .with_excerpt(Excerpt::from_text(
+            &excerpt_name,
+            &text,
+            at.range(),
+            &e.message,
+        ))
+        .note(format!("while rendering {what}"))
+        .help("the lines above are the rendered output; fix the template lines that produce them")
     })?;
-    let origin = Arc::new(Origin { template: name.to_string(), template_shown: shown.clone(), env: env.name.clone(), instance: instance.to_string() });
+    let origin = Arc::new(Origin {
+        template: name.to_string(),
+        template_shown: shown.clone(),
+        env: env.name.clone(),
+        instance: instance.to_string(),
+    });
     let mut out = Vec::new();
     for doc in docs {
         match ResourceId::of(&doc) {
-            Ok(id) => out.push(Manifest { id, doc, origin: Arc::clone(&origin) }),
+            Ok(id) => out.push(Manifest {
+                id,
+                doc,
+                origin: Arc::clone(&origin),
+            }),
             Err(why) => {
                 let excerpt_name = format!("output of {shown} for {}/{instance}", env.name);
-                return Err(Diagnostic::error(format!("template `{shown}` rendered a document that is not a Kubernetes object: {why}"))
-                    .with_excerpt(Excerpt::from_text(&excerpt_name, &text, doc.loc.offset as usize..doc.loc.offset as usize, why))
-                    .note(format!("while rendering {what}")));
+                return Err(Diagnostic::error(format!(
+                    "template `{shown}` rendered a document that is not a Kubernetes object: {why}"
+                ))
+                .with_excerpt(Excerpt::from_text(
+                    &excerpt_name,
+                    &text,
+                    doc.loc.offset as usize..doc.loc.offset as usize,
+                    why,
+                ))
+                .note(format!("while rendering {what}")));
             }
         }
     }

@@ -27,45 +27,75 @@ pub fn register(env: &mut Environment<'_>) {
 /// members: [{index, name, host, url}], urls}`; `enabled` is false when the environment has no
 /// `eureka-server` instance.
 pub fn eureka_context(env: &KEnv, instances: &[&Instance]) -> Result<JValue, Diagnostic> {
-    let servers: Vec<&&Instance> = instances.iter().filter(|i| i.template == EUREKA_SET).collect();
+    let servers: Vec<&&Instance> = instances
+        .iter()
+        .filter(|i| i.template == EUREKA_SET)
+        .collect();
     let server = match servers.as_slice() {
-        [] => return Ok(context! { enabled => false, members => Vec::<JValue>::new(), urls => Vec::<String>::new() }),
+        [] => {
+            return Ok(
+                context! { enabled => false, members => Vec::<JValue>::new(), urls => Vec::<String>::new() },
+            );
+        }
         [one] => one,
         [a, b, ..] => {
-            return Err(Diagnostic::error(format!("environment `{}` has two Eureka peer sets, `{}` and `{}`", env.name, a.name, b.name))
-                .help("keep one service with `template: eureka-server` per environment"));
+            return Err(Diagnostic::error(format!(
+                "environment `{}` has two Eureka peer sets, `{}` and `{}`",
+                env.name, a.name, b.name
+            ))
+            .help("keep one service with `template: eureka-server` per environment"));
         }
     };
     let eureka = server.values.get("eureka");
     let int = |key: &str, default: i64| match eureka.and_then(|e| e.get(key)).map(|n| &n.value) {
         Some(Value::Int(i)) => Ok(*i),
         None => Ok(default),
-        Some(_) => Err(Diagnostic::error(format!("`eureka.{key}` of `{}` must be an integer", server.name))),
+        Some(_) => Err(Diagnostic::error(format!(
+            "`eureka.{key}` of `{}` must be an integer",
+            server.name
+        ))),
     };
     let peers = int("peers", 3)?;
     if !(1..=15).contains(&peers) {
-        return Err(Diagnostic::error(format!("`eureka.peers` of `{}` is {peers}; a peer set has 1 to 15 members", server.name)));
+        return Err(Diagnostic::error(format!(
+            "`eureka.peers` of `{}` is {peers}; a peer set has 1 to 15 members",
+            server.name
+        )));
     }
     let port = match server.values.get("port").map(|n| &n.value) {
         Some(Value::Int(p)) => *p,
         _ => 8761,
     };
-    let shape = eureka.and_then(|e| e.get_str("shape")).unwrap_or("statefulset");
+    let shape = eureka
+        .and_then(|e| e.get_str("shape"))
+        .unwrap_or("statefulset");
     if shape != "statefulset" && shape != "deployments" {
-        return Err(Diagnostic::error(format!("`eureka.shape` of `{}` is `{shape}`; use `statefulset` or `deployments`", server.name)));
+        return Err(Diagnostic::error(format!(
+            "`eureka.shape` of `{}` is `{shape}`; use `statefulset` or `deployments`",
+            server.name
+        )));
     }
     let name = &server.name;
     let ns = &env.namespace;
     let members: Vec<JValue> = (0..peers)
         .map(|i| {
             let member = format!("{name}-{i}");
-            let host = if shape == "statefulset" { format!("{member}.{name}.{ns}.svc.cluster.local") } else { format!("{member}.{ns}.svc.cluster.local") };
+            let host = if shape == "statefulset" {
+                format!("{member}.{name}.{ns}.svc.cluster.local")
+            } else {
+                format!("{member}.{ns}.svc.cluster.local")
+            };
             let url = format!("http://{host}:{port}/eureka/");
             context! { index => i, name => member, host => host, url => url }
         })
         .collect();
-    let urls: Vec<String> = members.iter().filter_map(|m| m.get_attr("url").ok().map(|u| u.to_string())).collect();
-    Ok(context! { enabled => true, name => name.clone(), shape => shape, port => port, peers => peers, members => members, urls => urls })
+    let urls: Vec<String> = members
+        .iter()
+        .filter_map(|m| m.get_attr("url").ok().map(|u| u.to_string()))
+        .collect();
+    Ok(
+        context! { enabled => true, name => name.clone(), shape => shape, port => port, peers => peers, members => members, urls => urls },
+    )
 }
 
 /// Environment variables that make a Spring Cloud service register in Eureka by pod IP under
@@ -75,17 +105,29 @@ fn eureka_client_env(eureka: &JValue, service: &JValue, port: i64) -> Result<Vec
     if !eureka.get_attr("enabled")?.is_true() {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("`{name}` has `eureka.client.enabled: true`, but this environment has no service with `template: {EUREKA_SET}`"),
+            format!(
+                "`{name}` has `eureka.client.enabled: true`, but this environment has no service with `template: {EUREKA_SET}`"
+            ),
         ));
     }
-    let urls: Vec<String> = eureka.get_attr("urls")?.try_iter()?.map(|u| u.to_string()).collect();
+    let urls: Vec<String> = eureka
+        .get_attr("urls")?
+        .try_iter()?
+        .map(|u| u.to_string())
+        .collect();
     let pairs = [
         ("EUREKA_CLIENT_SERVICEURL_DEFAULTZONE", urls.join(",")),
         ("EUREKA_INSTANCE_PREFER_IP_ADDRESS", "true".to_string()),
         ("EUREKA_INSTANCE_IP_ADDRESS", "$(POD_IP)".to_string()),
-        ("EUREKA_INSTANCE_INSTANCE_ID", format!("{name}:$(POD_IP):{port}")),
+        (
+            "EUREKA_INSTANCE_INSTANCE_ID",
+            format!("{name}:$(POD_IP):{port}"),
+        ),
     ];
-    Ok(pairs.into_iter().map(|(k, v)| JValue::from(minijinja::value::Serde(json!({"name": k, "value": v})))).collect())
+    Ok(pairs
+        .into_iter()
+        .map(|(k, v)| JValue::from(minijinja::value::Serde(json!({"name": k, "value": v}))))
+        .collect())
 }
 
 /// The `filebeat.yml` of an instance's sidecar: read the app's log files, tag every event with
@@ -95,14 +137,24 @@ fn filebeat_config(service: &JValue, _env: &JValue, values: &JValue) -> Result<J
     let fb = values.get_attr("logging")?.get_attr("filebeat")?;
     let name = service.get_attr("name")?.to_string();
     let kafka = fb.get_attr("kafka")?;
-    let hosts: Vec<String> = kafka.get_attr("hosts")?.try_iter()?.map(|h| h.to_string()).collect();
+    let hosts: Vec<String> = kafka
+        .get_attr("hosts")?
+        .try_iter()?
+        .map(|h| h.to_string())
+        .collect();
     if hosts.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("`{name}` ships logs with filebeat but `logging.filebeat.kafka.hosts` is empty; set it per environment in values/envs/<env>.yaml"),
+            format!(
+                "`{name}` ships logs with filebeat but `logging.filebeat.kafka.hosts` is empty; set it per environment in values/envs/<env>.yaml"
+            ),
         ));
     }
-    let paths: Vec<String> = fb.get_attr("paths")?.try_iter()?.map(|p| p.to_string()).collect();
+    let paths: Vec<String> = fb
+        .get_attr("paths")?
+        .try_iter()?
+        .map(|p| p.to_string())
+        .collect();
     let mut input = json!({
         "type": "filestream",
         "id": format!("{name}-app-logs"),
@@ -129,20 +181,31 @@ fn filebeat_config(service: &JValue, _env: &JValue, values: &JValue) -> Result<J
     }))))
 }
 
-/// The data of ingress-nginx's `tcp-services`/`udp-services` ConfigMap for one environment:
+/// The data of ingress-nginx's `tcp-services`/`udp-services` `ConfigMap` for one environment:
 /// `"<port>": "<namespace>/<service>:<port>"` from every service's `expose.<protocol>` and from
 /// `extra` entries (`{port, service: "kube-system/kube-dns", targetPort}`), sorted by port.
 /// Two claims of the same external port are an error naming both.
-fn ingress_ports(services: &JValue, extra: &JValue, namespace: &str, protocol: &str) -> Result<JValue, Error> {
-    let mut claims: std::collections::BTreeMap<i64, (String, String)> = std::collections::BTreeMap::new();
+fn ingress_ports(
+    services: &JValue,
+    extra: &JValue,
+    namespace: &str,
+    protocol: &str,
+) -> Result<JValue, Error> {
+    let mut claims: std::collections::BTreeMap<i64, (String, String)> =
+        std::collections::BTreeMap::new();
     let mut claim = |port: i64, target: String, who: String| -> Result<(), Error> {
         if !(1..=65535).contains(&port) {
-            return Err(Error::new(ErrorKind::InvalidOperation, format!("{who}: {protocol} port {port} is not between 1 and 65535")));
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("{who}: {protocol} port {port} is not between 1 and 65535"),
+            ));
         }
         if let Some((_, first)) = claims.get(&port) {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
-                format!("{protocol} port {port} is exposed twice in namespace `{namespace}`: by {first} and by {who}; give one of them another port"),
+                format!(
+                    "{protocol} port {port} is exposed twice in namespace `{namespace}`: by {first} and by {who}; give one of them another port"
+                ),
             ));
         }
         claims.insert(port, (target, who));
@@ -153,16 +216,35 @@ fn ingress_ports(services: &JValue, extra: &JValue, namespace: &str, protocol: &
         if v.is_undefined() {
             return Ok(None);
         }
-        i64::try_from(v.clone()).map(Some).map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("`{key}` must be a port number, found `{v}`")))
+        i64::try_from(v.clone()).map(Some).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`{key}` must be a port number, found `{v}`"),
+            )
+        })
     };
     for entry in extra.try_iter()? {
-        let port = port_of(&entry, "port")?.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("every `ingressNginx.{protocol}` entry needs `port`")))?;
+        let port = port_of(&entry, "port")?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("every `ingressNginx.{protocol}` entry needs `port`"),
+            )
+        })?;
         let service = entry.get_attr("service")?;
         let Some(service) = service.as_str() else {
-            return Err(Error::new(ErrorKind::InvalidOperation, format!("`ingressNginx.{protocol}` entry for port {port} needs `service: <namespace>/<name>`")));
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "`ingressNginx.{protocol}` entry for port {port} needs `service: <namespace>/<name>`"
+                ),
+            ));
         };
         let target = port_of(&entry, "targetPort")?.unwrap_or(port);
-        claim(port, format!("{service}:{target}"), format!("`ingressNginx.{protocol}` entry `{service}`"))?;
+        claim(
+            port,
+            format!("{service}:{target}"),
+            format!("`ingressNginx.{protocol}` entry `{service}`"),
+        )?;
     }
     for svc in services.try_iter()? {
         let name = svc.get_attr("name")?.to_string();
@@ -175,10 +257,22 @@ fn ingress_ports(services: &JValue, extra: &JValue, namespace: &str, protocol: &
             continue;
         }
         for entry in list.try_iter()? {
-            let port = port_of(&entry, "port")?.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("`{name}`: every `expose.{protocol}` entry needs `port`")))?;
-            claim(port, format!("{namespace}/{name}:{port}"), format!("service `{name}`"))?;
+            let port = port_of(&entry, "port")?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("`{name}`: every `expose.{protocol}` entry needs `port`"),
+                )
+            })?;
+            claim(
+                port,
+                format!("{namespace}/{name}:{port}"),
+                format!("service `{name}`"),
+            )?;
         }
     }
-    let data: serde_json::Map<String, serde_json::Value> = claims.into_iter().map(|(p, (t, _))| (p.to_string(), serde_json::Value::String(t))).collect();
+    let data: serde_json::Map<String, serde_json::Value> = claims
+        .into_iter()
+        .map(|(p, (t, _))| (p.to_string(), serde_json::Value::String(t)))
+        .collect();
     Ok(JValue::from(minijinja::value::Serde(data)))
 }

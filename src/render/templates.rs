@@ -33,21 +33,36 @@ impl Templates {
     pub fn load(project_dir: Option<&Path>, shown_prefix: &str) -> Result<Templates, Error> {
         let mut files = BTreeMap::new();
         for (name, source) in EMBEDDED {
-            files.insert((*name).to_string(), TemplateFile { source: Arc::from(*source), shown_as: format!("built-in {name}") });
+            files.insert(
+                (*name).to_string(),
+                TemplateFile {
+                    source: Arc::from(*source),
+                    shown_as: format!("built-in {name}"),
+                },
+            );
         }
         if let Some(dir) = project_dir.filter(|d| d.is_dir()) {
-            let root = dir.canonicalize().map_err(|e| Error::io("resolve", dir, &e))?;
+            let root = dir
+                .canonicalize()
+                .map_err(|e| Error::io("resolve", dir, &e))?;
             let mut problems = Vec::new();
-            for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
+            for entry in walkdir::WalkDir::new(dir)
+                .follow_links(false)
+                .sort_by_file_name()
+            {
                 let entry = match entry {
                     Ok(e) => e,
                     Err(e) => {
-                        problems.push(Diagnostic::error(format!("cannot read the templates folder: {e}")));
+                        problems.push(Diagnostic::error(format!(
+                            "cannot read the templates folder: {e}"
+                        )));
                         continue;
                     }
                 };
                 let path = entry.path();
-                let Ok(rel) = path.strip_prefix(dir) else { continue };
+                let Ok(rel) = path.strip_prefix(dir) else {
+                    continue;
+                };
                 let name = rel.to_string_lossy().replace('\\', "/");
                 let shown_as = format!("{shown_prefix}/{name}");
                 if entry.path_is_symlink() {
@@ -65,7 +80,9 @@ impl Templates {
                             continue;
                         }
                         Err(e) => {
-                            problems.push(Diagnostic::error(format!("template `{shown_as}` is a broken symlink: {e}")));
+                            problems.push(Diagnostic::error(format!(
+                                "template `{shown_as}` is a broken symlink: {e}"
+                            )));
                             continue;
                         }
                     }
@@ -78,11 +95,22 @@ impl Templates {
                 match std::fs::read(path) {
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(text) => {
-                            files.insert(name, TemplateFile { source: Arc::from(text), shown_as });
+                            files.insert(
+                                name,
+                                TemplateFile {
+                                    source: Arc::from(text),
+                                    shown_as,
+                                },
+                            );
                         }
-                        Err(_) => problems.push(Diagnostic::error(format!("template `{shown_as}` is not valid UTF-8")).help("save it as UTF-8")),
+                        Err(_) => problems.push(
+                            Diagnostic::error(format!("template `{shown_as}` is not valid UTF-8"))
+                                .help("save it as UTF-8"),
+                        ),
                     },
-                    Err(e) => problems.push(Diagnostic::error(format!("cannot read template `{shown_as}`: {e}"))),
+                    Err(e) => problems.push(Diagnostic::error(format!(
+                        "cannot read template `{shown_as}`: {e}"
+                    ))),
                 }
             }
             if !problems.is_empty() {
@@ -96,12 +124,18 @@ impl Templates {
     pub fn get(&self, name: &str) -> Result<&TemplateFile, String> {
         let path = Path::new(name);
         if path.is_absolute() || name.starts_with('/') || name.starts_with('\\') {
-            return Err(format!("`{name}` is an absolute path; templates load only from the templates folder"));
+            return Err(format!(
+                "`{name}` is an absolute path; templates load only from the templates folder"
+            ));
         }
         if path.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(format!("`{name}` climbs out of the templates folder with `..`; name templates from the templates folder, e.g. `_lib/helpers.j2`"));
+            return Err(format!(
+                "`{name}` climbs out of the templates folder with `..`; name templates from the templates folder, e.g. `_lib/helpers.j2`"
+            ));
         }
-        self.files.get(name).ok_or_else(|| format!("there is no template `{name}`"))
+        self.files
+            .get(name)
+            .ok_or_else(|| format!("there is no template `{name}`"))
     }
 
     /// The files of template set `set` that render (`<set>/*.yaml.j2`), sorted.
@@ -110,7 +144,10 @@ impl Templates {
         let prefix = format!("{set}/");
         self.files
             .keys()
-            .filter(|n| n.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/') && rest.ends_with(".yaml.j2")))
+            .filter(|n| {
+                n.strip_prefix(&prefix)
+                    .is_some_and(|rest| !rest.contains('/') && rest.ends_with(".yaml.j2"))
+            })
             .map(String::as_str)
             .collect()
     }
@@ -124,7 +161,12 @@ impl Templates {
     /// Names of the renderable sets (not `_env`, `_lib`).
     #[must_use]
     pub fn sets(&self) -> Vec<&str> {
-        let mut sets: Vec<&str> = self.files.keys().filter_map(|n| n.split_once('/').map(|(s, _)| s)).filter(|s| !s.starts_with('_')).collect();
+        let mut sets: Vec<&str> = self
+            .files
+            .keys()
+            .filter_map(|n| n.split_once('/').map(|(s, _)| s))
+            .filter(|s| !s.starts_with('_'))
+            .collect();
         sets.dedup();
         sets
     }

@@ -58,7 +58,10 @@ mod tests {
     fn merged(layers: &[&str]) -> String {
         let mut acc = parse("{}", 0, Dialect::Values).unwrap();
         for (i, l) in layers.iter().enumerate() {
-            merge(&mut acc, &parse(l, u32::try_from(i).unwrap(), Dialect::Values).unwrap());
+            merge(
+                &mut acc,
+                &parse(l, u32::try_from(i).unwrap(), Dialect::Values).unwrap(),
+            );
         }
         crate::yaml::emit(&acc).unwrap()
     }
@@ -74,7 +77,7 @@ mod tests {
             (&["a: {b: 2}", "a: x"], "a: x\n"),
             (&["a: 1", "b: null"], "a: 1\n"),
             (&["l: [{a: 1}]", "l: [{a: null, b: 2}]"], "l:\n- b: 2\n"),
-            (&["x: 1\ny: 2", "y: 3\nz: 4"], "x: 1\ny: 3\nz: 4\n"),
+            (&["x: 1\ny: 2", "y: 3\nz: 4"], "x: 1\n\"y\": 3\nz: 4\n"),
         ];
         for (layers, want) in cases {
             assert_eq!(merged(layers), *want, "{layers:?}");
@@ -84,7 +87,10 @@ mod tests {
     #[test]
     fn leaves_keep_their_origin() {
         let mut acc = parse("a: {b: 1, c: 2}", 0, Dialect::Values).unwrap();
-        merge(&mut acc, &parse("a:\n  c: 3\n", 1, Dialect::Values).unwrap());
+        merge(
+            &mut acc,
+            &parse("a:\n  c: 3\n", 1, Dialect::Values).unwrap(),
+        );
         let a = acc.get("a").unwrap();
         assert_eq!(a.get("b").unwrap().loc.src, 0);
         assert_eq!(a.get("c").unwrap().loc.src, 1);

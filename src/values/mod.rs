@@ -83,15 +83,22 @@ pub fn parse_layer(src: SrcId, sources: &Sources) -> Result<Node, Diagnostic> {
     let text = &sources.get(src).text;
     let name = &sources.get(src).name;
     let node = yaml::parse(text, src, Dialect::Values).map_err(|e| {
-        Diagnostic::error(format!("`{name}` is not valid YAML: {}", e.message)).at(sources, e.loc(src, text), &e.message)
+        Diagnostic::error(format!("`{name}` is not valid YAML: {}", e.message)).at(
+            sources,
+            e.loc(src, text),
+            &e.message,
+        )
     })?;
     match &node.value {
         Value::Map(_) => Ok(node),
         Value::Null => Err(Diagnostic::error(format!("values file `{name}` is empty"))
             .help("write `{}` if the file is meant to set nothing, or delete it")),
-        other => Err(Diagnostic::error(format!("values file `{name}` must be a mapping at the top level, found a {}", other.type_name()))
-            .at(sources, node.loc, "expected `key: value` here")
-            .help("a values file maps names to values: `replicas: 2`")),
+        other => Err(Diagnostic::error(format!(
+            "values file `{name}` must be a mapping at the top level, found a {}",
+            other.type_name()
+        ))
+        .at(sources, node.loc, "expected `key: value` here")
+        .help("a values file maps names to values: `replicas: 2`")),
     }
 }
 
@@ -101,7 +108,11 @@ impl ValuesTree {
         let dir = &project.values_dir;
         let mut tree = ValuesTree::default();
         let mut problems = Vec::new();
-        let env_names: Vec<&str> = project.environments.iter().map(|e| e.name.as_str()).collect();
+        let env_names: Vec<&str> = project
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
 
         let mut files: Vec<(PathBuf, String)> = Vec::new();
         let defaults = dir.join("defaults.yaml");
@@ -121,26 +132,37 @@ impl ValuesTree {
                 .collect();
             entries.sort();
             for p in entries {
-                let file_name = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                let file_name = p
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 if file_name.starts_with('.') {
                     continue;
                 }
-                match file_name.strip_suffix(".yaml").or_else(|| file_name.strip_suffix(".yml")) {
+                match file_name
+                    .strip_suffix(".yaml")
+                    .or_else(|| file_name.strip_suffix(".yml"))
+                {
                     Some(stem) => {
                         let stem = stem.to_string();
                         files.push((p, format!("{sub}/{stem}")));
                     }
                     None => problems.push(
-                        Diagnostic::error(format!("`{}` is not a `.yaml` file", project.relative(&p)))
-                            .help("values folders hold only `.yaml` files; move or rename it"),
+                        Diagnostic::error(format!(
+                            "`{}` is not a `.yaml` file",
+                            project.relative(&p)
+                        ))
+                        .help("values folders hold only `.yaml` files; move or rename it"),
                     ),
                 }
             }
         }
 
         // Parse in parallel; sources are added in file order so ids stay deterministic.
-        let texts: Vec<(String, Result<String, Error>)> =
-            files.par_iter().map(|(p, _)| (project.relative(p), read_text(p, &project.relative(p)))).collect();
+        let texts: Vec<(String, Result<String, Error>)> = files
+            .par_iter()
+            .map(|(p, _)| (project.relative(p), read_text(p, &project.relative(p))))
+            .collect();
         let mut ids = Vec::new();
         for (shown, text) in texts {
             match text {
@@ -151,8 +173,10 @@ impl ValuesTree {
                 }
             }
         }
-        let parsed: Vec<Option<Result<Node, Diagnostic>>> =
-            ids.par_iter().map(|id| id.map(|src| parse_layer(src, sources))).collect();
+        let parsed: Vec<Option<Result<Node, Diagnostic>>> = ids
+            .par_iter()
+            .map(|id| id.map(|src| parse_layer(src, sources)))
+            .collect();
 
         for ((path, role), node) in files.iter().zip(parsed) {
             let Some(node) = node else { continue };
@@ -209,8 +233,14 @@ impl ValuesTree {
 
     /// The merged values of `service` (or the environment-level values when `None`) in `env`,
     /// with `extra` layers (template-set defaults, a variant overlay) at their places.
-    #[must_use]
-    pub fn merged(&self, env: &str, service: Option<&str>, set_defaults: Option<&Node>, variant: Option<&Node>, overrides: &Overrides) -> Result<Node, String> {
+    pub fn merged(
+        &self,
+        env: &str,
+        service: Option<&str>,
+        set_defaults: Option<&Node>,
+        variant: Option<&Node>,
+        overrides: &Overrides,
+    ) -> Result<Node, String> {
         let mut acc = Node::new(Value::Map(IndexMap::new()), Loc::default());
         let svc = service.and_then(|s| self.services.get(s));
         let layers = [
@@ -225,14 +255,17 @@ impl ValuesTree {
             merge::merge(&mut acc, layer);
         }
         for op in &overrides.sets {
-            set::apply(&mut acc, op).map_err(|e| format!("cannot apply `{}`: {e}", set::display_path(&op.path)))?;
+            set::apply(&mut acc, op)
+                .map_err(|e| format!("cannot apply `{}`: {e}", set::display_path(&op.path)))?;
         }
         Ok(acc)
     }
 }
 
 fn unknown_env_file(shown: &str, env: &str, envs: &[&str]) -> Diagnostic {
-    let d = Diagnostic::error(format!("`{shown}` names environment `{env}`, which `kiln.yaml` does not declare"));
+    let d = Diagnostic::error(format!(
+        "`{shown}` names environment `{env}`, which `kiln.yaml` does not declare"
+    ));
     match did_you_mean(env, envs.iter().copied()) {
         Some(s) => d.help(format!("did you mean `{s}`? rename the file")),
         None => d.help(format!("declared environments: {}", envs.join(", "))),
@@ -247,7 +280,10 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     if name.len() > 63 {
         return Err("is longer than 63 characters");
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err("may only hold lowercase letters, digits and `-`");
     }
     if name.starts_with('-') || name.ends_with('-') {
@@ -257,14 +293,22 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
 }
 
 /// Read the `-f` files and parse the `--set` flags.
-pub fn overrides(files: &[PathBuf], sets: &[crate::cli::SetFlag], sources: &mut Sources) -> Result<Overrides, Error> {
+pub fn overrides(
+    files: &[PathBuf],
+    sets: &[crate::cli::SetFlag],
+    sources: &mut Sources,
+) -> Result<Overrides, Error> {
     let mut out = Overrides::default();
     for f in files {
         if !f.is_file() {
-            return Err(Error::run(format!("values file `{}` (from -f) does not exist", f.display())));
+            return Err(Error::run(format!(
+                "values file `{}` (from -f) does not exist",
+                f.display()
+            )));
         }
         let shown = f.display().to_string();
-        out.files.push(read_layer(f, &shown, sources).map_err(|d| Error::Project(vec![d]))?);
+        out.files
+            .push(read_layer(f, &shown, sources).map_err(|d| Error::Project(vec![d]))?);
     }
     out.sets = set::parse_all(sets, sources).map_err(Error::Run)?;
     Ok(out)
@@ -280,10 +324,23 @@ pub fn instances(
     set_defaults: &(dyn Fn(&str) -> Option<Node> + Sync),
     sources: &Sources,
 ) -> Result<Vec<Instance>, Error> {
-    let jobs: Vec<(usize, &String)> = envs.iter().flat_map(|e| tree.services.keys().map(move |s| (*e, s))).collect();
+    let jobs: Vec<(usize, &String)> = envs
+        .iter()
+        .flat_map(|e| tree.services.keys().map(move |s| (*e, s)))
+        .collect();
     let results: Vec<Result<Vec<Instance>, Diagnostic>> = jobs
         .par_iter()
-        .map(|(env_index, service)| service_instances(&project.environments[*env_index], *env_index, service, tree, overrides, set_defaults, sources))
+        .map(|(env_index, service)| {
+            service_instances(
+                &project.environments[*env_index],
+                *env_index,
+                service,
+                tree,
+                overrides,
+                set_defaults,
+                sources,
+            )
+        })
         .collect();
     let mut all = Vec::new();
     let mut problems = Vec::new();
@@ -293,7 +350,11 @@ pub fn instances(
             Err(d) => problems.push(d),
         }
     }
-    if problems.is_empty() { Ok(all) } else { Err(Error::Project(dedup(problems))) }
+    if problems.is_empty() {
+        Ok(all)
+    } else {
+        Err(Error::Project(dedup(problems)))
+    }
 }
 
 fn service_instances(
@@ -305,24 +366,47 @@ fn service_instances(
     set_defaults: &(dyn Fn(&str) -> Option<Node> + Sync),
     sources: &Sources,
 ) -> Result<Vec<Instance>, Diagnostic> {
-    let context = |msg: String| Diagnostic::error(msg).note(format!("while merging values for `{service}` in environment `{}`", env.name));
-    let first = tree.merged(&env.name, Some(service), None, None, overrides).map_err(context)?;
-    if matches!(first.get("enabled").map(|n| &n.value), Some(Value::Bool(false))) {
+    let context = |msg: String| {
+        Diagnostic::error(msg).note(format!(
+            "while merging values for `{service}` in environment `{}`",
+            env.name
+        ))
+    };
+    let first = tree
+        .merged(&env.name, Some(service), None, None, overrides)
+        .map_err(context)?;
+    if matches!(
+        first.get("enabled").map(|n| &n.value),
+        Some(Value::Bool(false))
+    ) {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
     let mut variants: Vec<(Option<String>, Option<Node>)> = vec![(None, None)];
     if let Some(v) = first.get("variants") {
         let Value::Map(map) = &v.value else {
-            return Err(Diagnostic::error(format!("`variants` of `{service}` must be a mapping of variant name to values, found a {}", v.type_name()))
-                .at(sources, v.loc, "here"));
+            return Err(Diagnostic::error(format!(
+                "`variants` of `{service}` must be a mapping of variant name to values, found a {}",
+                v.type_name()
+            ))
+            .at(sources, v.loc, "here"));
         };
         for (name, overlay) in map {
             if let Err(why) = check_name(&format!("{service}-{name}")) {
-                return Err(Diagnostic::error(format!("variant name `{service}-{name}` {why}")).at(sources, overlay.key_loc, "here"));
+                return Err(
+                    Diagnostic::error(format!("variant name `{service}-{name}` {why}")).at(
+                        sources,
+                        overlay.key_loc,
+                        "here",
+                    ),
+                );
             }
             let Value::Map(_) = &overlay.value else {
-                return Err(Diagnostic::error(format!("variant `{name}` must be a mapping of values, found a {}", overlay.type_name())).at(sources, overlay.loc, "here"));
+                return Err(Diagnostic::error(format!(
+                    "variant `{name}` must be a mapping of values, found a {}",
+                    overlay.type_name()
+                ))
+                .at(sources, overlay.loc, "here"));
             };
             let mut overlay = overlay.clone();
             let envs = match &mut overlay.value {
@@ -331,10 +415,15 @@ fn service_instances(
             };
             let listed = match envs.as_ref().map(|n| &n.value) {
                 None => true,
-                Some(Value::Seq(items)) => items.iter().any(|i| i.value == Value::Str(env.name.clone())),
+                Some(Value::Seq(items)) => items
+                    .iter()
+                    .any(|i| i.value == Value::Str(env.name.clone())),
                 Some(_) => {
                     let at = envs.as_ref().map_or(overlay.loc, |n| n.loc);
-                    return Err(Diagnostic::error(format!("`envs` of variant `{name}` must be a list of environment names")).at(sources, at, "here"));
+                    return Err(Diagnostic::error(format!(
+                        "`envs` of variant `{name}` must be a list of environment names"
+                    ))
+                    .at(sources, at, "here"));
                 }
             };
             if listed {
@@ -343,27 +432,59 @@ fn service_instances(
         }
     }
     for (variant, overlay) in variants {
-        let base = if overlay.is_some() { tree.merged(&env.name, Some(service), None, overlay.as_ref(), overrides).map_err(context)? } else { first.clone() };
+        let base = if overlay.is_some() {
+            tree.merged(&env.name, Some(service), None, overlay.as_ref(), overrides)
+                .map_err(context)?
+        } else {
+            first.clone()
+        };
         let template = match base.get("template").map(|n| &n.value) {
             Some(Value::Str(t)) => t.clone(),
             Some(other) => {
-                return Err(Diagnostic::error(format!("`template` of `{service}` must be the name of a template set, found a {}", other.type_name()))
-                    .at(sources, base.get("template").map_or(Loc::default(), |n| n.loc), "here"));
+                return Err(Diagnostic::error(format!(
+                    "`template` of `{service}` must be the name of a template set, found a {}",
+                    other.type_name()
+                ))
+                .at(
+                    sources,
+                    base.get("template").map_or(Loc::default(), |n| n.loc),
+                    "here",
+                ));
             }
             None => {
-                return Err(Diagnostic::error(format!("service `{service}` has no `template` value in environment `{}`", env.name))
-                    .help("set a default in values/defaults.yaml: `template: spring-boot`"));
+                return Err(Diagnostic::error(format!(
+                    "service `{service}` has no `template` value in environment `{}`",
+                    env.name
+                ))
+                .help("set a default in values/defaults.yaml: `template: spring-boot`"));
             }
         };
         let mut values = match set_defaults(&template) {
-            Some(d) => tree.merged(&env.name, Some(service), Some(&d), overlay.as_ref(), overrides).map_err(context)?,
+            Some(d) => tree
+                .merged(
+                    &env.name,
+                    Some(service),
+                    Some(&d),
+                    overlay.as_ref(),
+                    overrides,
+                )
+                .map_err(context)?,
             None => base,
         };
         if let Value::Map(m) = &mut values.value {
             m.shift_remove("variants");
         }
-        let name = variant.as_ref().map_or_else(|| service.to_string(), |v| format!("{service}-{v}"));
-        out.push(Instance { env: env_index, name, service: service.to_string(), variant, template, values });
+        let name = variant
+            .as_ref()
+            .map_or_else(|| service.to_string(), |v| format!("{service}-{v}"));
+        out.push(Instance {
+            env: env_index,
+            name,
+            service: service.to_string(),
+            variant,
+            template,
+            values,
+        });
     }
     Ok(out)
 }
@@ -384,7 +505,8 @@ pub fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
         .map(|(mut d, more)| {
             if more > 0 {
                 d.notes.truncate(1);
-                d.notes.push(format!("and {more} more instance(s) with the same problem"));
+                d.notes
+                    .push(format!("and {more} more instance(s) with the same problem"));
             }
             d
         })

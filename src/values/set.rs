@@ -5,11 +5,13 @@
 //! `--set` types only integers, `true`/`false` and `null`; everything else is a string, so
 //! `1.10`, `0755`, `yes` and `20161216e3` arrive exactly as typed.
 
+use std::fmt::Write as _;
+
 use indexmap::IndexMap;
 
 use crate::cli::{SetFlag, SetKind};
 use crate::diagnostic::Diagnostic;
-use crate::source::{Loc, SrcId, Sources};
+use crate::source::{Loc, Sources, SrcId};
 use crate::yaml::{Node, Value};
 
 /// One step of a `--set` path.
@@ -36,31 +38,59 @@ pub struct SetOp {
 pub fn parse_all(flags: &[SetFlag], sources: &mut Sources) -> Result<Vec<SetOp>, Diagnostic> {
     let mut ops = Vec::new();
     for (i, flag) in flags.iter().enumerate() {
-        let src = sources.add(format!("{} #{}", flag.kind.flag(), i + 1), flag.text.clone());
+        let src = sources.add(
+            format!("{} #{}", flag.kind.flag(), i + 1),
+            flag.text.clone(),
+        );
         ops.push(parse_one(flag, src).map_err(|(msg, at)| {
-            let loc = Loc { src, line: 1, col: 1 + u32::try_from(at).unwrap_or(0), offset: u32::try_from(at).unwrap_or(0), len: 1 };
-            Diagnostic::error(format!("malformed `{} {}`: {msg}", flag.kind.flag(), flag.text))
-                .at(sources, loc, msg)
-                .help("write PATH=VALUE, e.g. `--set image.tag=1.4.2` or `--set ports[0].port=8080`")
+            let loc = Loc {
+                src,
+                line: 1,
+                col: 1 + u32::try_from(at).unwrap_or(0),
+                offset: u32::try_from(at).unwrap_or(0),
+                len: 1,
+            };
+            Diagnostic::error(format!(
+                "malformed `{} {}`: {msg}",
+                flag.kind.flag(),
+                flag.text
+            ))
+            .at(sources, loc, msg)
+            .help("write PATH=VALUE, e.g. `--set image.tag=1.4.2` or `--set ports[0].port=8080`")
         })?);
     }
     Ok(ops)
 }
 
 fn parse_one(flag: &SetFlag, src: SrcId) -> Result<SetOp, (&'static str, usize)> {
-    let (path_text, value_text) = split_assignment(&flag.text).ok_or(("no `=` after the path", flag.text.len()))?;
+    let (path_text, value_text) =
+        split_assignment(&flag.text).ok_or(("no `=` after the path", flag.text.len()))?;
     let path = parse_path(path_text)?;
-    let loc = Loc { src, line: 1, col: 1, offset: 0, len: u32::try_from(flag.text.len()).unwrap_or(0) };
+    let loc = Loc {
+        src,
+        line: 1,
+        col: 1,
+        offset: 0,
+        len: u32::try_from(flag.text.len()).unwrap_or(0),
+    };
     let value = match flag.kind {
         SetKind::String => Value::Str(value_text.to_string()),
         SetKind::Auto => auto_type(value_text),
         SetKind::Json => {
-            let json: serde_json::Value =
-                serde_json::from_str(value_text).map_err(|_| ("the value is not valid JSON", path_text.len() + 1))?;
-            return Ok(SetOp { path, value: from_json(&json, loc), src });
+            let json: serde_json::Value = serde_json::from_str(value_text)
+                .map_err(|_| ("the value is not valid JSON", path_text.len() + 1))?;
+            return Ok(SetOp {
+                path,
+                value: from_json(&json, loc),
+                src,
+            });
         }
     };
-    Ok(SetOp { path, value: Node::new(value, loc), src })
+    Ok(SetOp {
+        path,
+        value: Node::new(value, loc),
+        src,
+    })
 }
 
 /// Split at the first `=` that is not escaped with a backslash.
@@ -109,11 +139,15 @@ fn parse_path(text: &str) -> Result<Vec<Seg>, (&'static str, usize)> {
                     match chars.next() {
                         Some((_, ']')) => break,
                         Some((_, d)) if d.is_ascii_digit() => digits.push(d),
-                        Some((j, _)) => return Err(("a list index must be a number: `list[2]`", j)),
+                        Some((j, _)) => {
+                            return Err(("a list index must be a number: `list[2]`", j));
+                        }
                         None => return Err(("unclosed `[`", i)),
                     }
                 }
-                let index = digits.parse().map_err(|_| ("a list index must be a number: `list[2]`", i))?;
+                let index = digits
+                    .parse()
+                    .map_err(|_| ("a list index must be a number: `list[2]`", i))?;
                 segs.push(Seg::Index(index));
                 after_index = true;
             }
@@ -160,12 +194,16 @@ pub fn from_json(json: &serde_json::Value, loc: Loc) -> Node {
     let value = match json {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => n.as_i64().map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int),
         serde_json::Value::String(s) => Value::Str(s.clone()),
         serde_json::Value::Array(a) => Value::Seq(a.iter().map(|j| from_json(j, loc)).collect()),
-        serde_json::Value::Object(o) => {
-            Value::Map(o.iter().map(|(k, v)| (k.clone(), from_json(v, loc))).collect::<IndexMap<_, _>>())
-        }
+        serde_json::Value::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), from_json(v, loc)))
+                .collect::<IndexMap<_, _>>(),
+        ),
     };
     Node::new(value, loc)
 }
@@ -184,7 +222,10 @@ pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), String> {
                 }
                 let type_name = node.value.type_name();
                 let Value::Map(map) = &mut node.value else {
-                    return Err(format!("`{}` is a {type_name}, not a mapping", display_path(&op.path[..i])));
+                    return Err(format!(
+                        "`{}` is a {type_name}, not a mapping",
+                        display_path(&op.path[..i])
+                    ));
                 };
                 if is_last {
                     if op.value.value == Value::Null {
@@ -194,7 +235,9 @@ pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), String> {
                     }
                     return Ok(());
                 }
-                node = map.entry(k.clone()).or_insert_with(|| Node::new(Value::Null, op.value.loc));
+                node = map
+                    .entry(k.clone())
+                    .or_insert_with(|| Node::new(Value::Null, op.value.loc));
             }
             Seg::Index(idx) => {
                 if node.value == Value::Null {
@@ -202,10 +245,16 @@ pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), String> {
                 }
                 let type_name = node.value.type_name();
                 let Value::Seq(items) = &mut node.value else {
-                    return Err(format!("`{}` is a {type_name}, not a list", display_path(&op.path[..i])));
+                    return Err(format!(
+                        "`{}` is a {type_name}, not a list",
+                        display_path(&op.path[..i])
+                    ));
                 };
                 if *idx > items.len() + 1000 {
-                    return Err(format!("index {idx} is far past the end of `{}`", display_path(&op.path[..i])));
+                    return Err(format!(
+                        "index {idx} is far past the end of `{}`",
+                        display_path(&op.path[..i])
+                    ));
                 }
                 while items.len() <= *idx {
                     items.push(Node::new(Value::Null, op.value.loc));
@@ -233,7 +282,9 @@ pub fn display_path(path: &[Seg]) -> String {
                 }
                 out.push_str(k);
             }
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            Seg::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
         }
     }
     out
@@ -245,7 +296,10 @@ mod tests {
     use crate::yaml::{Dialect, emit, parse};
 
     fn flag(kind: SetKind, text: &str) -> SetFlag {
-        SetFlag { kind, text: text.to_string() }
+        SetFlag {
+            kind,
+            text: text.to_string(),
+        }
     }
 
     fn set(base: &str, flags: &[SetFlag]) -> Result<String, String> {
@@ -270,7 +324,10 @@ mod tests {
             ("yes", Value::Str("yes".into())),
             ("20161216e3", Value::Str("20161216e3".into())),
             ("", Value::Str(String::new())),
-            ("99999999999999999999", Value::Str("99999999999999999999".into())),
+            (
+                "99999999999999999999",
+                Value::Str("99999999999999999999".into()),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(auto_type(text), want, "{text}");
@@ -279,9 +336,23 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(parse_path("a.b").unwrap(), [Seg::Key("a".into()), Seg::Key("b".into())]);
-        assert_eq!(parse_path("a.l[2].b").unwrap(), [Seg::Key("a".into()), Seg::Key("l".into()), Seg::Index(2), Seg::Key("b".into())]);
-        assert_eq!(parse_path(r"ann.kubernetes\.io/x").unwrap(), [Seg::Key("ann".into()), Seg::Key("kubernetes.io/x".into())]);
+        assert_eq!(
+            parse_path("a.b").unwrap(),
+            [Seg::Key("a".into()), Seg::Key("b".into())]
+        );
+        assert_eq!(
+            parse_path("a.l[2].b").unwrap(),
+            [
+                Seg::Key("a".into()),
+                Seg::Key("l".into()),
+                Seg::Index(2),
+                Seg::Key("b".into())
+            ]
+        );
+        assert_eq!(
+            parse_path(r"ann.kubernetes\.io/x").unwrap(),
+            [Seg::Key("ann".into()), Seg::Key("kubernetes.io/x".into())]
+        );
         for bad in ["", "a..b", ".a", "a.", "[1]", "a[x]", "a[1", "a[1]b"] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
@@ -290,15 +361,39 @@ mod tests {
     #[test]
     fn applying_sets() {
         let auto = |t: &str| flag(SetKind::Auto, t);
-        assert_eq!(set("a: {b: 1}", &[auto("a.c=2")]).unwrap(), "a:\n  b: 1\n  c: 2\n");
+        assert_eq!(
+            set("a: {b: 1}", &[auto("a.c=2")]).unwrap(),
+            "a:\n  b: 1\n  c: 2\n"
+        );
         assert_eq!(set("a: {b: 1}", &[auto("a.b=null")]).unwrap(), "a: {}\n");
-        assert_eq!(set("l: [{n: 1}, {n: 2}]", &[auto("l[1].n=5")]).unwrap(), "l:\n- n: 1\n- n: 5\n");
+        assert_eq!(
+            set("l: [{n: 1}, {n: 2}]", &[auto("l[1].n=5")]).unwrap(),
+            "l:\n- \"n\": 1\n- \"n\": 5\n"
+        );
         assert_eq!(set("{}", &[auto("v=1.10")]).unwrap(), "v: \"1.10\"\n");
-        assert_eq!(set("{}", &[flag(SetKind::String, "v=1")]).unwrap(), "v: \"1\"\n");
-        assert_eq!(set("{}", &[flag(SetKind::Json, "v=[1,{\"a\":true}]")]).unwrap(), "v:\n- 1\n- a: true\n");
+        assert_eq!(
+            set("{}", &[flag(SetKind::String, "v=1")]).unwrap(),
+            "v: \"1\"\n"
+        );
+        assert_eq!(
+            set("{}", &[flag(SetKind::Json, "v=[1,{\"a\":true}]")]).unwrap(),
+            "v:\n- 1\n- a: true\n"
+        );
         assert_eq!(set("{}", &[auto("hosts=a,b")]).unwrap(), "hosts: a,b\n");
-        assert!(set("image: x", &[auto("image.tag=1")]).unwrap_err().contains("`image` is a string"));
-        assert!(set("{}", &[auto("novalue")]).unwrap_err().contains("no `=`"));
-        assert!(set("{}", &[flag(SetKind::Json, "a={")]).unwrap_err().contains("not valid JSON"));
+        assert!(
+            set("image: x", &[auto("image.tag=1")])
+                .unwrap_err()
+                .contains("`image` is a string")
+        );
+        assert!(
+            set("{}", &[auto("novalue")])
+                .unwrap_err()
+                .contains("no `=`")
+        );
+        assert!(
+            set("{}", &[flag(SetKind::Json, "a={")])
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
     }
 }

@@ -1,0 +1,53 @@
+//! The bundled example fleet renders exactly to `golden/`. Regenerate on purpose with
+//! `cargo run -- render --out golden` (or `just golden`) and review the diff.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn tree(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            out.insert(rel, std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn example_fleet_matches_golden_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("-C")
+        .arg(root)
+        .arg("render")
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = tree(&out);
+    let want = tree(&root.join("golden"));
+    let names = |t: &BTreeMap<String, String>| t.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&got),
+        names(&want),
+        "rendered files differ from golden/"
+    );
+    for (name, text) in &want {
+        assert!(
+            got[name] == *text,
+            "{name} drifted from golden/; run `just golden` and review the diff"
+        );
+    }
+}

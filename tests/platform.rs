@@ -1,0 +1,429 @@
+//! The built-in template library does what the platform needs: Eureka peer sets, Eureka
+//! clients, filebeat sidecars, NodeSelector variants, per-team RBAC and ingress-nginx ports.
+//! Each test renders the bundled example fleet (or a small project) and inspects the objects.
+
+use std::path::Path;
+use std::process::Command;
+
+use kiln::yaml::{Dialect, Node, Value, parse_stream};
+
+fn render_fleet(extra: &[&str]) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("-C")
+        .arg(root)
+        .arg("render")
+        .arg("--out")
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    tmp
+}
+
+fn docs(dir: &Path, file: &str) -> Vec<Node> {
+    let text = std::fs::read_to_string(dir.join("out").join(file)).unwrap_or_default();
+    parse_stream(&text, 0, Dialect::Kube).unwrap()
+}
+
+fn str_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
+    let mut n = node;
+    for p in path {
+        n = n.get(p)?;
+    }
+    match &n.value {
+        Value::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn seq<'a>(node: &'a Node, path: &[&str]) -> &'a [Node] {
+    let mut n = node;
+    for p in path {
+        match n.get(p) {
+            Some(x) => n = x,
+            None => return &[],
+        }
+    }
+    match &n.value {
+        Value::Seq(items) => items,
+        _ => &[],
+    }
+}
+
+fn of_kind<'a>(docs: &'a [Node], kind: &str) -> Vec<&'a Node> {
+    docs.iter()
+        .filter(|d| d.get_str("kind") == Some(kind))
+        .collect()
+}
+
+fn containers(workload: &Node) -> &[Node] {
+    seq(workload, &["spec", "template", "spec", "containers"])
+}
+
+fn env_value(container: &Node, name: &str) -> Option<String> {
+    seq(container, &["env"])
+        .iter()
+        .find(|e| e.get_str("name") == Some(name))
+        .and_then(|e| e.get_str("value").map(str::to_string))
+}
+
+fn env_field_ref(container: &Node, name: &str) -> Option<String> {
+    seq(container, &["env"])
+        .iter()
+        .find(|e| e.get_str("name") == Some(name))
+        .and_then(|e| str_at(e, &["valueFrom", "fieldRef", "fieldPath"]).map(str::to_string))
+}
+
+#[test]
+fn deployment_shape_eureka_members_list_exactly_the_others() {
+    let out = render_fleet(&["--env", "dev"]);
+    let d = docs(out.path(), "dev/eureka.yaml");
+    let deployments = of_kind(&d, "Deployment");
+    assert_eq!(deployments.len(), 2, "dev runs 2 hand-made members");
+    let hosts: Vec<String> = deployments
+        .iter()
+        .map(|w| env_value(&containers(w)[0], "EUREKA_INSTANCE_HOSTNAME").unwrap())
+        .collect();
+    for (w, own) in deployments.iter().zip(&hosts) {
+        let zone = env_value(&containers(w)[0], "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE").unwrap();
+        assert!(!zone.contains(own.as_str()), "{own} lists itself: {zone}");
+        for other in hosts.iter().filter(|h| *h != own) {
+            assert!(zone.contains(other.as_str()), "{own} misses {other}");
+        }
+    }
+    assert_eq!(of_kind(&d, "Service").len(), 2, "one Service per member");
+}
+
+#[test]
+fn statefulset_shape_members_know_their_own_hostname_and_list_all() {
+    let out = render_fleet(&["--env", "prod"]);
+    let d = docs(out.path(), "prod/eureka.yaml");
+    let sts = of_kind(&d, "StatefulSet");
+    assert_eq!(sts.len(), 1);
+    let c = &containers(sts[0])[0];
+    assert_eq!(
+        env_field_ref(c, "POD_NAME").as_deref(),
+        Some("metadata.name")
+    );
+    assert_eq!(
+        env_value(c, "EUREKA_INSTANCE_HOSTNAME").as_deref(),
+        Some("$(POD_NAME).eureka.prod.svc.cluster.local")
+    );
+    let zone = env_value(c, "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE").unwrap();
+    for i in 0..3 {
+        assert!(
+            zone.contains(&format!(
+                "http://eureka-{i}.eureka.prod.svc.cluster.local:8761/eureka/"
+            )),
+            "{zone}"
+        );
+    }
+    let headless = of_kind(&d, "Service");
+    assert_eq!(str_at(headless[0], &["spec", "clusterIP"]), Some("None"));
+    assert_eq!(
+        str_at(sts[0], &["spec", "serviceName"]),
+        str_at(headless[0], &["metadata", "name"])
+    );
+}
+
+#[test]
+fn every_client_lists_all_members_and_registers_by_pod_ip() {
+    let out = render_fleet(&[]);
+    for (env, members) in [("dev", 2), ("test", 3), ("stage", 3), ("prod", 3)] {
+        for svc in [
+            "gateway",
+            "user-service",
+            "order-service",
+            "payment-service",
+            "wechat-callback",
+        ] {
+            let d = docs(out.path(), &format!("{env}/{svc}.yaml"));
+            let deploy = of_kind(&d, "Deployment")[0];
+            let app = &containers(deploy)[0];
+            let zone = env_value(app, "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE").unwrap();
+            assert_eq!(zone.split(',').count(), members, "{env}/{svc}: {zone}");
+            assert_eq!(
+                env_value(app, "EUREKA_INSTANCE_PREFER_IP_ADDRESS").as_deref(),
+                Some("true")
+            );
+            assert_eq!(
+                env_value(app, "EUREKA_INSTANCE_IP_ADDRESS").as_deref(),
+                Some("$(POD_IP)")
+            );
+            assert_eq!(
+                env_field_ref(app, "POD_IP").as_deref(),
+                Some("status.podIP")
+            );
+            assert_eq!(
+                env_value(app, "SPRING_APPLICATION_NAME").as_deref(),
+                Some(svc),
+                "registered under the bare service name"
+            );
+        }
+    }
+}
+
+#[test]
+fn filebeat_sidecar_tags_events_from_the_downward_api() {
+    let out = render_fleet(&["--env", "prod"]);
+    let d = docs(out.path(), "prod/order-service.yaml");
+    let deploy = of_kind(&d, "Deployment")[0];
+    let cs = containers(deploy);
+    let fb = cs
+        .iter()
+        .find(|c| c.get_str("name") == Some("filebeat"))
+        .expect("filebeat sidecar");
+    assert_eq!(env_field_ref(fb, "POD_IP").as_deref(), Some("status.podIP"));
+    assert_eq!(
+        env_field_ref(fb, "POD_NAMESPACE").as_deref(),
+        Some("metadata.namespace")
+    );
+    let cm = of_kind(&d, "ConfigMap")
+        .into_iter()
+        .find(|c| str_at(c, &["metadata", "name"]) == Some("order-service-filebeat"))
+        .unwrap();
+    let config = kiln::yaml::parse(
+        str_at(cm, &["data", "filebeat.yml"]).unwrap(),
+        0,
+        Dialect::Kube,
+    )
+    .unwrap();
+    let input = &seq(&config, &["filebeat.inputs"])[0];
+    assert_eq!(
+        str_at(input, &["fields", "namespace"]),
+        Some("${POD_NAMESPACE}")
+    );
+    assert_eq!(str_at(input, &["fields", "pod_ip"]), Some("${POD_IP}"));
+    assert_eq!(str_at(input, &["fields", "service"]), Some("order-service"));
+    assert_eq!(
+        str_at(&config, &["output.kafka", "topic"]),
+        Some("k8s-app-logs-prod")
+    );
+    assert_eq!(seq(&config, &["output.kafka", "hosts"]).len(), 3);
+    // The log volume is shared, and a config change rolls the pods.
+    let mounts = |c: &Node| {
+        seq(c, &["volumeMounts"])
+            .iter()
+            .filter_map(|m| m.get_str("name").map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        mounts(&cs[0]).contains(&"app-logs".to_string())
+            && mounts(fb).contains(&"app-logs".to_string())
+    );
+    let checksum = str_at(
+        deploy,
+        &[
+            "spec",
+            "template",
+            "metadata",
+            "annotations",
+            "checksum/filebeat-config",
+        ],
+    )
+    .unwrap()
+    .to_string();
+    let changed = render_fleet(&[
+        "--env",
+        "prod",
+        "--set",
+        "logging.filebeat.kafka.topic=other",
+    ]);
+    let d2 = docs(changed.path(), "prod/order-service.yaml");
+    let checksum2 = str_at(
+        of_kind(&d2, "Deployment")[0],
+        &[
+            "spec",
+            "template",
+            "metadata",
+            "annotations",
+            "checksum/filebeat-config",
+        ],
+    )
+    .unwrap()
+    .to_string();
+    assert_ne!(checksum, checksum2);
+}
+
+fn labels(node: Option<&Node>) -> Vec<(String, String)> {
+    match node.map(|n| &n.value) {
+        Some(Value::Map(m)) => m
+            .iter()
+            .filter_map(|(k, v)| match &v.value {
+                Value::Str(s) => Some((k.clone(), s.clone())),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn selects(selector: &[(String, String)], pod_labels: &[(String, String)]) -> bool {
+    !selector.is_empty() && selector.iter().all(|kv| pod_labels.contains(kv))
+}
+
+#[test]
+fn variants_render_only_in_their_environments_and_never_share_selectors() {
+    let out = render_fleet(&[]);
+    for env in ["dev", "stage", "prod"] {
+        assert!(
+            !out.path()
+                .join(format!("out/{env}/order-service-stress.yaml"))
+                .exists(),
+            "variant leaked into {env}"
+        );
+    }
+    let main = docs(out.path(), "test/order-service.yaml");
+    let variant = docs(out.path(), "test/order-service-stress.yaml");
+    let pod_labels = |d: &[Node]| {
+        labels(
+            of_kind(d, "Deployment")[0]
+                .get("spec")
+                .and_then(|s| s.get("template"))
+                .and_then(|t| t.get("metadata"))
+                .and_then(|m| m.get("labels")),
+        )
+    };
+    let svc_selector = |d: &[Node]| {
+        labels(
+            of_kind(d, "Service")[0]
+                .get("spec")
+                .and_then(|s| s.get("selector")),
+        )
+    };
+    let deploy_selector = |d: &[Node]| {
+        labels(
+            of_kind(d, "Deployment")[0]
+                .get("spec")
+                .and_then(|s| s.get("selector"))
+                .and_then(|s| s.get("matchLabels")),
+        )
+    };
+    assert!(
+        !selects(&svc_selector(&main), &pod_labels(&variant)),
+        "main Service would send traffic to the variant"
+    );
+    assert!(
+        !selects(&deploy_selector(&main), &pod_labels(&variant)),
+        "main Deployment would adopt variant pods"
+    );
+    assert!(!selects(&svc_selector(&variant), &pod_labels(&main)));
+    assert!(
+        selects(&svc_selector(&main), &pod_labels(&main))
+            && selects(&svc_selector(&variant), &pod_labels(&variant))
+    );
+    let vdeploy = of_kind(&variant, "Deployment")[0];
+    assert_eq!(
+        str_at(
+            vdeploy,
+            &[
+                "spec",
+                "template",
+                "spec",
+                "nodeSelector",
+                "node-role.mall.example.com/loadtest"
+            ]
+        ),
+        Some("true")
+    );
+    assert_eq!(
+        seq(vdeploy, &["spec", "template", "spec", "tolerations"]).len(),
+        1
+    );
+    let cm_names: Vec<_> = of_kind(&variant, "ConfigMap")
+        .iter()
+        .filter_map(|c| str_at(c, &["metadata", "name"]).map(str::to_string))
+        .collect();
+    assert_eq!(cm_names, ["order-service-stress-filebeat"]);
+}
+
+#[test]
+fn team_role_bindings_exist_only_in_their_environments() {
+    let out = render_fleet(&[]);
+    let bindings = |env: &str| -> Vec<String> {
+        of_kind(
+            &docs(out.path(), &format!("{env}/_env.yaml")),
+            "RoleBinding",
+        )
+        .iter()
+        .filter_map(|b| str_at(b, &["metadata", "name"]).map(str::to_string))
+        .collect()
+    };
+    assert_eq!(bindings("dev"), ["team-platform-admin", "team-trade-edit"]);
+    assert_eq!(
+        bindings("test"),
+        ["team-platform-admin", "team-qa-edit", "team-trade-edit"]
+    );
+    assert_eq!(
+        bindings("prod"),
+        ["team-platform-admin", "team-trade-oncall-view"]
+    );
+    let ns = of_kind(&docs(out.path(), "prod/_env.yaml"), "Namespace").len();
+    assert_eq!(ns, 1);
+}
+
+#[test]
+fn ingress_nginx_ports_route_every_exposed_service_and_the_cluster_dns() {
+    let out = render_fleet(&["--env", "stage"]);
+    let d = docs(out.path(), "stage/_env.yaml");
+    let cm = |name: &str| {
+        of_kind(&d, "ConfigMap")
+            .into_iter()
+            .find(|c| str_at(c, &["metadata", "name"]) == Some(name))
+            .unwrap()
+            .clone()
+    };
+    let tcp = cm("tcp-services");
+    assert_eq!(
+        str_at(&tcp, &["data", "53"]),
+        Some("kube-system/kube-dns:53")
+    );
+    assert_eq!(
+        str_at(&tcp, &["data", "9400"]),
+        Some("stage/payment-service:9400")
+    );
+    let Some(Value::Map(data)) = tcp.get("data").map(|n| &n.value) else {
+        panic!("data")
+    };
+    assert!(
+        data.values().all(|v| matches!(v.value, Value::Str(_))),
+        "ConfigMap data values must be strings"
+    );
+    assert_eq!(
+        str_at(&cm("udp-services"), &["data", "53"]),
+        Some("kube-system/kube-dns:53")
+    );
+}
+
+#[test]
+fn two_services_claiming_one_tcp_port_are_rejected_naming_both() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("-C")
+        .arg(root)
+        .args([
+            "render",
+            "--stdout",
+            "--env",
+            "dev",
+            "--set-json",
+            "expose={\"tcp\":[{\"port\":9400}]}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tcp port 9400 is exposed twice"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("by service `"), "{stderr}");
+}
