@@ -86,7 +86,7 @@ pub struct ValueArgs {
 }
 
 /// `kiln render`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RenderArgs {
     /// Only these environments (repeatable).
     #[arg(short, long = "env", value_name = "ENV")]
@@ -109,7 +109,7 @@ pub struct RenderArgs {
 }
 
 /// `kiln values`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ValuesArgs {
     /// The service (or variant instance, `order-service-stress`).
     pub service: String,

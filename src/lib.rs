@@ -36,6 +36,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
+    // Template rendering recurses (includes, macros); rayon's default worker stacks are too
+    // small for minijinja's recursion limit in debug builds. Ignored if already built (tests).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(32 << 20)
+        .build_global();
     match command::run(&cli, &sets) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();

@@ -180,6 +180,12 @@ impl ParseError {
         if let Some(first) = message.lines().next() {
             message = first.to_string();
         }
+        // The location is reported separately; drop the parser's own " at line 7, column 6".
+        if let Some(i) = message.rfind(" at line ")
+            && message[i..].contains(", column ")
+        {
+            message.truncate(i);
+        }
         ParseError {
             message,
             line: loc.map_or(0, |l| l.line() as u32),
@@ -235,6 +241,25 @@ pub fn parse_stream(text: &str, src: SrcId, dialect: Dialect) -> Result<Vec<Node
             n.set_src(src);
             n
         })
+        .collect())
+}
+
+/// Like [`parse_stream`], but only each document's own location is recorded: for rendered
+/// output, whose template-output line numbers no one reads.
+pub fn parse_stream_unlocated(text: &str, dialect: Dialect) -> Result<Vec<Node>, ParseError> {
+    let docs: Vec<Option<Spanned<Plain>>> =
+        serde_saphyr::from_str_multiple_with_options(text, options(dialect))
+            .map_err(|e| ParseError::from_saphyr(&e))?;
+    Ok(docs
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let mut node = s.value.0;
+            node.loc = loc_of(&s.referenced);
+            node.key_loc = node.loc;
+            node
+        })
+        .filter(|n| n.value != Value::Null)
         .collect())
 }
 
@@ -299,9 +324,11 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-struct NodeVisitor;
+/// Builds a [`Node`]; with `SPANS` every child records its location (slower: about half of a
+/// large render's parse time goes to locations, which rendered output does not need).
+struct NodeVisitor<const SPANS: bool>;
 
-impl<'de> Visitor<'de> for NodeVisitor {
+impl<'de, const SPANS: bool> Visitor<'de> for NodeVisitor<SPANS> {
     type Value = Node;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -314,7 +341,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::new(Value::Null, Loc::default()))
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-        Node::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
         Ok(Node::new(Value::Bool(v), Loc::default()))
@@ -357,17 +384,34 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Node>>()? {
-            items.push(spanned(item));
+        if SPANS {
+            while let Some(item) = seq.next_element::<Spanned<Node>>()? {
+                items.push(spanned(item));
+            }
+        } else {
+            while let Some(Plain(item)) = seq.next_element::<Plain>()? {
+                items.push(item);
+            }
         }
         Ok(Node::new(Value::Seq(items), Loc::default()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut entries = IndexMap::new();
-        while let Some(key) = map.next_key::<Spanned<Key>>()? {
-            let mut value = spanned(map.next_value::<Spanned<Node>>()?);
-            value.key_loc = loc_of(&key.referenced);
-            let name = match key.value {
+        loop {
+            let (key, mut value) = if SPANS {
+                let Some(key) = map.next_key::<Spanned<Key>>()? else {
+                    break;
+                };
+                let mut value = spanned(map.next_value::<Spanned<Node>>()?);
+                value.key_loc = loc_of(&key.referenced);
+                (key.value, value)
+            } else {
+                let Some(key) = map.next_key::<Key>()? else {
+                    break;
+                };
+                (key, map.next_value::<Plain>()?.0)
+            };
+            let name = match key {
                 Key::Str(s) => s,
                 Key::Other(s) => {
                     value.key_was_string = false;
@@ -382,7 +426,16 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
-        d.deserialize_any(NodeVisitor)
+        d.deserialize_any(NodeVisitor::<true>)
+    }
+}
+
+/// A [`Node`] read without locations.
+struct Plain(Node);
+
+impl<'de> Deserialize<'de> for Plain {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Plain, D::Error> {
+        d.deserialize_any(NodeVisitor::<false>).map(Plain)
     }
 }
 

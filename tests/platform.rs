@@ -1,5 +1,5 @@
 //! The built-in template library does what the platform needs: Eureka peer sets, Eureka
-//! clients, filebeat sidecars, NodeSelector variants, per-team RBAC and ingress-nginx ports.
+//! clients, filebeat sidecars, `NodeSelector` variants, per-team RBAC and ingress-nginx ports.
 //! Each test renders the bundled example fleet (or a small project) and inspects the objects.
 
 use std::path::Path;

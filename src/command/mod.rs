@@ -6,7 +6,7 @@
 pub mod render;
 pub mod values;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use crate::config::Project;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::error::Error;
 use crate::manifest::{self, Manifest};
-use crate::render::{self as engine, Templates};
+use crate::render::{self as engine, FileResult, Templates};
 use crate::source::Sources;
 use crate::values::{self as layers, Instance, Overrides, ValuesTree};
 use crate::yaml::Node;
@@ -31,10 +31,31 @@ pub struct Output {
 
 /// Run the parsed command.
 pub fn run(cli: &Cli, sets: &[SetFlag]) -> Result<Output, Error> {
+    // `-C DIR` means "as if started in DIR", so relative `-f`/`--out` paths are taken from
+    // there too, as `git -C` and `make -C` do.
     let dir = cli.directory.clone().unwrap_or_else(|| PathBuf::from("."));
     match &cli.command {
-        Command::Render(args) => render::run(&dir, args, sets),
-        Command::Values(args) => values::run(&dir, args, sets),
+        Command::Render(args) => {
+            let mut args = args.clone();
+            args.values.values_files = args
+                .values
+                .values_files
+                .iter()
+                .map(|f| dir.join(f))
+                .collect();
+            args.out = args.out.as_ref().map(|o| dir.join(o));
+            render::run(&dir, &args, sets)
+        }
+        Command::Values(args) => {
+            let mut args = args.clone();
+            args.values.values_files = args
+                .values
+                .values_files
+                .iter()
+                .map(|f| dir.join(f))
+                .collect();
+            values::run(&dir, &args, sets)
+        }
     }
 }
 
@@ -147,12 +168,13 @@ impl Pipeline {
 
     /// Render the selected environments; `with_env_level` adds each environment's `_env`
     /// templates.
-    pub fn render(
+    pub fn render<T: Send>(
         &self,
         envs: &[usize],
         instances: &[Instance],
         with_env_level: bool,
-    ) -> Result<Vec<Manifest>, Error> {
+        finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
+    ) -> Result<Vec<FileResult<T>>, Error> {
         let jenv = engine::environment(&self.templates);
         engine::check_templates(&jenv, &self.templates)?;
         let mut env_values = HashMap::new();
@@ -162,7 +184,9 @@ impl Pipeline {
                 let v = self
                     .tree
                     .merged(name, None, None, None, &self.overrides)
-                    .map_err(|m| Error::Run(Diagnostic::error(m)))?;
+                    .map_err(|(m, at)| {
+                        Error::Run(Diagnostic::error(m).at(&self.sources, at, "set here"))
+                    })?;
                 env_values.insert(*e, v);
             }
         }
@@ -190,37 +214,21 @@ impl Pipeline {
             return Err(Error::Project(problems));
         }
         let extra = |e: usize| eureka.get(&e).cloned().unwrap_or_default();
-        let rendered = engine::render_all(
+        engine::render_all(
             &jenv,
             &self.templates,
             &self.project.environments,
             instances,
             &env_values,
             &extra,
-        )?;
-        Ok(rendered.manifests)
+            finish,
+        )
     }
 }
 
-/// Group manifests into output files (`<env>/<instance>.yaml`) in the fixed order.
-pub fn files_of(mut manifests: Vec<Manifest>) -> Result<BTreeMap<String, Vec<Manifest>>, Error> {
-    manifest::order::sort(&mut manifests);
-    let mut files: BTreeMap<String, Vec<Manifest>> = BTreeMap::new();
-    for m in manifests {
-        files.entry(m.out_file()).or_default().push(m);
-    }
-    Ok(files)
-}
-
-/// YAML text of every file.
-pub fn texts(files: &BTreeMap<String, Vec<Manifest>>) -> Result<BTreeMap<String, String>, Error> {
-    files
-        .iter()
-        .map(|(k, list)| {
-            let refs: Vec<&Manifest> = list.iter().collect();
-            manifest::to_yaml(&refs, false)
-                .map(|t| (k.clone(), t))
-                .map_err(|e| Error::run(format!("cannot write YAML for `{k}`: {e}")))
-        })
-        .collect()
+/// YAML text of one file's manifests (`with_instance`: for the single `--stdout` stream).
+pub fn yaml_of(manifests: &[Manifest], with_instance: bool) -> Result<String, Diagnostic> {
+    let refs: Vec<&Manifest> = manifests.iter().collect();
+    manifest::to_yaml(&refs, with_instance)
+        .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))
 }

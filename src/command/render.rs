@@ -1,11 +1,11 @@
 //! `kiln render`: render, check in memory, then write atomically or print one stream.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::{RenderArgs, SetFlag};
-use crate::command::{Output, Pipeline, files_of, texts};
+use crate::command::{Output, Pipeline, yaml_of};
 use crate::error::Error;
-use crate::manifest::{self, Manifest};
 use crate::output::{self, Scope};
 
 /// Run `kiln render`.
@@ -14,17 +14,15 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
     let envs = pipeline.select_envs(&args.env)?;
     let instances = pipeline.instances(&envs, &args.service)?;
     let with_env_level = args.service.is_empty();
-    let manifests = pipeline.render(&envs, &instances, with_env_level)?;
-    let files = files_of(manifests)?;
     if args.stdout {
-        let all: Vec<&Manifest> = files.values().flatten().collect();
-        let text = manifest::to_yaml(&all, true)
-            .map_err(|e| Error::run(format!("cannot write YAML: {e}")))?;
+        let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, true))?;
+        let text: String = files.into_iter().map(|f| f.payload).collect();
         return Ok(Output {
             stdout: text,
             code: 0,
         });
     }
+    let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, false))?;
     let out_dir = match &args.out {
         Some(o) => o.clone(),
         None => pipeline.project.out_dir.clone(),
@@ -40,7 +38,7 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
                 .collect(),
         )
     };
-    let texts = texts(&files)?;
+    let texts: BTreeMap<String, String> = files.into_iter().map(|f| (f.path, f.payload)).collect();
     output::write(&out_dir, &texts, &scope)?;
     Ok(Output::default())
 }

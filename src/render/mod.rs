@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
 use minijinja::{
     Environment, Error as JError, ErrorKind, UndefinedBehavior, Value as JValue, context,
 };
@@ -30,7 +31,10 @@ pub use templates::Templates;
 
 /// How much work one template render may do before it is stopped (a runaway loop). Generous:
 /// the largest built-in template uses well under 1% of it.
-const FUEL: u64 = 50_000_000;
+const FUEL: u64 = 5_000_000;
+
+/// Nesting depth of includes and macro calls.
+const RECURSION_LIMIT: usize = 100;
 
 /// Build the template environment over `templates`.
 #[must_use]
@@ -39,6 +43,9 @@ pub fn environment(templates: &Arc<Templates>) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(escape::auto_escape_for);
     env.set_fuel(Some(FUEL));
+    // Deep enough for any real macro use; with the larger worker stacks set in `lib::run` an
+    // endless recursion ends with this limit's error, not a stack overflow.
+    env.set_recursion_limit(RECURSION_LIMIT);
     if let Ok(syntax) = SyntaxConfig::builder()
         .trim_blocks(true)
         .lstrip_blocks(true)
@@ -50,7 +57,12 @@ pub fn environment(templates: &Arc<Templates>) -> Environment<'static> {
     let t = Arc::clone(templates);
     env.set_loader(move |name| match t.get(name) {
         Ok(file) => Ok(Some(file.source.to_string())),
-        Err(msg) => Err(JError::new(ErrorKind::TemplateNotFound, msg)),
+        // Not `TemplateNotFound`: include/import would replace the message with their own and
+        // lose why the name was refused.
+        Err(msg) if msg.starts_with("there is no template") => {
+            Err(JError::new(ErrorKind::TemplateNotFound, msg))
+        }
+        Err(msg) => Err(JError::new(ErrorKind::InvalidOperation, msg)),
     });
     filters::register(&mut env);
     platform::register(&mut env);
@@ -96,8 +108,13 @@ pub fn check_templates(env: &Environment<'static>, templates: &Templates) -> Res
 #[must_use]
 pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str>) -> Diagnostic {
     let file = err.name().and_then(|n| templates.get(n).ok());
-    let expr = match (file, err.range()) {
-        (Some(f), Some(r)) if r.end <= f.source.len() => Some(f.source[r].to_string()),
+    // minijinja points at the failing attribute (`.cpu`); widen to the whole dotted expression.
+    let range = match (file, err.range()) {
+        (Some(f), Some(r)) if r.end <= f.source.len() => Some(widen_expression(&f.source, r)),
+        _ => None,
+    };
+    let expr = match (file, &range) {
+        (Some(f), Some(r)) => Some(f.source[r.clone()].to_string()),
         _ => None,
     };
     let message = match err.kind() {
@@ -116,16 +133,13 @@ pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str
     };
     let mut d = Diagnostic::error(message);
     if let Some(f) = file {
-        let range = err
-            .range()
-            .filter(|r| r.end <= f.source.len())
-            .unwrap_or_else(|| {
-                let start = crate::source::line_offset(&f.source, err.line().unwrap_or(1));
-                let end = f.source[start..]
-                    .find('\n')
-                    .map_or(f.source.len(), |i| start + i);
-                start..end
-            });
+        let range = range.clone().unwrap_or_else(|| {
+            let start = crate::source::line_offset(&f.source, err.line().unwrap_or(1));
+            let end = f.source[start..]
+                .find('\n')
+                .map_or(f.source.len(), |i| start + i);
+            start..end
+        });
         let label = match err.kind() {
             ErrorKind::UndefinedError => "not defined for this instance",
             ErrorKind::SyntaxError => "syntax error",
@@ -153,26 +167,33 @@ pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str
     d
 }
 
-/// Everything one render produced.
-#[derive(Debug, Default)]
-pub struct Rendered {
-    /// Every manifest, in output order within each file.
-    pub manifests: Vec<Manifest>,
+/// Extend `range` backwards over the dotted/indexed name it ends in: `.cpu` in
+/// `values.resources.cpu` becomes the whole `values.resources.cpu`.
+fn widen_expression(source: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let bytes = source.as_bytes();
+    let mut start = range.start;
+    while start > 0 {
+        let c = bytes[start - 1];
+        if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'[' | b']' | b'"' | b'\'') {
+            start -= 1;
+        } else {
+            break;
+        }
+    }
+    start..range.end
 }
 
-/// The context a service template sees for `instance`.
-fn service_context(inst: &Instance, env: &KEnv, eureka: &JValue) -> JValue {
-    context! {
-        values => JValue::from(minijinja::value::Serde(&inst.values)),
-        service => context! {
-            name => inst.name.clone(),
-            base => inst.service.clone(),
-            variant => inst.variant.clone(),
-            template => inst.template.clone(),
-        },
-        env => env_context(env),
-        eureka => eureka.clone(),
-    }
+/// One output file's worth of rendering: an instance, or an environment's `_env` templates.
+#[derive(Debug)]
+pub struct FileResult<T> {
+    /// `<env>/<instance>.yaml`, relative to the output folder.
+    pub path: String,
+    /// Index of the environment.
+    pub env: usize,
+    /// The identity and origin of every object in the file, in output order.
+    pub ids: Vec<(ResourceId, Arc<Origin>)>,
+    /// What the caller's `finish` made of the file's manifests.
+    pub payload: T,
 }
 
 /// The `env` object of every template.
@@ -186,16 +207,20 @@ pub fn env_context(env: &KEnv) -> JValue {
     }
 }
 
-/// Render every instance plus the `_env` templates of each environment in `envs`.
-/// `env_values` holds each environment's merged values without a service.
-pub fn render_all(
+/// Render every instance plus the `_env` templates of each environment in `env_values` (each
+/// environment's merged values without a service). Work is split per output file and runs in
+/// parallel; `finish` turns a file's sorted manifests into whatever the caller keeps (YAML text
+/// for `render`, the manifests themselves for checks), on the worker thread, so memory holds
+/// only what the caller keeps.
+pub fn render_all<T: Send>(
     jenv: &Environment<'static>,
     templates: &Templates,
     environments: &[KEnv],
     instances: &[Instance],
     env_values: &HashMap<usize, Node, impl std::hash::BuildHasher + Sync>,
     extra_context: &(dyn Fn(usize) -> JValue + Sync),
-) -> Result<Rendered, Error> {
+    finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
+) -> Result<Vec<FileResult<T>>, Error> {
     // Unknown template sets are reported once per set, with a suggestion.
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -216,53 +241,77 @@ pub fn render_all(
         return Err(Error::Project(problems));
     }
 
-    let mut jobs: Vec<Job<'_>> = Vec::new();
-    for inst in instances {
-        for t in templates.set_files(&inst.template) {
-            jobs.push(Job::Service(inst, t));
-        }
-    }
+    // Each instance's values become a template value once, shared by its own templates and by
+    // the `services` list of its environment's `_env` templates.
+    let values: Vec<JValue> = instances
+        .par_iter()
+        .map(|i| JValue::from(Serde(&i.values)))
+        .collect();
     let mut env_ids: Vec<usize> = env_values.keys().copied().collect();
     env_ids.sort_unstable();
-    for e in env_ids {
-        for t in templates.set_files("_env") {
-            jobs.push(Job::Env(e, t));
-        }
-    }
-    let results: Vec<Result<Vec<Manifest>, Diagnostic>> = jobs
-        .par_iter()
-        .map(|job| {
-            let (template, env_index, instance_name, ctx) = match job {
-                Job::Service(inst, t) => {
-                    let env = &environments[inst.env];
-                    (*t, inst.env, inst.name.as_str(), service_context(inst, env, &extra_context(inst.env)))
-                }
-                Job::Env(e, t) => {
-                    let env = &environments[*e];
-                    let services: Vec<JValue> = instances
-                        .iter()
-                        .filter(|i| i.env == *e)
-                        .map(|i| {
-                            context! { name => i.name.clone(), base => i.service.clone(), variant => i.variant.clone(), template => i.template.clone(), values => JValue::from(minijinja::value::Serde(&i.values)) }
-                        })
-                        .collect();
-                    let ctx = context! {
-                        values => JValue::from(minijinja::value::Serde(&env_values[e])),
-                        env => env_context(env),
-                        services => services,
-                        eureka => extra_context(*e),
-                    };
-                    (*t, *e, "_env", ctx)
-                }
+    let env_jobs: Vec<(usize, JValue)> = env_ids
+        .iter()
+        .map(|e| {
+            let services: Vec<JValue> = instances
+                .iter()
+                .zip(&values)
+                .filter(|(i, _)| i.env == *e)
+                .map(|(i, v)| context! { name => i.name.clone(), base => i.service.clone(), variant => i.variant.clone(), template => i.template.clone(), values => v.clone() })
+                .collect();
+            let ctx = context! {
+                values => JValue::from(Serde(&env_values[e])),
+                env => env_context(&environments[*e]),
+                services => services,
+                eureka => extra_context(*e),
             };
-            let env = &environments[env_index];
-            render_one(jenv, templates, template, ctx, env, instance_name)
+            (*e, ctx)
         })
         .collect();
-    let mut manifests = Vec::new();
+    let env_files = templates.set_files("_env");
+
+    let service_results = instances.par_iter().zip(&values).map(|(inst, v)| {
+        let env = &environments[inst.env];
+        let ctx = context! {
+            values => v.clone(),
+            service => context! {
+                name => inst.name.clone(),
+                base => inst.service.clone(),
+                variant => inst.variant.clone(),
+                template => inst.template.clone(),
+            },
+            env => env_context(env),
+            eureka => extra_context(inst.env),
+        };
+        render_file(
+            jenv,
+            templates,
+            &templates.set_files(&inst.template),
+            &ctx,
+            inst.env,
+            env,
+            &inst.name,
+            finish,
+        )
+    });
+    let env_results = env_jobs.par_iter().map(|(e, ctx)| {
+        render_file(
+            jenv,
+            templates,
+            &env_files,
+            ctx,
+            *e,
+            &environments[*e],
+            "_env",
+            finish,
+        )
+    });
+    let results: Vec<Result<FileResult<T>, Diagnostic>> =
+        service_results.chain(env_results).collect();
+
+    let mut files = Vec::new();
     for r in results {
         match r {
-            Ok(list) => manifests.extend(list),
+            Ok(f) => files.push(f),
             Err(d) => problems.push(d),
         }
     }
@@ -270,32 +319,65 @@ pub fn render_all(
         return Err(Error::Project(dedup(problems)));
     }
     // Two instances must not produce the same object.
-    let mut ids: HashMap<(&str, &ResourceId), &Origin> = HashMap::new();
-    for m in &manifests {
-        if let Some(first) = ids.insert((m.origin.env.as_str(), &m.id), &m.origin) {
-            problems.push(
-                Diagnostic::error(format!(
-                    "`{}` is rendered twice in environment `{}`",
-                    m.id, m.origin.env
-                ))
-                .note(format!("by `{}` for `{}`", first.template, first.instance))
-                .note(format!(
-                    "and by `{}` for `{}`",
-                    m.origin.template, m.origin.instance
-                ))
-                .help("give each object a unique name, e.g. from `service.name`"),
-            );
+    let mut ids: HashMap<(usize, &ResourceId), &Origin> = HashMap::new();
+    for f in &files {
+        for (id, origin) in &f.ids {
+            if let Some(first) = ids.insert((f.env, id), origin) {
+                problems.push(
+                    Diagnostic::error(format!(
+                        "`{id}` is rendered twice in environment `{}`",
+                        origin.env
+                    ))
+                    .note(format!("by `{}` for `{}`", first.template, first.instance))
+                    .note(format!(
+                        "and by `{}` for `{}`",
+                        origin.template, origin.instance
+                    ))
+                    .help("give each object a unique name, e.g. from `service.name`"),
+                );
+            }
         }
     }
     if !problems.is_empty() {
         return Err(Error::Project(problems));
     }
-    Ok(Rendered { manifests })
+    files.sort_by(|a, b| (a.env, &a.path).cmp(&(b.env, &b.path)));
+    Ok(files)
 }
 
-enum Job<'a> {
-    Service(&'a Instance, &'a str),
-    Env(usize, &'a str),
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
+fn render_file<T>(
+    jenv: &Environment<'static>,
+    templates: &Templates,
+    names: &[&str],
+    ctx: &JValue,
+    env_index: usize,
+    env: &KEnv,
+    instance: &str,
+    finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
+) -> Result<FileResult<T>, Diagnostic> {
+    let mut manifests = Vec::new();
+    for name in names {
+        manifests.extend(render_one(
+            jenv,
+            templates,
+            name,
+            ctx.clone(),
+            env,
+            instance,
+        )?);
+    }
+    crate::manifest::order::sort(&mut manifests);
+    let payload = finish(&manifests)?;
+    Ok(FileResult {
+        path: format!("{}/{instance}.yaml", env.name),
+        env: env_index,
+        ids: manifests.into_iter().map(|m| (m.id, m.origin)).collect(),
+        payload,
+    })
 }
 
 fn render_one(
@@ -320,9 +402,9 @@ fn render_one(
     let shown = templates
         .get(name)
         .map_or_else(|_| name.to_string(), |f| f.shown_as.clone());
-    let docs = yaml::parse_stream(&text, 0, Dialect::Kube).map_err(|e| {
+    let docs = yaml::parse_stream_unlocated(&text, Dialect::Kube).map_err(|e| {
         let at = e.loc(0, &text);
-        let excerpt_name = format!("output of {shown} for {}/{instance}", env.name);
+        let excerpt_name = format!("output of {shown}");
         Diagnostic::error(format!(
             "template `{shown}` rendered invalid YAML: {}",
             e.message

@@ -240,7 +240,7 @@ impl ValuesTree {
         set_defaults: Option<&Node>,
         variant: Option<&Node>,
         overrides: &Overrides,
-    ) -> Result<Node, String> {
+    ) -> Result<Node, (String, Loc)> {
         let mut acc = Node::new(Value::Map(IndexMap::new()), Loc::default());
         let svc = service.and_then(|s| self.services.get(s));
         let layers = [
@@ -255,8 +255,12 @@ impl ValuesTree {
             merge::merge(&mut acc, layer);
         }
         for op in &overrides.sets {
-            set::apply(&mut acc, op)
-                .map_err(|e| format!("cannot apply `{}`: {e}", set::display_path(&op.path)))?;
+            set::apply(&mut acc, op).map_err(|(e, at)| {
+                (
+                    format!("cannot apply `{}`: {e}", set::display_path(&op.path)),
+                    at,
+                )
+            })?;
         }
         Ok(acc)
     }
@@ -366,11 +370,13 @@ fn service_instances(
     set_defaults: &(dyn Fn(&str) -> Option<Node> + Sync),
     sources: &Sources,
 ) -> Result<Vec<Instance>, Diagnostic> {
-    let context = |msg: String| {
-        Diagnostic::error(msg).note(format!(
-            "while merging values for `{service}` in environment `{}`",
-            env.name
-        ))
+    let context = |(msg, at): (String, Loc)| {
+        Diagnostic::error(msg)
+            .at(sources, at, "set here")
+            .note(format!(
+                "while merging values for `{service}` in environment `{}`",
+                env.name
+            ))
     };
     let first = tree
         .merged(&env.name, Some(service), None, None, overrides)

@@ -210,7 +210,7 @@ pub fn from_json(json: &serde_json::Value, loc: Loc) -> Node {
 
 /// Apply one `--set` to merged values. Fails when the path runs into a value that is neither a
 /// mapping nor a list (say `image.tag` when `image` is a string), naming where that was set.
-pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), String> {
+pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), (String, Loc)> {
     let mut node = root;
     let last = op.path.len() - 1;
     for (i, seg) in op.path.iter().enumerate() {
@@ -220,11 +220,14 @@ pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), String> {
                 if node.value == Value::Null {
                     node.value = Value::Map(IndexMap::new());
                 }
-                let type_name = node.value.type_name();
+                let (type_name, at) = (node.value.type_name(), node.loc);
                 let Value::Map(map) = &mut node.value else {
-                    return Err(format!(
-                        "`{}` is a {type_name}, not a mapping",
-                        display_path(&op.path[..i])
+                    return Err((
+                        format!(
+                            "`{}` is a {type_name}, not a mapping",
+                            display_path(&op.path[..i])
+                        ),
+                        at,
                     ));
                 };
                 if is_last {
@@ -243,17 +246,23 @@ pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), String> {
                 if node.value == Value::Null {
                     node.value = Value::Seq(Vec::new());
                 }
-                let type_name = node.value.type_name();
+                let (type_name, at) = (node.value.type_name(), node.loc);
                 let Value::Seq(items) = &mut node.value else {
-                    return Err(format!(
-                        "`{}` is a {type_name}, not a list",
-                        display_path(&op.path[..i])
+                    return Err((
+                        format!(
+                            "`{}` is a {type_name}, not a list",
+                            display_path(&op.path[..i])
+                        ),
+                        at,
                     ));
                 };
                 if *idx > items.len() + 1000 {
-                    return Err(format!(
-                        "index {idx} is far past the end of `{}`",
-                        display_path(&op.path[..i])
+                    return Err((
+                        format!(
+                            "index {idx} is far past the end of `{}`",
+                            display_path(&op.path[..i])
+                        ),
+                        at,
                     ));
                 }
                 while items.len() <= *idx {
@@ -306,7 +315,7 @@ mod tests {
         let mut sources = Sources::default();
         let mut root = parse(base, 0, Dialect::Values).unwrap();
         for op in parse_all(flags, &mut sources).map_err(|d| d.message)? {
-            apply(&mut root, &op)?;
+            apply(&mut root, &op).map_err(|(m, _)| m)?;
         }
         Ok(emit(&root).unwrap())
     }
