@@ -63,6 +63,19 @@ pub enum Command {
   kiln values order-service --env test --origin
   kiln values gateway --env dev --set image.tag=1.4.2")]
     Values(ValuesArgs),
+    /// Print the JSON Schema of kiln.yaml, or of a template set's values.
+    #[command(after_help = "Examples:
+  kiln schema > kiln.schema.json      then start kiln.yaml with
+                                      # yaml-language-server: $schema=kiln.schema.json
+  kiln schema spring-boot             the values schema of the built-in spring-boot set")]
+    Schema(SchemaArgs),
+}
+
+/// `kiln schema`.
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// A template set: print its `values.schema.json` instead.
+    pub set: Option<String>,
 }
 
 /// Flags that choose and override values, shared by every command that renders.
@@ -176,8 +189,12 @@ fn ordered_sets(m: &ArgMatches) -> Vec<SetFlag> {
         ("set_string", SetKind::String),
         ("set_json", SetKind::Json),
     ] {
-        let (Ok(Some(values)), Some(indices)) = (m.try_get_many::<String>(id), m.indices_of(id))
-        else {
+        // Commands without value flags do not define these ids; ask before `indices_of`, which
+        // panics on an unknown id.
+        let Ok(Some(values)) = m.try_get_many::<String>(id) else {
+            continue;
+        };
+        let Some(indices) = m.indices_of(id) else {
             continue;
         };
         for (text, index) in values.zip(indices) {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -17,22 +18,29 @@ use crate::yaml::ParseError;
 /// The name of the project file.
 pub const PROJECT_FILE: &str = "kiln.yaml";
 
-/// `kiln.yaml` as written.
-#[derive(Debug, Deserialize)]
+/// `kiln.yaml`: the environments of a kiln project and where its folders are.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "kiln.yaml")]
 struct ProjectFile {
     /// Environment name -> settings, in the order rendered.
+    #[schemars(length(min = 1))]
     environments: IndexMap<String, EnvironmentFile>,
     /// Folder locations, relative to the project root.
     #[serde(default)]
     paths: PathsFile,
 }
 
-#[derive(Debug, Deserialize)]
+/// One environment: a namespace on a cluster.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct EnvironmentFile {
+    /// The namespace every resource of the environment goes to.
     namespace: String,
+    /// The Kubernetes minor version the environment runs, as a quoted string: "1.35".
+    #[schemars(with = "String", regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
     kube_version: serde_saphyr::Spanned<KubeVersionFile>,
+    /// A free-form cluster name, available to templates as `env.cluster`.
     #[serde(default)]
     cluster: Option<String>,
 }
@@ -45,12 +53,17 @@ enum KubeVersionFile {
     Number(#[allow(dead_code, reason = "only the variant matters: it explains the error")] f64),
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Folder locations, relative to `kiln.yaml`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PathsFile {
+    /// Template sets (default `templates`).
     templates: Option<PathBuf>,
+    /// Values layers (default `values`).
     values: Option<PathBuf>,
+    /// Render output (default `out`).
     out: Option<PathBuf>,
+    /// Expected output (default `golden`).
     golden: Option<PathBuf>,
 }
 
@@ -250,4 +263,11 @@ pub fn read_text(path: &Path, shown_as: &str) -> Result<String, Error> {
             .help("save the file as UTF-8"),
         ])
     })
+}
+
+/// The JSON Schema of `kiln.yaml`, generated from the types above (for editors that read
+/// `# yaml-language-server: $schema=` lines).
+#[must_use]
+pub fn project_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ProjectFile)).unwrap_or_default()
 }

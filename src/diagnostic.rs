@@ -165,9 +165,9 @@ pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let title = level.primary_title(d.message.as_str());
-        let first = match &d.excerpt {
-            Some(e) => title.element(
+        let mut group = Group::with_title(level.primary_title(d.message.as_str()));
+        if let Some(e) = &d.excerpt {
+            group = group.element(
                 AsSnippet::source(e.text.as_str())
                     .line_start(e.line_start)
                     .path(e.path.as_str())
@@ -176,16 +176,15 @@ pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
                             .span(e.range.clone())
                             .label(e.label.as_str()),
                     ),
-            ),
-            None => Group::with_title(title),
-        };
-        let mut groups = vec![first];
+            );
+        }
         for n in &d.notes {
-            groups.push(Group::with_title(Level::NOTE.secondary_title(n.as_str())));
+            group = group.element(Level::NOTE.message(n.as_str()));
         }
         if let Some(h) = &d.help {
-            groups.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
+            group = group.element(Level::HELP.message(h.as_str()));
         }
+        let groups = [group];
         let _ = writeln!(out, "{}", renderer.render(&groups));
     }
     out

@@ -427,3 +427,119 @@ fn two_services_claiming_one_tcp_port_are_rejected_naming_both() {
     );
     assert!(stderr.contains("by service `"), "{stderr}");
 }
+
+fn fleet_copy() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in walkdir::WalkDir::new(root.join("values")) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(root).unwrap();
+        let dest = tmp.path().join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+    std::fs::copy(root.join("kiln.yaml"), tmp.path().join("kiln.yaml")).unwrap();
+    tmp
+}
+
+fn kiln_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("--color")
+        .arg("never")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn values_schema_reports_a_misspelled_key_where_it_was_written() {
+    let p = fleet_copy();
+    let file = p.path().join("values/services/order-service.prod.yaml");
+    std::fs::write(&file, "replicas: 6\nreplica: 2\n").unwrap();
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unknown values key `replica`"), "{err}");
+    assert!(
+        err.contains("values/services/order-service.prod.yaml:2:1"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `replicas`?"), "{err}");
+    assert!(!p.path().join("out").exists());
+}
+
+#[test]
+fn values_schema_reports_a_wrong_type_where_it_was_set() {
+    let p = fleet_copy();
+    std::fs::write(
+        p.path().join("values/services/user-service.test.yaml"),
+        "replicas: \"3\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout", "--env", "test"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("invalid value for `replicas`: \"3\" is not of type \"integer\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("values/services/user-service.test.yaml:1:11"),
+        "{err}"
+    );
+    // The same through a nested key and an enum.
+    let (_, _, err) = kiln_in(
+        p.path(),
+        &[
+            "render",
+            "--stdout",
+            "--env",
+            "dev",
+            "--set",
+            "service.type=LoadBalancr",
+        ],
+    );
+    assert!(err.contains("invalid value for `service.type`"), "{err}");
+    assert!(err.contains("--set #1"), "{err}");
+}
+
+#[test]
+fn schema_command_prints_the_project_and_set_schemas() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (code, out, _) = kiln_in(root, &["schema"]);
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(schema["title"], "kiln.yaml");
+    assert_eq!(schema["additionalProperties"], false);
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let project: serde_json::Value = serde_json::to_value(
+        kiln::yaml::parse(
+            &std::fs::read_to_string(root.join("kiln.yaml")).unwrap(),
+            0,
+            kiln::yaml::Dialect::Values,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        validator.is_valid(&project),
+        "the example kiln.yaml must satisfy its own schema"
+    );
+    let (code, out, _) = kiln_in(root, &["schema", "spring-boot"]);
+    assert_eq!(code, 0);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["properties"]["replicas"]
+            .is_object()
+    );
+    let (code, _, err) = kiln_in(root, &["schema", "sprng-boot"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `spring-boot`?"), "{err}");
+}

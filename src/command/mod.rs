@@ -4,6 +4,7 @@
 //! returns the rendered manifests; each command then writes, prints or checks them.
 
 pub mod render;
+pub mod schema;
 pub mod values;
 
 use std::collections::HashMap;
@@ -17,8 +18,10 @@ use crate::error::Error;
 use crate::manifest::{self, Manifest};
 use crate::render::{self as engine, FileResult, Templates};
 use crate::source::Sources;
+use crate::values::schema::SetSchemas;
 use crate::values::{self as layers, Instance, Overrides, ValuesTree};
 use crate::yaml::Node;
+use rayon::prelude::*;
 
 /// What a command produced for standard output.
 #[derive(Debug, Default)]
@@ -46,6 +49,7 @@ pub fn run(cli: &Cli, sets: &[SetFlag]) -> Result<Output, Error> {
             args.out = args.out.as_ref().map(|o| dir.join(o));
             render::run(&dir, &args, sets)
         }
+        Command::Schema(args) => schema::run(&dir, args),
         Command::Values(args) => {
             let mut args = args.clone();
             args.values.values_files = args
@@ -73,6 +77,8 @@ pub struct Pipeline {
     pub templates: Arc<Templates>,
     /// Each template set's own `defaults.yaml`, parsed.
     pub set_defaults: HashMap<String, Node>,
+    /// Each template set's `values.schema.json`, compiled.
+    pub schemas: SetSchemas,
 }
 
 impl Pipeline {
@@ -100,6 +106,7 @@ impl Pipeline {
         if !problems.is_empty() {
             return Err(Error::Project(problems));
         }
+        let schemas = SetSchemas::load(&templates).map_err(Error::Project)?;
         Ok(Pipeline {
             project,
             sources,
@@ -107,6 +114,7 @@ impl Pipeline {
             overrides,
             templates,
             set_defaults,
+            schemas,
         })
     }
 
@@ -175,6 +183,18 @@ impl Pipeline {
         with_env_level: bool,
         finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
     ) -> Result<Vec<FileResult<T>>, Error> {
+        // Values are checked against their set's schema before anything renders, so a wrong
+        // type is reported where it was written, not as a confusing template error.
+        let problems: Vec<Diagnostic> = instances
+            .par_iter()
+            .flat_map_iter(|i| {
+                self.schemas
+                    .check(i, &self.project.environments[i.env].name, &self.sources)
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::Project(layers::dedup(problems)));
+        }
         let jenv = engine::environment(&self.templates);
         engine::check_templates(&jenv, &self.templates)?;
         let mut env_values = HashMap::new();

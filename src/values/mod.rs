@@ -6,6 +6,7 @@
 //! This module reads files but renders nothing.
 
 pub mod merge;
+pub mod schema;
 pub mod set;
 
 use std::collections::HashMap;

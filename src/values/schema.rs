@@ -1,0 +1,189 @@
+//! Values schemas: a template set may carry `values.schema.json`, a JSON Schema for the merged
+//! values of its instances. Every instance is checked before rendering, and each violation is
+//! reported at the values file, line and column that set the offending value (the merged tree
+//! keeps every leaf's location), with a "did you mean" for misspelled keys.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use jsonschema::error::ValidationErrorKind;
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::render::Templates;
+use crate::source::Sources;
+use crate::values::Instance;
+use crate::yaml::{Node, Value};
+
+/// The file name of a set's values schema.
+pub const FILE: &str = "values.schema.json";
+
+/// Compiled values schemas by template set.
+#[derive(Default)]
+pub struct SetSchemas {
+    validators: HashMap<String, (jsonschema::Validator, serde_json::Value, String)>,
+}
+
+impl SetSchemas {
+    /// Compile the `values.schema.json` of every set that has one.
+    pub fn load(templates: &Templates) -> Result<SetSchemas, Vec<Diagnostic>> {
+        let mut validators = HashMap::new();
+        let mut problems = Vec::new();
+        for set in templates.sets() {
+            let Some(file) = templates.set_data(set, FILE) else {
+                continue;
+            };
+            let schema: serde_json::Value = match serde_json::from_str(&file.source) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(Diagnostic::error(format!(
+                        "`{}` is not valid JSON: {e}",
+                        file.shown_as
+                    )));
+                    continue;
+                }
+            };
+            match jsonschema::validator_for(&schema) {
+                Ok(v) => {
+                    validators.insert(set.to_string(), (v, schema, file.shown_as.clone()));
+                }
+                Err(e) => problems.push(Diagnostic::error(format!(
+                    "`{}` is not a valid JSON Schema: {e}",
+                    file.shown_as
+                ))),
+            }
+        }
+        if problems.is_empty() {
+            Ok(SetSchemas { validators })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Check one instance's merged values against its set's schema.
+    #[must_use]
+    pub fn check(&self, inst: &Instance, env: &str, sources: &Sources) -> Vec<Diagnostic> {
+        let Some((validator, schema, shown)) = self.validators.get(&inst.template) else {
+            return Vec::new();
+        };
+        let Ok(instance) = serde_json::to_value(&inst.values) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for err in validator.iter_errors(&instance) {
+            let pointer = err.instance_path().as_str().to_string();
+            let path = display_path(&pointer);
+            let target = find(&inst.values, &pointer);
+            let mut d = match err.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    let key = unexpected.first().cloned().unwrap_or_default();
+                    let allowed = allowed_keys(schema, &pointer);
+                    let mut d =
+                        Diagnostic::error(format!("unknown values key `{}`", join(&path, &key)));
+                    if let Some(node) = target.and_then(|t| t.get(&key)) {
+                        d = d.at(sources, node.key_loc, "not a key of this template set");
+                    }
+                    if let Some(s) = did_you_mean(&key, allowed.iter().map(String::as_str)) {
+                        d = d.help(format!("did you mean `{}`?", join(&path, s)));
+                    } else if !allowed.is_empty() {
+                        d = d.help(format!("keys here: {}", allowed.join(", ")));
+                    }
+                    d
+                }
+                _ => {
+                    let mut d = Diagnostic::error(format!(
+                        "invalid value for `{}`: {err}",
+                        if path.is_empty() { "values" } else { &path }
+                    ));
+                    if let Some(node) = target {
+                        d = d.at(sources, node.loc, "set here");
+                    }
+                    d
+                }
+            };
+            d = d.note(format!(
+                "checked against `{shown}` for `{}` in environment `{env}`",
+                inst.name
+            ));
+            out.push(d);
+        }
+        out
+    }
+}
+
+/// `/resources/limits/cpu` -> `resources.limits.cpu`; `/tolerations/0/key` -> `tolerations[0].key`.
+fn display_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        if part.parse::<usize>().is_ok() {
+            let _ = write!(out, "[{part}]");
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part);
+        }
+    }
+    out
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The node at a JSON pointer in the merged values.
+fn find<'a>(root: &'a Node, pointer: &str) -> Option<&'a Node> {
+    let mut node = root;
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        node = match &node.value {
+            Value::Map(m) => m.get(&part)?,
+            Value::Seq(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// The property names the schema declares at a pointer (following `properties` only).
+fn allowed_keys(schema: &serde_json::Value, pointer: &str) -> Vec<String> {
+    let mut s = schema;
+    for part in pointer.split('/').skip(1) {
+        let next = if part.parse::<usize>().is_ok() {
+            s.get("items")
+        } else {
+            s.get("properties").and_then(|p| p.get(part))
+        };
+        match next {
+            Some(n) => s = n,
+            None => return Vec::new(),
+        }
+    }
+    s.get("properties")
+        .and_then(|p| p.as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_become_paths() {
+        assert_eq!(
+            display_path("/resources/limits/cpu"),
+            "resources.limits.cpu"
+        );
+        assert_eq!(display_path("/tolerations/0/key"), "tolerations[0].key");
+        assert_eq!(
+            display_path("/labels/app.kubernetes.io~1name"),
+            "labels.app.kubernetes.io/name"
+        );
+        assert_eq!(display_path(""), "");
+    }
+}
