@@ -524,7 +524,7 @@ fn schema_command_prints_the_project_and_set_schemas() {
         kiln::yaml::parse(
             &std::fs::read_to_string(root.join("kiln.yaml")).unwrap(),
             0,
-            kiln::yaml::Dialect::Values,
+            Dialect::Values,
         )
         .unwrap(),
     )
