@@ -20,6 +20,29 @@ fn main() {
     let dest =
         Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
     std::fs::write(dest, out).expect("write embedded.rs");
+    embed_schemas();
+}
+
+/// Embeds the generated Kubernetes schemas (`schemas/k8s/<version>/`, see xtask/README.md):
+/// each version's index and its compressed per-kind files, decompressed lazily at run time.
+fn embed_schemas() {
+    println!("cargo:rerun-if-changed=schemas");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join("k8s");
+    let mut files = Vec::new();
+    collect(&root, &root, &mut files);
+    files.sort();
+    let mut out = String::from("/// Embedded Kubernetes schemas: (`<version>/<file>`, bytes).\n");
+    out.push_str("pub(crate) static EMBEDDED_SCHEMAS: &[(&str, &[u8])] = &[\n");
+    for (name, path) in files {
+        if name.ends_with(".json.gz") || name.ends_with("index.json") {
+            let _ = writeln!(out, "    ({name:?}, include_bytes!({path:?})),");
+        }
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("schemas.rs");
+    std::fs::write(dest, out).expect("write schemas.rs");
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {

@@ -63,12 +63,78 @@ pub enum Command {
   kiln values order-service --env test --origin
   kiln values gateway --env dev --set image.tag=1.4.2")]
     Values(ValuesArgs),
+    /// Render in memory and check every manifest against its environment's Kubernetes version.
+    #[command(after_help = "Examples:
+  kiln check
+  kiln check --env prod --format junit > kiln-check.xml
+  kiln check --skip-missing-schemas --schema-location ./crd-schemas")]
+    Check(CheckArgs),
+    /// Check any manifests (files, folders, `-` for stdin) against a Kubernetes version.
+    #[command(after_help = "Examples:
+  kiln lint deploy/ --kube-version 1.29
+  helm template my-chart | kiln lint - --format sarif > lint.sarif
+  kiln lint manifests.yaml --schema-location '/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json'")]
+    Lint(LintArgs),
     /// Print the JSON Schema of kiln.yaml, or of a template set's values.
     #[command(after_help = "Examples:
   kiln schema > kiln.schema.json      then start kiln.yaml with
                                       # yaml-language-server: $schema=kiln.schema.json
   kiln schema spring-boot             the values schema of the built-in spring-boot set")]
     Schema(SchemaArgs),
+}
+
+/// Flags shared by `check` and `lint`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckFlags {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Text)]
+    pub format: crate::report::Format,
+
+    /// Extra schema folder in kubeconform's layout, tried first (repeatable).
+    #[arg(long = "schema-location", value_name = "PATH")]
+    pub schema_location: Vec<String>,
+
+    /// Schema cache folder filled by `kiln schemas import` (default: the project's
+    /// `.kiln/schemas`).
+    #[arg(long = "schema-cache", value_name = "DIR")]
+    pub schema_cache: Option<PathBuf>,
+
+    /// Skip kinds that have no schema instead of reporting them.
+    #[arg(long)]
+    pub skip_missing_schemas: bool,
+}
+
+/// `kiln check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Only these environments (repeatable).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Vec<String>,
+
+    /// Only these services (repeatable).
+    #[arg(short, long = "service", value_name = "SERVICE")]
+    pub service: Vec<String>,
+
+    #[command(flatten)]
+    pub values: ValueArgs,
+
+    #[command(flatten)]
+    pub check: CheckFlags,
+}
+
+/// `kiln lint`.
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    /// Files or folders (searched for .yaml, .yml, .json); `-` reads standard input.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The Kubernetes version to check against (default: the newest with schemas).
+    #[arg(long = "kube-version", value_name = "X.Y")]
+    pub kube_version: Option<String>,
+
+    #[command(flatten)]
+    pub check: CheckFlags,
 }
 
 /// `kiln schema`.

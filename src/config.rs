@@ -255,7 +255,7 @@ pub fn read_text(path: &Path, shown_as: &str) -> Result<String, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, &e))?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = String::from_utf8_lossy(good).lines().count().max(1);
+        let line = line_count(good);
         Error::Project(vec![
             Diagnostic::error(format!(
                 "`{shown_as}` is not valid UTF-8 (first bad byte on line {line})"
@@ -270,4 +270,10 @@ pub fn read_text(path: &Path, shown_as: &str) -> Result<String, Error> {
 #[must_use]
 pub fn project_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ProjectFile)).unwrap_or_default()
+}
+
+/// The 1-based line the byte after `bytes` is on.
+#[must_use]
+pub fn line_count(bytes: &[u8]) -> usize {
+    bytes.split(|b| *b == b'\n').count()
 }

@@ -3,6 +3,7 @@
 //! Data flows `cli -> config -> values -> render -> manifest -> output`; see ARCHITECTURE.md for
 //! what each module owns. [`run`] is the whole program: the binary only forwards to it.
 
+pub mod check;
 pub mod cli;
 pub mod command;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod manifest;
 pub mod output;
 pub mod render;
+pub mod report;
 pub mod source;
 pub mod values;
 pub mod yaml;

@@ -3,6 +3,8 @@
 //! `cli -> config -> values -> render -> manifest`: [`Pipeline::run`] takes the parsed flags and
 //! returns the rendered manifests; each command then writes, prints or checks them.
 
+pub mod check;
+pub mod lint;
 pub mod render;
 pub mod schema;
 pub mod values;
@@ -50,6 +52,17 @@ pub fn run(cli: &Cli, sets: &[SetFlag]) -> Result<Output, Error> {
             render::run(&dir, &args, sets)
         }
         Command::Schema(args) => schema::run(&dir, args),
+        Command::Lint(args) => lint::run(&dir, args),
+        Command::Check(args) => {
+            let mut args = args.clone();
+            args.values.values_files = args
+                .values
+                .values_files
+                .iter()
+                .map(|f| dir.join(f))
+                .collect();
+            check::run(&dir, &args, sets)
+        }
         Command::Values(args) => {
             let mut args = args.clone();
             args.values.values_files = args
@@ -251,4 +264,37 @@ pub fn yaml_of(manifests: &[Manifest], with_instance: bool) -> Result<String, Di
     let refs: Vec<&Manifest> = manifests.iter().collect();
     manifest::to_yaml(&refs, with_instance)
         .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))
+}
+
+/// The schema catalogue for `check`/`lint`: `--schema-location` folders, then the schema cache
+/// (`--schema-cache`, or the project's `.kiln/schemas`), then the embedded schemas.
+pub fn catalog(
+    flags: &crate::cli::CheckFlags,
+    project: Option<&Project>,
+) -> Result<crate::check::Catalog, Error> {
+    use crate::check::schema;
+    let mut sources: Vec<Box<dyn schema::SchemaSource>> = Vec::new();
+    for loc in &flags.schema_location {
+        sources.push(Box::new(schema::KubeconformLocation::new(loc)));
+    }
+    let cache_dir = flags
+        .schema_cache
+        .clone()
+        .or_else(|| project.map(|p| p.root.join(".kiln").join("schemas")));
+    if let Some(dir) = cache_dir {
+        sources.push(schema::cache(&dir));
+    }
+    sources.push(schema::embedded());
+    Ok(crate::check::Catalog::new(sources))
+}
+
+/// 1 when any error-severity finding was reported, else 0.
+#[must_use]
+pub fn exit_code(results: &[crate::check::Checked]) -> u8 {
+    u8::from(
+        results
+            .iter()
+            .flat_map(|r| &r.findings)
+            .any(|f| f.severity == crate::diagnostic::Severity::Error),
+    )
 }

@@ -1,0 +1,59 @@
+//! `Finding`: one problem a check found in one Kubernetes object, with stable fields that every
+//! report format (text, JSON, `JUnit`, SARIF) is built from.
+
+use serde::Serialize;
+
+use crate::diagnostic::{Excerpt, Severity};
+
+/// One problem in one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable rule id: `schema`, `no-schema`, `metadata-name`, `selector-mismatch`, ...
+    pub rule: &'static str,
+    /// `error` or `warning`.
+    #[serde(serialize_with = "severity_name")]
+    pub severity: Severity,
+    /// The object: `apps/v1 Deployment prod/order-service` (absent when the document has no
+    /// usable identity).
+    pub resource: Option<String>,
+    /// Where in the object, as a dotted path: `spec.template.spec.containers[0].image`.
+    pub path: Option<String>,
+    /// What is wrong, what was expected and what was found.
+    pub message: String,
+    /// The file the object is in (for rendered output: `out/<env>/<instance>.yaml`).
+    pub file: String,
+    /// 1-based line in `file`, when known.
+    pub line: Option<u32>,
+    /// 1-based column in `file`, when known.
+    pub column: Option<u32>,
+    /// For rendered output: the template that produced the object.
+    pub template: Option<String>,
+    /// The environment (rendered output) or Kubernetes version (plain files) checked against.
+    pub kube_version: Option<String>,
+    /// Lines of the file around the problem, for the text report.
+    #[serde(skip)]
+    pub excerpt: Option<Excerpt>,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's serialize_with passes a reference"
+)]
+fn severity_name<S: serde::Serializer>(s: &Severity, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    })
+}
+
+impl Finding {
+    /// `file:line:col` (or just the file).
+    #[must_use]
+    pub fn location(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", self.file),
+            (Some(l), None) => format!("{}:{l}", self.file),
+            _ => self.file.clone(),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Reading manifests to check: split a stream into documents, parse each on its own (so one
+//! broken document never hides the others), expand `kind: List`, and remember where each
+//! document starts so findings can name the file's own line and column.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::source::Loc;
+use crate::yaml::{self, Dialect, Node, ParseError, Value};
+
+/// One document of a file, parsed or not.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The file it is in, as shown to users.
+    pub file: Arc<str>,
+    /// The whole file text (for excerpts).
+    pub text: Arc<str>,
+    /// Byte offset of the document's first line in `text`.
+    pub offset: usize,
+    /// Number of lines before the document in `text`.
+    pub line_base: u32,
+    /// The parsed tree (locations relative to the document), or why it does not parse.
+    pub parsed: Result<Node, ParseError>,
+    /// For rendered output: the template that produced it.
+    pub template: Option<Arc<str>>,
+}
+
+impl Document {
+    /// Absolute line and column of a location inside this document.
+    #[must_use]
+    pub fn position(&self, loc: Loc) -> (u32, u32, usize) {
+        (
+            self.line_base + loc.line,
+            loc.col,
+            self.offset + loc.offset as usize,
+        )
+    }
+}
+
+/// Split `text` at `---` document markers and parse every document (in parallel). Empty
+/// documents are dropped; documents that are lists of objects (`kind: List`) are expanded.
+#[must_use]
+pub fn documents(
+    file: &str,
+    text: &str,
+    template_of: &(dyn Fn(&str) -> Option<Arc<str>> + Sync),
+) -> Vec<Document> {
+    let file: Arc<str> = Arc::from(file);
+    let text_arc: Arc<str> = Arc::from(text);
+    let chunks = split(text);
+    let parsed: Vec<Vec<Document>> = chunks
+        .par_iter()
+        .map(|&(offset, line_base, end)| {
+            let chunk = &text[offset..end];
+            if is_blank(chunk) {
+                return Vec::new();
+            }
+            let template = chunk
+                .lines()
+                .find_map(|l| l.strip_prefix("# Source: "))
+                .and_then(template_of);
+            let doc = |parsed| Document {
+                file: Arc::clone(&file),
+                text: Arc::clone(&text_arc),
+                offset,
+                line_base,
+                parsed,
+                template: template.clone(),
+            };
+            match yaml::parse(chunk, 0, Dialect::Kube) {
+                Ok(node) if node.value == Value::Null => Vec::new(),
+                Ok(node) => expand_list(node).into_iter().map(|n| doc(Ok(n))).collect(),
+                Err(e) => vec![doc(Err(e))],
+            }
+        })
+        .collect();
+    parsed.into_iter().flatten().collect()
+}
+
+/// `kind: List` (and `*List`) documents hold their objects in `items`.
+fn expand_list(node: Node) -> Vec<Node> {
+    let is_list = node
+        .get_str("kind")
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && node
+            .get("items")
+            .is_some_and(|i| matches!(i.value, Value::Seq(_)));
+    if !is_list {
+        return vec![node];
+    }
+    match node.value {
+        Value::Map(mut m) => match m.shift_remove("items").map(|i| i.value) {
+            Some(Value::Seq(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn is_blank(chunk: &str) -> bool {
+    chunk.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
+/// Byte ranges (start, lines before start, end) of the documents in a stream. A line that is
+/// `---` (optionally followed by a space or comment) starts a new document; the marker line
+/// belongs to the new document, so its line numbers stay right.
+fn split(text: &str) -> Vec<(usize, u32, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut start_line = 0u32;
+    let mut pos = 0;
+    for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        if marker && pos > start {
+            out.push((start, start_line, pos));
+            start = pos;
+            start_line = line_no;
+        }
+        pos += line.len();
+    }
+    out.push((start, start_line, text.len()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_keep_line_numbers() {
+        let text = "a: 1\n---\nb: 2\nc: 3\n--- # x\nd: [\n---\n";
+        let docs = documents("f.yaml", text, &|_| None);
+        assert_eq!(docs.len(), 3);
+        let b = docs[1].parsed.as_ref().unwrap().get("c").unwrap();
+        assert_eq!(docs[1].position(b.loc).0, 4);
+        let err = docs[2].parsed.as_ref().unwrap_err();
+        assert!(docs[2].line_base + err.line >= 6);
+    }
+
+    #[test]
+    fn lists_expand() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- {kind: ConfigMap}\n- {kind: Service}\n";
+        assert_eq!(documents("f", text, &|_| None).len(), 2);
+    }
+}

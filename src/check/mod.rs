@@ -1,0 +1,338 @@
+//! Checks: everything kiln finds wrong in a Kubernetes object, as [`Finding`]s.
+//!
+//! One entry point, [`check_document`], runs for `kiln check` (rendered output, each document
+//! against its environment's Kubernetes version) and `kiln lint` (any manifests): identity,
+//! the strict JSON Schema of the kind at the version, and the rules in [`rules`]. Returns
+//! findings and never prints.
+
+pub mod finding;
+pub mod input;
+pub mod rules;
+pub mod schema;
+
+pub use finding::Finding;
+pub use input::Document;
+pub use schema::Catalog;
+
+use crate::config::KubeVersion;
+use crate::diagnostic::{Excerpt, Severity, did_you_mean};
+use crate::manifest::ResourceId;
+use crate::yaml::{Node, Value};
+
+/// Settings that change what is reported.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// A kind with no schema is skipped instead of reported.
+    pub skip_missing_schemas: bool,
+}
+
+/// The result of checking one document: its identity (when it has one) and its findings.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// `apps/v1 Deployment prod/order-service`, or the file and line for documents without one.
+    pub resource: String,
+    /// The file.
+    pub file: String,
+    /// Findings, in document order.
+    pub findings: Vec<Finding>,
+    /// True when no schema was found and `--skip-missing-schemas` skipped it.
+    pub skipped: bool,
+}
+
+/// Check one document against Kubernetes `version`.
+#[must_use]
+pub fn check_document(
+    doc: &Document,
+    version: KubeVersion,
+    catalog: &Catalog,
+    options: Options,
+) -> Checked {
+    let (schema_version, version_note) = catalog.resolve(version);
+    let mut out = Checked {
+        resource: String::new(),
+        file: doc.file.to_string(),
+        findings: Vec::new(),
+        skipped: false,
+    };
+    let node = match &doc.parsed {
+        Ok(n) => n,
+        Err(e) => {
+            let rule = if e.message.contains("duplicate") {
+                "duplicate-key"
+            } else {
+                "yaml-syntax"
+            };
+            let line = doc.line_base + e.line.max(1);
+            out.resource = format!("{}:{line}", doc.file);
+            let offset = doc.offset + e.offset.unwrap_or(0);
+            out.findings.push(Finding {
+                rule,
+                severity: Severity::Error,
+                resource: None,
+                path: None,
+                message: format!("not valid YAML: {}", e.message),
+                file: doc.file.to_string(),
+                line: Some(line),
+                column: Some(e.col.max(1)),
+                template: doc.template.as_deref().map(str::to_string),
+                kube_version: Some(version.to_string()),
+                excerpt: Some(Excerpt::from_text(
+                    &doc.file,
+                    &doc.text,
+                    offset..offset + 1,
+                    &e.message,
+                )),
+            });
+            return out;
+        }
+    };
+    let finding = |rule: &'static str,
+                   severity: Severity,
+                   pointer: &str,
+                   message: String,
+                   resource: Option<String>| {
+        let (target, found) = locate(node, pointer);
+        // Point at the key of the offending field; at the parent object when the field is
+        // missing (or for the whole document).
+        let loc = if found && !pointer.is_empty() {
+            target.key_loc
+        } else {
+            target.loc
+        };
+        let (line, column, offset) = doc.position(loc);
+        Finding {
+            rule,
+            severity,
+            resource,
+            path: (!pointer.is_empty()).then(|| dotted(pointer)),
+            message,
+            file: doc.file.to_string(),
+            line: Some(line),
+            column: Some(column),
+            template: doc.template.as_deref().map(str::to_string),
+            kube_version: Some(version.to_string()),
+            excerpt: Some(Excerpt::from_text(
+                &doc.file,
+                &doc.text,
+                offset..offset + (loc.len as usize).max(1),
+                "here",
+            )),
+        }
+    };
+    if !matches!(node.value, Value::Map(_)) {
+        out.resource = format!("{}:{}", doc.file, doc.line_base + node.loc.line.max(1));
+        out.findings.push(finding(
+            "not-an-object",
+            Severity::Error,
+            "",
+            format!(
+                "a Kubernetes object must be a mapping, found a {}",
+                node.type_name()
+            ),
+            None,
+        ));
+        return out;
+    }
+    let api_version = node.get_str("apiVersion");
+    let kind = node.get_str("kind");
+    let (Some(api_version), Some(kind)) = (api_version, kind) else {
+        out.resource = format!("{}:{}", doc.file, doc.line_base + node.loc.line.max(1));
+        let missing = if api_version.is_none() {
+            "`apiVersion`"
+        } else {
+            "`kind`"
+        };
+        out.findings.push(finding(
+            "missing-type",
+            Severity::Error,
+            "",
+            format!("missing {missing}: every object needs `apiVersion` and `kind` (strings)"),
+            None,
+        ));
+        return out;
+    };
+    let id = ResourceId::of(node).ok();
+    let resource = id
+        .as_ref()
+        .map_or_else(|| format!("{api_version} {kind}"), ToString::to_string);
+    out.resource.clone_from(&resource);
+    let res = Some(resource.clone());
+    if let Err(why) = api_version_syntax(api_version) {
+        out.findings.push(finding(
+            "api-version",
+            Severity::Error,
+            "/apiVersion",
+            format!("apiVersion `{api_version}` {why}"),
+            res.clone(),
+        ));
+    }
+    let json = serde_json::to_value(node).unwrap_or_default();
+    match catalog.validate(schema_version, api_version, kind, &json) {
+        schema::Outcome::Valid => {}
+        schema::Outcome::NoSchema { suggestion } => {
+            if options.skip_missing_schemas {
+                out.skipped = true;
+            } else {
+                let mut msg = format!("no schema for {api_version} {kind} at {version}");
+                match suggestion {
+                    Some(s) => msg.push_str(&format!(": did you mean {s}?")),
+                    None => msg.push_str(": import its CRD with `kiln schemas import`, or skip such kinds with `--skip-missing-schemas`"),
+                }
+                out.findings.push(finding(
+                    "no-schema",
+                    Severity::Error,
+                    "/kind",
+                    msg,
+                    res.clone(),
+                ));
+            }
+        }
+        schema::Outcome::Broken(e) => out.findings.push(finding(
+            "no-schema",
+            Severity::Error,
+            "/kind",
+            e,
+            res.clone(),
+        )),
+        schema::Outcome::Invalid(violations) => {
+            for v in violations {
+                let mut message = v.message;
+                if let Some(field) = &v.unknown_field {
+                    let parent = v.pointer.rsplit_once('/').map_or("", |(p, _)| p);
+                    let fields = catalog.fields_at(schema_version, api_version, kind, parent);
+                    if let Some(s) = did_you_mean(field, fields.iter().map(String::as_str)) {
+                        message.push_str(&format!(": did you mean `{s}`?"));
+                    } else {
+                        message.push_str(&format!(" in {api_version} {kind}"));
+                    }
+                } else {
+                    message = format!("{message} (at `{}`)", dotted(&v.pointer));
+                }
+                out.findings.push(finding(
+                    "schema",
+                    Severity::Error,
+                    &v.pointer,
+                    message,
+                    res.clone(),
+                ));
+            }
+        }
+    }
+    for (rule, pointer, message, warning) in rules::check(node, kind) {
+        let severity = if warning {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        out.findings
+            .push(finding(rule, severity, &pointer, message, res.clone()));
+    }
+    if let Some(note) = version_note {
+        for f in &mut out.findings {
+            if f.rule == "schema" || f.rule == "no-schema" {
+                f.message.push_str(&format!(" ({note})"));
+            }
+        }
+    }
+    out
+}
+
+/// `apps/v1`, `v1`, `example.com/v1beta2`.
+fn api_version_syntax(v: &str) -> Result<(), &'static str> {
+    let version = match v.split_once('/') {
+        Some((group, version)) => {
+            if group.is_empty() || rules::dns_subdomain(group).is_err() {
+                return Err("has an invalid group (expected `group/version`, e.g. `apps/v1`)");
+            }
+            version
+        }
+        None => v,
+    };
+    let rest = version
+        .strip_prefix('v')
+        .ok_or("has no version (expected `v1`, `v1beta1`, `group/v1`)")?;
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if digits_end == 0 {
+        return Err("has no version number");
+    }
+    let tail = &rest[digits_end..];
+    let ok = tail.is_empty()
+        || ["alpha", "beta"].iter().any(|p| {
+            tail.strip_prefix(p)
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err("is not a Kubernetes API version (`v1`, `v1beta1`, `v2alpha1`)")
+    }
+}
+
+/// The node at a JSON pointer (`true`), or the deepest existing parent (`false`).
+fn locate<'a>(root: &'a Node, pointer: &str) -> (&'a Node, bool) {
+    let mut node = root;
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        let next = match &node.value {
+            Value::Map(m) => m.get(&part),
+            Value::Seq(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return (node, false),
+        }
+    }
+    (node, true)
+}
+
+/// `/spec/template/spec/containers/0/image` -> `spec.template.spec.containers[0].image`.
+#[must_use]
+pub fn dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        if part.parse::<usize>().is_ok() {
+            out.push('[');
+            out.push_str(&part);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions() {
+        for ok in ["v1", "apps/v1", "example.com/v1beta2", "batch/v2alpha1"] {
+            assert!(api_version_syntax(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "apps", "/v1", "apps/", "apps/1", "v1beta", "Apps/v1", "v1gamma1",
+        ] {
+            assert!(api_version_syntax(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dotted_paths() {
+        assert_eq!(
+            dotted("/spec/containers/0/image"),
+            "spec.containers[0].image"
+        );
+        assert_eq!(
+            dotted("/metadata/labels/app.kubernetes.io~1name"),
+            "metadata.labels.app.kubernetes.io/name"
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! What the API server would reject even when the JSON Schema passes: name formats and
+//! lengths, label and annotation syntax, duplicate container/port names, a workload whose
+//! selector does not match its pod template. Each check returns findings; none prints.
+
+use crate::yaml::{Node, Value};
+
+/// A problem found by a rule: (rule id, JSON pointer, message, warning instead of error).
+pub type Problem = (&'static str, String, String, bool);
+
+/// Kinds whose names must be DNS-1123 labels (63 characters, no dots), as the API server
+/// validates them; every other kind takes a DNS-1123 subdomain (253, dots allowed).
+const LABEL_NAMED: &[&str] = &["Namespace", "Service"];
+
+/// Check one object with a known identity.
+#[must_use]
+pub fn check(doc: &Node, kind: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    metadata(doc, kind, &mut out);
+    if let Some((pointer, pod)) = pod_spec(doc, kind) {
+        pod_rules(pod, &pointer, &mut out);
+    }
+    selector(doc, kind, &mut out);
+    out
+}
+
+fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
+    let Some(meta) = doc.get("metadata") else {
+        out.push((
+            "metadata-name",
+            "/metadata".into(),
+            "missing `metadata` (with at least `name`)".into(),
+            false,
+        ));
+        return;
+    };
+    match meta.get("name").map(|n| &n.value) {
+        None => {
+            if meta.get("generateName").is_none() {
+                out.push((
+                    "metadata-name",
+                    "/metadata".into(),
+                    "missing `metadata.name`".into(),
+                    false,
+                ));
+            }
+        }
+        Some(Value::Str(name)) => {
+            let label = LABEL_NAMED.contains(&kind);
+            let check = if label {
+                dns_label(name)
+            } else {
+                dns_subdomain(name)
+            };
+            if let Err(why) = check {
+                let what = if label {
+                    "a DNS-1123 label (lowercase letters, digits, `-`; at most 63)"
+                } else {
+                    "a DNS-1123 subdomain (lowercase letters, digits, `-` and `.`; at most 253)"
+                };
+                out.push((
+                    "metadata-name",
+                    "/metadata/name".into(),
+                    format!("name `{name}` {why}: a {kind} name must be {what}"),
+                    false,
+                ));
+            }
+        }
+        Some(other) => out.push((
+            "metadata-name",
+            "/metadata/name".into(),
+            format!(
+                "`metadata.name` must be a string, found {}",
+                other.type_name()
+            ),
+            false,
+        )),
+    }
+    for (field, values_are_labels) in [("labels", true), ("annotations", false)] {
+        let Some(Value::Map(map)) = meta.get(field).map(|n| &n.value) else {
+            continue;
+        };
+        for (key, value) in map {
+            let pointer = format!("/metadata/{field}/{}", escape(key));
+            if let Err(why) = qualified_name(key) {
+                out.push((
+                    "label-syntax",
+                    pointer.clone(),
+                    format!("{} key `{key}` {why}", &field[..field.len() - 1]),
+                    false,
+                ));
+            }
+            match &value.value {
+                Value::Str(v) if values_are_labels => {
+                    if let Err(why) = label_value(v) {
+                        out.push((
+                            "label-syntax",
+                            pointer,
+                            format!("label `{key}` value `{v}` {why}"),
+                            false,
+                        ));
+                    }
+                }
+                Value::Str(_) => {}
+                other => out.push((
+                    "label-syntax",
+                    pointer,
+                    format!(
+                        "{} `{key}` must be a string, found {} (quote it)",
+                        &field[..field.len() - 1],
+                        other.type_name()
+                    ),
+                    false,
+                )),
+            }
+        }
+    }
+}
+
+/// Where the pod spec of a kind lives.
+fn pod_spec<'a>(doc: &'a Node, kind: &str) -> Option<(String, &'a Node)> {
+    let path: &[&str] = match kind {
+        "Pod" => &["spec"],
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => &["spec", "template", "spec"],
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => return None,
+    };
+    let mut n = doc;
+    for p in path {
+        n = n.get(p)?;
+    }
+    Some((format!("/{}", path.join("/")), n))
+}
+
+fn pod_rules(pod: &Node, pointer: &str, out: &mut Vec<Problem>) {
+    let mut names: Vec<(&str, String)> = Vec::new();
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let Some(Value::Seq(items)) = pod.get(list).map(|n| &n.value) else {
+            continue;
+        };
+        for (i, c) in items.iter().enumerate() {
+            let here = format!("{pointer}/{list}/{i}");
+            if let Some(name) = c.get_str("name") {
+                if names.iter().any(|(n, _)| *n == name) {
+                    out.push((
+                        "duplicate-name",
+                        format!("{here}/name"),
+                        format!("container name `{name}` is used twice in the pod"),
+                        false,
+                    ));
+                } else {
+                    names.push((name, here.clone()));
+                }
+            }
+            duplicates(c, "ports", "name", &here, "port name", false, out);
+            duplicates(c, "env", "name", &here, "environment variable", true, out);
+        }
+    }
+    duplicates(pod, "volumes", "name", pointer, "volume name", false, out);
+}
+
+#[allow(clippy::too_many_arguments, reason = "small internal helper")]
+fn duplicates(
+    parent: &Node,
+    list: &str,
+    key: &str,
+    pointer: &str,
+    what: &str,
+    warning: bool,
+    out: &mut Vec<Problem>,
+) {
+    let Some(Value::Seq(items)) = parent.get(list).map(|n| &n.value) else {
+        return;
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(name) = item.get_str(key) else {
+            continue;
+        };
+        if seen.contains(&name) {
+            let msg = if warning {
+                format!("{what} `{name}` is set twice in one container; the last one silently wins")
+            } else {
+                format!("{what} `{name}` is used twice")
+            };
+            out.push((
+                "duplicate-name",
+                format!("{pointer}/{list}/{i}/{key}"),
+                msg,
+                warning,
+            ));
+        } else {
+            seen.push(name);
+        }
+    }
+}
+
+fn selector(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
+    if !matches!(
+        kind,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+    ) {
+        return;
+    }
+    let api = doc.get_str("apiVersion").unwrap_or_default();
+    let Some(spec) = doc.get("spec") else { return };
+    let labels = spec
+        .get("template")
+        .and_then(|t| t.get("metadata"))
+        .and_then(|m| m.get("labels"));
+    let Some(selector) = spec.get("selector") else {
+        if api == "apps/v1" {
+            out.push(("selector-mismatch", "/spec".into(), format!("`spec.selector` is required for apps/v1 {kind}; set it to the pod template's labels"), false));
+        }
+        return;
+    };
+    let label = |k: &str| labels.and_then(|l| l.get_str(k));
+    if let Some(Value::Map(m)) = selector.get("matchLabels").map(|n| &n.value) {
+        for (k, v) in m {
+            let want = match &v.value {
+                Value::Str(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            if label(k) != Some(want.as_str()) {
+                out.push((
+                    "selector-mismatch",
+                    format!("/spec/selector/matchLabels/{}", escape(k)),
+                    format!("selector `{k}: {want}` does not match the pod template's labels (found {}); the API server rejects this", label(k).map_or_else(|| "no such label".to_string(), |v| format!("`{v}`"))),
+                    false,
+                ));
+            }
+        }
+    }
+    if let Some(Value::Seq(exprs)) = selector.get("matchExpressions").map(|n| &n.value) {
+        for (i, e) in exprs.iter().enumerate() {
+            let (Some(key), Some(op)) = (e.get_str("key"), e.get_str("operator")) else {
+                continue;
+            };
+            let values: Vec<&str> = match e.get("values").map(|n| &n.value) {
+                Some(Value::Seq(v)) => v
+                    .iter()
+                    .filter_map(|x| {
+                        if let Value::Str(s) = &x.value {
+                            Some(s.as_str())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let have = label(key);
+            let ok = match op {
+                "In" => have.is_some_and(|h| values.contains(&h)),
+                "NotIn" => !have.is_some_and(|h| values.contains(&h)),
+                "Exists" => have.is_some(),
+                "DoesNotExist" => have.is_none(),
+                _ => true,
+            };
+            if !ok {
+                out.push((
+                    "selector-mismatch",
+                    format!("/spec/selector/matchExpressions/{i}"),
+                    format!(
+                        "selector expression `{key} {op}` does not match the pod template's labels"
+                    ),
+                    false,
+                ));
+            }
+        }
+    }
+}
+
+/// JSON pointer escaping of one segment.
+#[must_use]
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn is_alnum(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// DNS-1123 label: at most 63 of `[a-z0-9-]`, starting and ending alphanumeric.
+pub fn dns_label(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() {
+        return Err("is empty");
+    }
+    if s.len() > 63 {
+        return Err("is longer than 63 characters");
+    }
+    if !s.chars().all(|c| is_alnum(c) || c == '-') {
+        return Err("has characters other than lowercase letters, digits and `-`");
+    }
+    if !s.starts_with(is_alnum) || !s.ends_with(is_alnum) {
+        return Err("must start and end with a lowercase letter or digit");
+    }
+    Ok(())
+}
+
+/// DNS-1123 subdomain: at most 253, dot-separated labels.
+pub fn dns_subdomain(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() {
+        return Err("is empty");
+    }
+    if s.len() > 253 {
+        return Err("is longer than 253 characters");
+    }
+    if !s.chars().all(|c| is_alnum(c) || c == '-' || c == '.') {
+        return Err("has characters other than lowercase letters, digits, `-` and `.`");
+    }
+    if !s.starts_with(is_alnum) || !s.ends_with(is_alnum) {
+        return Err("must start and end with a lowercase letter or digit");
+    }
+    Ok(())
+}
+
+/// A label/annotation key: optional DNS subdomain prefix and `/`, then a name of at most 63
+/// characters of `[A-Za-z0-9-_.]`, starting and ending alphanumeric.
+pub fn qualified_name(key: &str) -> Result<(), &'static str> {
+    let name = match key.rsplit_once('/') {
+        Some((prefix, name)) => {
+            if dns_subdomain(prefix).is_err() {
+                return Err(
+                    "has an invalid prefix (it must be a DNS subdomain such as `example.com`)",
+                );
+            }
+            name
+        }
+        None => key,
+    };
+    if name.is_empty() {
+        return Err("has an empty name");
+    }
+    if name.len() > 63 {
+        return Err("has a name longer than 63 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(
+            "may only hold letters, digits, `-`, `_` and `.` (after an optional `prefix/`)",
+        );
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err("must start and end with a letter or digit");
+    }
+    Ok(())
+}
+
+/// A label value: empty, or at most 63 of `[A-Za-z0-9-_.]`, starting and ending alphanumeric.
+pub fn label_value(v: &str) -> Result<(), &'static str> {
+    if v.is_empty() {
+        return Ok(());
+    }
+    if v.len() > 63 {
+        return Err("is longer than 63 characters");
+    }
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err("may only hold letters, digits, `-`, `_` and `.`");
+    }
+    if !v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !v.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err("must start and end with a letter or digit");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{Dialect, parse};
+
+    fn rules(text: &str) -> Vec<&'static str> {
+        let doc = parse(text, 0, Dialect::Kube).unwrap();
+        let kind = doc.get_str("kind").unwrap().to_string();
+        check(&doc, &kind).into_iter().map(|p| p.0).collect()
+    }
+
+    #[test]
+    fn names() {
+        assert!(dns_label("order-service").is_ok());
+        assert!(dns_label("Order").is_err());
+        assert!(dns_label(&"a".repeat(64)).is_err());
+        assert!(dns_subdomain("a.b-c").is_ok());
+        assert!(dns_subdomain("-a").is_err());
+        assert!(qualified_name("app.kubernetes.io/name").is_ok());
+        assert!(qualified_name("bad key").is_err());
+        assert!(qualified_name("Example.com/x").is_err());
+        assert!(label_value("").is_ok());
+        assert!(label_value("a b").is_err());
+    }
+
+    #[test]
+    fn rule_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("kind: ConfigMap\nmetadata: {name: ok}\n", &[]),
+            ("kind: ConfigMap\nmetadata: {}\n", &["metadata-name"]),
+            ("kind: Service\nmetadata: {name: a.b}\n", &["metadata-name"]),
+            ("kind: ConfigMap\nmetadata: {name: a.b}\n", &[]),
+            (
+                "kind: ConfigMap\nmetadata: {name: x, labels: {\"a b\": x, ok: \"bad value\"}}\n",
+                &["label-syntax", "label-syntax"],
+            ),
+            (
+                "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a}, {name: a}]}\n",
+                &["duplicate-name"],
+            ),
+            (
+                "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, ports: [{name: h, containerPort: 1}, {name: h, containerPort: 2}]}]}\n",
+                &["duplicate-name"],
+            ),
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: y}}}}\n",
+                &["selector-mismatch"],
+            ),
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x, v: \"1\"}}}}\n",
+                &[],
+            ),
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {metadata: {labels: {app: x}}}}\n",
+                &["selector-mismatch"],
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(rules(text), *want, "{text}");
+        }
+    }
+}

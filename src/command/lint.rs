@@ -1,0 +1,164 @@
+//! `kiln lint`: check any manifests, no project needed.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::check::{self, Checked, Document, Finding};
+use crate::cli::LintArgs;
+use crate::command::{Output, catalog, exit_code};
+use crate::config::{KubeVersion, Project};
+use crate::diagnostic::Severity;
+use crate::error::Error;
+use crate::report;
+use crate::source::Sources;
+
+/// Run `kiln lint`.
+pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
+    let project = Project::discover(dir, &mut Sources::default()).ok();
+    let catalog = catalog(&args.check, project.as_ref())?;
+    let version = match &args.kube_version {
+        Some(v) => KubeVersion::parse(v).ok_or_else(|| {
+            Error::run(format!("`--kube-version {v}` is not a version like 1.35"))
+        })?,
+        None => catalog.newest().ok_or_else(|| {
+            Error::run("no schemas are available; import some with `kiln schemas import`")
+        })?,
+    };
+    let mut results: Vec<Checked> = Vec::new();
+    for path in &args.paths {
+        let path = if path.as_os_str() == "-" || path.is_absolute() {
+            path.clone()
+        } else {
+            dir.join(path)
+        };
+        for input in inputs(&path, &args.paths) {
+            results.extend(check_input(input, version, &catalog, &args.check));
+        }
+    }
+    let text = report::render(&results, args.check.format);
+    Ok(Output {
+        stdout: text,
+        code: exit_code(&results),
+    })
+}
+
+/// A file to check, or why it cannot be read.
+enum Input {
+    File(String, Result<Vec<u8>, String>),
+}
+
+/// Expand a path: `-` is standard input, a folder is searched (symlinks followed, loops
+/// reported), a file is read whatever its extension.
+fn inputs(path: &Path, given: &[PathBuf]) -> Vec<Input> {
+    let shown = |p: &Path| p.strip_prefix("./").unwrap_or(p).display().to_string();
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        let r = std::io::stdin()
+            .read_to_end(&mut buf)
+            .map(|_| buf)
+            .map_err(|e| e.to_string());
+        return vec![Input::File("<stdin>".into(), r)];
+    }
+    if !path.is_dir() {
+        let r = std::fs::read(path).map_err(|e| e.to_string());
+        return vec![Input::File(shown(path), r)];
+    }
+    let _ = given;
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(path)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        match entry {
+            Ok(e) if e.file_type().is_file() => {
+                let p = e.path();
+                let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
+                if matches!(ext, "yaml" | "yml" | "json") {
+                    out.push(Input::File(
+                        shown(p),
+                        std::fs::read(p).map_err(|e| e.to_string()),
+                    ));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let at = e.path().map_or_else(|| shown(path), shown);
+                let why = if e.loop_ancestor().is_some() {
+                    "symlink loop; not followed".to_string()
+                } else {
+                    e.to_string()
+                };
+                out.push(Input::File(at, Err(why)));
+            }
+        }
+    }
+    out
+}
+
+fn file_error(file: &str, message: String) -> Checked {
+    Checked {
+        resource: file.to_string(),
+        file: file.to_string(),
+        findings: vec![Finding {
+            rule: "unreadable",
+            severity: Severity::Error,
+            resource: None,
+            path: None,
+            message,
+            file: file.to_string(),
+            line: None,
+            column: None,
+            template: None,
+            kube_version: None,
+            excerpt: None,
+        }],
+        skipped: false,
+    }
+}
+
+fn check_input(
+    input: Input,
+    version: KubeVersion,
+    catalog: &check::Catalog,
+    flags: &crate::cli::CheckFlags,
+) -> Vec<Checked> {
+    let Input::File(file, bytes) = input;
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => return vec![file_error(&file, format!("cannot read: {e}"))],
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = crate::config::line_count(good);
+            let mut c = file_error(
+                &file,
+                format!(
+                    "not UTF-8 text (first bad byte on line {line}); Kubernetes manifests must be UTF-8"
+                ),
+            );
+            c.findings[0].line = Some(u32::try_from(line).unwrap_or(u32::MAX));
+            return vec![c];
+        }
+    };
+    let docs: Vec<Document> = check::input::documents(&file, &text, &|_| None::<Arc<str>>);
+    if docs.is_empty() {
+        let mut c = file_error(
+            &file,
+            "no Kubernetes objects in this file (empty, or only comments and `---`)".into(),
+        );
+        c.findings[0].rule = "empty-file";
+        c.findings[0].severity = Severity::Warning;
+        return vec![c];
+    }
+    let options = check::Options {
+        skip_missing_schemas: flags.skip_missing_schemas,
+    };
+    docs.par_iter()
+        .map(|d| check::check_document(d, version, catalog, options))
+        .collect()
+}
