@@ -102,6 +102,24 @@ pub struct CheckFlags {
     /// Skip kinds that have no schema instead of reporting them.
     #[arg(long)]
     pub skip_missing_schemas: bool,
+
+    /// Also report everything that breaks between the target version and X.Y, by the version
+    /// at which it breaks.
+    #[arg(long = "upgrade-to", value_name = "X.Y")]
+    pub upgrade_to: Option<String>,
+
+    /// Exit 1 on errors only (default), or on warnings too.
+    #[arg(long = "fail-on", value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+}
+
+/// Which findings fail the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Errors fail; warnings are reported.
+    Error,
+    /// Warnings fail too.
+    Warning,
 }
 
 /// `kiln check`.

@@ -29,6 +29,9 @@ struct ProjectFile {
     /// Folder locations, relative to the project root.
     #[serde(default)]
     paths: PathsFile,
+    /// Lint rule severities (`rules: {image-tag: error}`) and allow-lists.
+    #[serde(default)]
+    lint: crate::check::lint::LintConfig,
 }
 
 /// One environment: a namespace on a cluster.
@@ -125,6 +128,8 @@ pub struct Project {
     pub out_dir: PathBuf,
     /// Expected output.
     pub golden_dir: PathBuf,
+    /// Lint settings.
+    pub lint: crate::check::lint::LintConfig,
 }
 
 impl Project {
@@ -218,6 +223,7 @@ impl Project {
             values_dir: dir(file.paths.values, "values"),
             out_dir: dir(file.paths.out, "out"),
             golden_dir: dir(file.paths.golden, "golden"),
+            lint: file.lint,
         })
     }
 

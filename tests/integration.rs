@@ -1,5 +1,6 @@
 //! The single integration test binary: one module per feature.
 
 mod golden; // the bundled example fleet renders exactly to golden/
+mod lint; // kiln lint and the checks: corpus verdicts, bad input, report formats
 mod platform; // built-in template library behaviour: eureka, filebeat, variants, RBAC, ingress ports
 mod render; // kiln render end to end: project format, values, templates, output, bad input

@@ -30,6 +30,8 @@ pub struct Finding {
     pub template: Option<String>,
     /// The environment (rendered output) or Kubernetes version (plain files) checked against.
     pub kube_version: Option<String>,
+    /// For removed APIs: the Kubernetes version at which the object stops working.
+    pub breaks_at: Option<String>,
     /// Lines of the file around the problem, for the text report.
     #[serde(skip)]
     pub excerpt: Option<Excerpt>,

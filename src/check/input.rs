@@ -22,8 +22,12 @@ pub struct Document {
     pub line_base: u32,
     /// The parsed tree (locations relative to the document), or why it does not parse.
     pub parsed: Result<Node, ParseError>,
+    /// Byte offset just past the document in `text`.
+    pub end: usize,
     /// For rendered output: the template that produced it.
     pub template: Option<Arc<str>>,
+    /// For rendered output: that template's source (for `# kiln-ignore:` comments).
+    pub template_source: Option<Arc<str>>,
 }
 
 impl Document {
@@ -44,7 +48,7 @@ impl Document {
 pub fn documents(
     file: &str,
     text: &str,
-    template_of: &(dyn Fn(&str) -> Option<Arc<str>> + Sync),
+    template_of: &(dyn Fn(&str) -> Option<(Arc<str>, Arc<str>)> + Sync),
 ) -> Vec<Document> {
     let file: Arc<str> = Arc::from(file);
     let text_arc: Arc<str> = Arc::from(text);
@@ -56,17 +60,23 @@ pub fn documents(
             if is_blank(chunk) {
                 return Vec::new();
             }
-            let template = chunk
+            let (template, template_source) = match chunk
                 .lines()
                 .find_map(|l| l.strip_prefix("# Source: "))
-                .and_then(template_of);
+                .and_then(template_of)
+            {
+                Some((name, source)) => (Some(name), Some(source)),
+                None => (None, None),
+            };
             let doc = |parsed| Document {
                 file: Arc::clone(&file),
                 text: Arc::clone(&text_arc),
                 offset,
                 line_base,
+                end,
                 parsed,
                 template: template.clone(),
+                template_source: template_source.clone(),
             };
             match yaml::parse(chunk, 0, Dialect::Kube) {
                 Ok(node) if node.value == Value::Null => Vec::new(),

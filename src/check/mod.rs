@@ -7,6 +7,7 @@
 
 pub mod finding;
 pub mod input;
+pub mod lint;
 pub mod rules;
 pub mod schema;
 
@@ -20,10 +21,14 @@ use crate::manifest::ResourceId;
 use crate::yaml::{Node, Value};
 
 /// Settings that change what is reported.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// A kind with no schema is skipped instead of reported.
     pub skip_missing_schemas: bool,
+    /// Also report what breaks between the target version and this one.
+    pub upgrade_to: Option<KubeVersion>,
+    /// Rule severities and allow-lists from `kiln.yaml`.
+    pub lint: lint::LintConfig,
 }
 
 /// The result of checking one document: its identity (when it has one) and its findings.
@@ -37,6 +42,10 @@ pub struct Checked {
     pub findings: Vec<Finding>,
     /// True when no schema was found and `--skip-missing-schemas` skipped it.
     pub skipped: bool,
+    /// Line of the document's start in the file (0 when not a document).
+    pub line: u32,
+    /// True when the document has a full identity (apiVersion, kind, name).
+    pub identified: bool,
 }
 
 /// Check one document against Kubernetes `version`.
@@ -45,7 +54,7 @@ pub fn check_document(
     doc: &Document,
     version: KubeVersion,
     catalog: &Catalog,
-    options: Options,
+    options: &Options,
 ) -> Checked {
     let (schema_version, version_note) = catalog.resolve(version);
     let mut out = Checked {
@@ -53,6 +62,8 @@ pub fn check_document(
         file: doc.file.to_string(),
         findings: Vec::new(),
         skipped: false,
+        line: doc.line_base + 1,
+        identified: false,
     };
     let node = match &doc.parsed {
         Ok(n) => n,
@@ -76,6 +87,7 @@ pub fn check_document(
                 column: Some(e.col.max(1)),
                 template: doc.template.as_deref().map(str::to_string),
                 kube_version: Some(version.to_string()),
+                breaks_at: None,
                 excerpt: Some(Excerpt::from_text(
                     &doc.file,
                     &doc.text,
@@ -111,6 +123,7 @@ pub fn check_document(
             column: Some(column),
             template: doc.template.as_deref().map(str::to_string),
             kube_version: Some(version.to_string()),
+            breaks_at: None,
             excerpt: Some(Excerpt::from_text(
                 &doc.file,
                 &doc.text,
@@ -152,6 +165,7 @@ pub fn check_document(
         return out;
     };
     let id = ResourceId::of(node).ok();
+    out.identified = id.is_some();
     let resource = id
         .as_ref()
         .map_or_else(|| format!("{api_version} {kind}"), ToString::to_string);
@@ -166,8 +180,69 @@ pub fn check_document(
             res.clone(),
         ));
     }
+    let mut removed = false;
+    match lint::deprecated_api::status(api_version, kind, version) {
+        lint::deprecated_api::Status::Removed(row) => {
+            removed = true;
+            let mut f = finding(
+                "removed-api",
+                Severity::Error,
+                "/apiVersion",
+                format!(
+                    "{api_version} {kind} is not served by Kubernetes {version}: removed in {} (deprecated in {}); {}",
+                    row.removed.as_deref().unwrap_or("?"),
+                    row.deprecated,
+                    row.advice()
+                ),
+                res.clone(),
+            );
+            f.breaks_at.clone_from(&row.removed);
+            out.findings.push(f);
+        }
+        lint::deprecated_api::Status::Deprecated(row) => {
+            let when = row.removed.as_deref().map_or_else(
+                || "no removal is scheduled".to_string(),
+                |r| format!("removed in {r}"),
+            );
+            out.findings.push(finding(
+                "deprecated-api",
+                Severity::Warning,
+                "/apiVersion",
+                format!(
+                    "{api_version} {kind} is deprecated since {} and {when}; {}",
+                    row.deprecated,
+                    row.advice()
+                ),
+                res.clone(),
+            ));
+        }
+        lint::deprecated_api::Status::Fine => {}
+    }
+    if let Some(to) = options.upgrade_to.filter(|to| *to > version)
+        && let Some(row) = lint::deprecated_api::breaks_between(api_version, kind, version, to)
+    {
+        let at = row.removed.clone().unwrap_or_default();
+        let mut f = finding(
+            "removed-api",
+            Severity::Error,
+            "/apiVersion",
+            format!(
+                "{api_version} {kind} breaks at {at} on the way from {version} to {to}; {}",
+                row.advice()
+            ),
+            res.clone(),
+        );
+        f.breaks_at = Some(at);
+        out.findings.push(f);
+    }
     let json = serde_json::to_value(node).unwrap_or_default();
-    match catalog.validate(schema_version, api_version, kind, &json) {
+    // A removed API gets its one clear finding above, never a second `no schema` one.
+    let outcome = if removed {
+        schema::Outcome::Valid
+    } else {
+        catalog.validate(schema_version, api_version, kind, &json)
+    };
+    match outcome {
         schema::Outcome::Valid => {}
         schema::Outcome::NoSchema { suggestion } => {
             if options.skip_missing_schemas {
@@ -227,6 +302,38 @@ pub fn check_document(
         out.findings
             .push(finding(rule, severity, &pointer, message, res.clone()));
     }
+    for (rule, pointer, message, warning) in lint::review(node, kind, &options.lint) {
+        let severity = if warning {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        out.findings
+            .push(finding(rule, severity, &pointer, message, res.clone()));
+    }
+    // Configured severities, then suppressions (annotation, or comments in document/template).
+    let chunk = &doc.text[doc.offset..doc.end.min(doc.text.len())];
+    let texts: Vec<&str> = std::iter::once(chunk)
+        .chain(doc.template_source.as_deref())
+        .collect();
+    let suppressed = lint::suppressed(node, &texts);
+    out.findings.retain_mut(|f| {
+        if suppressed.iter().any(|s| s == f.rule) {
+            return false;
+        }
+        match options.lint.rules.get(f.rule) {
+            Some(lint::Level::Off) => false,
+            Some(lint::Level::Error) => {
+                f.severity = Severity::Error;
+                true
+            }
+            Some(lint::Level::Warning) => {
+                f.severity = Severity::Warning;
+                true
+            }
+            None => true,
+        }
+    });
     if let Some(note) = version_note {
         for f in &mut out.findings {
             if f.rule == "schema" || f.rule == "no-schema" {
@@ -235,6 +342,12 @@ pub fn check_document(
         }
     }
     out
+}
+
+/// True for a well-formed apiVersion.
+#[must_use]
+pub fn api_version_ok(v: &str) -> bool {
+    api_version_syntax(v).is_ok()
 }
 
 /// `apps/v1`, `v1`, `example.com/v1beta2`.
@@ -306,6 +419,38 @@ pub fn dotted(pointer: &str) -> String {
         }
     }
     out
+}
+
+/// Flag objects defined twice in one set of inputs (same apiVersion, kind, namespace, name).
+pub fn flag_duplicates(results: &mut [Checked]) {
+    let mut first: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for r in results.iter_mut() {
+        // Skipped kinds are not checked at all, duplicates included (as kubeconform does).
+        if !r.identified || r.skipped {
+            continue;
+        }
+        let here = format!("{}:{}", r.file, r.line);
+        if let Some(prev) = first.get(&r.resource) {
+            r.findings.push(Finding {
+                rule: "duplicate-resource",
+                severity: Severity::Error,
+                resource: Some(r.resource.clone()),
+                path: None,
+                message: format!(
+                    "defined twice: first at {prev}; applying both keeps only the last"
+                ),
+                file: r.file.clone(),
+                line: Some(r.line),
+                column: Some(1),
+                template: None,
+                kube_version: None,
+                breaks_at: None,
+                excerpt: None,
+            });
+        } else {
+            first.insert(r.resource.clone(), here);
+        }
+    }
 }
 
 #[cfg(test)]

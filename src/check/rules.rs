@@ -20,7 +20,109 @@ pub fn check(doc: &Node, kind: &str) -> Vec<Problem> {
         pod_rules(pod, &pointer, &mut out);
     }
     selector(doc, kind, &mut out);
+    if kind == "Service"
+        && let Some(spec) = doc.get("spec")
+    {
+        one_of(
+            spec,
+            "type",
+            &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"],
+            "/spec",
+            &mut out,
+        );
+        each(spec, "ports", "/spec", &mut out, |p, here, out| {
+            one_of(p, "protocol", PROTOCOLS, here, out);
+        });
+    }
+    if kind == "CustomResourceDefinition" {
+        crd_schemas(doc, &mut out);
+    }
     out
+}
+
+const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP"];
+
+/// Enumerated fields: the API server accepts only these spellings (`udp` is not `UDP`). The
+/// generated schemas carry no enums, so the common ones are checked here.
+fn one_of(parent: &Node, key: &str, allowed: &[&str], pointer: &str, out: &mut Vec<Problem>) {
+    if let Some(v) = parent.get_str(key)
+        && !allowed.contains(&v)
+    {
+        let hint = allowed
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(v))
+            .map_or_else(String::new, |a| format!(" (did you mean `{a}`?)"));
+        out.push((
+            "enum",
+            format!("{pointer}/{key}"),
+            format!("`{key}: {v}` is not one of {}{hint}", allowed.join(", ")),
+            false,
+        ));
+    }
+}
+
+fn each(
+    parent: &Node,
+    list: &str,
+    pointer: &str,
+    out: &mut Vec<Problem>,
+    f: impl Fn(&Node, &str, &mut Vec<Problem>),
+) {
+    if let Some(Value::Seq(items)) = parent.get(list).map(|n| &n.value) {
+        for (i, item) in items.iter().enumerate() {
+            f(item, &format!("{pointer}/{list}/{i}"), out);
+        }
+    }
+}
+
+/// A CRD's `openAPIV3Schema` must use valid JSON Schema types (`strign` is rejected).
+fn crd_schemas(doc: &Node, out: &mut Vec<Problem>) {
+    const TYPES: &[&str] = &["array", "boolean", "integer", "number", "object", "string"];
+    fn walk(n: &Node, pointer: &str, out: &mut Vec<Problem>) {
+        match &n.value {
+            Value::Map(m) => {
+                for (k, v) in m {
+                    let here = format!("{pointer}/{}", escape(k));
+                    if k == "type"
+                        && let Value::Str(t) = &v.value
+                    {
+                        if !TYPES.contains(&t.as_str()) {
+                            let hint = crate::diagnostic::did_you_mean(t, TYPES.iter().copied())
+                                .map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"));
+                            out.push((
+                                "crd-schema",
+                                here.clone(),
+                                format!(
+                                    "schema type `{t}` is not one of {}{hint}",
+                                    TYPES.join(", ")
+                                ),
+                                false,
+                            ));
+                        }
+                        continue;
+                    }
+                    walk(v, &here, out);
+                }
+            }
+            Value::Seq(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{pointer}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(spec) = doc.get("spec") else { return };
+    if let Some(v) = spec.get("validation") {
+        walk(v, "/spec/validation", out);
+    }
+    if let Some(Value::Seq(versions)) = spec.get("versions").map(|n| &n.value) {
+        for (i, v) in versions.iter().enumerate() {
+            if let Some(schema) = v.get("schema") {
+                walk(schema, &format!("/spec/versions/{i}/schema"), out);
+            }
+        }
+    }
 }
 
 fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
@@ -117,7 +219,8 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
 }
 
 /// Where the pod spec of a kind lives.
-fn pod_spec<'a>(doc: &'a Node, kind: &str) -> Option<(String, &'a Node)> {
+#[must_use]
+pub fn pod_spec<'a>(doc: &'a Node, kind: &str) -> Option<(String, &'a Node)> {
     let path: &[&str] = match kind {
         "Pod" => &["spec"],
         "Deployment"
@@ -158,9 +261,69 @@ fn pod_rules(pod: &Node, pointer: &str, out: &mut Vec<Problem>) {
             }
             duplicates(c, "ports", "name", &here, "port name", false, out);
             duplicates(c, "env", "name", &here, "environment variable", true, out);
+            if c.get("image").is_none() && list != "ephemeralContainers" {
+                out.push((
+                    "required-field",
+                    format!("{here}/image"),
+                    format!(
+                        "container `{}` has no `image`",
+                        c.get_str("name").unwrap_or("?")
+                    ),
+                    false,
+                ));
+            }
+            one_of(
+                c,
+                "imagePullPolicy",
+                &["Always", "IfNotPresent", "Never"],
+                &here,
+                out,
+            );
+            each(c, "ports", &here, out, |p, at, out| {
+                one_of(p, "protocol", PROTOCOLS, at, out);
+            });
+            port_pairs(c, &here, out);
         }
     }
     duplicates(pod, "volumes", "name", pointer, "volume name", false, out);
+    one_of(
+        pod,
+        "restartPolicy",
+        &["Always", "OnFailure", "Never"],
+        pointer,
+        out,
+    );
+    one_of(
+        pod,
+        "dnsPolicy",
+        &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
+        pointer,
+        out,
+    );
+}
+
+/// Container ports are a map keyed by (containerPort, protocol): a pair may appear once.
+fn port_pairs(c: &Node, pointer: &str, out: &mut Vec<Problem>) {
+    let Some(Value::Seq(ports)) = c.get("ports").map(|n| &n.value) else {
+        return;
+    };
+    let mut seen: Vec<(i64, &str)> = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let Some(Value::Int(port)) = p.get("containerPort").map(|n| &n.value) else {
+            continue;
+        };
+        let protocol = p.get_str("protocol").unwrap_or("TCP");
+        if seen.contains(&(*port, protocol)) {
+            out.push((
+                "duplicate-name",
+                format!("{pointer}/ports/{i}"),
+                format!("container port {port}/{protocol} is listed twice"),
+                false,
+            ));
+        } else {
+            seen.push((*port, protocol));
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments, reason = "small internal helper")]
@@ -414,11 +577,11 @@ mod tests {
                 &["label-syntax", "label-syntax"],
             ),
             (
-                "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a}, {name: a}]}\n",
+                "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: x}, {name: a, image: x}]}\n",
                 &["duplicate-name"],
             ),
             (
-                "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, ports: [{name: h, containerPort: 1}, {name: h, containerPort: 2}]}]}\n",
+                "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: x, ports: [{name: h, containerPort: 1}, {name: h, containerPort: 2}]}]}\n",
                 &["duplicate-name"],
             ),
             (

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::check::{self, Checked};
 use crate::cli::{CheckArgs, SetFlag};
-use crate::command::{Output, Pipeline, catalog, exit_code, yaml_of};
+use crate::command::{Output, Pipeline, catalog, exit_code, upgrade_to, yaml_of};
 use crate::error::Error;
 use crate::report;
 
@@ -24,15 +24,14 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     let out_name = pipeline.project.relative(&pipeline.project.out_dir);
     let options = check::Options {
         skip_missing_schemas: args.check.skip_missing_schemas,
+        upgrade_to: upgrade_to(&args.check)?,
+        lint: pipeline.project.lint.clone(),
     };
     let templates = &pipeline.templates;
     // `# Source:` lines name templates; show them as the project sees them.
-    let template_of = |name: &str| -> Option<Arc<str>> {
-        Some(Arc::from(
-            templates
-                .get(name)
-                .map_or_else(|_| name.to_string(), |f| f.shown_as.clone()),
-        ))
+    let template_of = |name: &str| -> Option<(Arc<str>, Arc<str>)> {
+        let file = templates.get(name).ok()?;
+        Some((Arc::from(file.shown_as.as_str()), Arc::clone(&file.source)))
     };
     let results: Vec<Checked> = files
         .par_iter()
@@ -44,11 +43,89 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
                 .map(move |d| (d, version))
                 .collect::<Vec<_>>()
         })
-        .map(|(d, version)| check::check_document(&d, version, &catalog, options))
+        .map(|(d, version)| check::check_document(&d, version, &catalog, &options))
         .collect();
+    let results = per_template(results, templates);
     let text = report::render(&results, args.check.format);
     Ok(Output {
         stdout: text,
-        code: exit_code(&results),
+        code: exit_code(&results, args.check.fail_on),
     })
+}
+
+/// Upgrade findings (removed or deprecated APIs) come from templates, not from each rendered
+/// copy: report each once, at the template's `apiVersion` line, naming every environment and
+/// instance it affects.
+fn per_template(mut results: Vec<Checked>, templates: &crate::render::Templates) -> Vec<Checked> {
+    use std::collections::BTreeMap;
+    let mut groups: BTreeMap<(String, &'static str, String), (check::Finding, Vec<String>)> =
+        BTreeMap::new();
+    for r in &mut results {
+        let (upgrade, rest): (Vec<_>, Vec<_>) = r.findings.drain(..).partition(|f| {
+            matches!(f.rule, "removed-api" | "deprecated-api") && f.template.is_some()
+        });
+        r.findings = rest;
+        for f in upgrade {
+            let api = f
+                .message
+                .split(" is ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let affected = f
+                .file
+                .trim_end_matches(".yaml")
+                .rsplit('/')
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("/");
+            let key = (f.template.clone().unwrap_or_default(), f.rule, api);
+            groups
+                .entry(key)
+                .or_insert_with(|| (f.clone(), Vec::new()))
+                .1
+                .push(affected);
+        }
+    }
+    for ((template, _, api), (mut f, affected)) in groups {
+        // Point at the template line that writes the apiVersion.
+        let name = template
+            .trim_start_matches("built-in ")
+            .trim_start_matches("templates/");
+        let source = templates
+            .iter()
+            .find(|(_, t)| t.shown_as == template)
+            .map(|(_, t)| t.source.clone())
+            .or_else(|| templates.get(name).ok().map(|t| t.source.clone()));
+        let version = api.split(' ').next().unwrap_or_default();
+        f.line = source
+            .as_ref()
+            .and_then(|s| {
+                s.lines()
+                    .position(|l| l.trim_start().starts_with("apiVersion:") && l.contains(version))
+            })
+            .map(|i| u32::try_from(i + 1).unwrap_or(0));
+        f.column = f.line.map(|_| 1);
+        f.file.clone_from(&template);
+        f.excerpt = None;
+        f.resource = None;
+        f.message = format!(
+            "{} (affects {}: {})",
+            f.message,
+            affected.len(),
+            affected.join(", ")
+        );
+        results.push(Checked {
+            resource: template.clone(),
+            file: template,
+            findings: vec![f],
+            skipped: false,
+            line: 0,
+            identified: false,
+        });
+    }
+    results
 }

@@ -2,13 +2,12 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::check::{self, Checked, Document, Finding};
 use crate::cli::LintArgs;
-use crate::command::{Output, catalog, exit_code};
+use crate::command::{Output, catalog, exit_code, upgrade_to};
 use crate::config::{KubeVersion, Project};
 use crate::diagnostic::Severity;
 use crate::error::Error;
@@ -18,6 +17,9 @@ use crate::source::Sources;
 /// Run `kiln lint`.
 pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
     let project = Project::discover(dir, &mut Sources::default()).ok();
+    // Inside a project, its `lint:` settings apply to plain manifests too.
+    let lint = project.as_ref().map(|p| p.lint.clone()).unwrap_or_default();
+    upgrade_to(&args.check)?;
     let catalog = catalog(&args.check, project.as_ref())?;
     let version = match &args.kube_version {
         Some(v) => KubeVersion::parse(v).ok_or_else(|| {
@@ -35,13 +37,14 @@ pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
             dir.join(path)
         };
         for input in inputs(&path, &args.paths) {
-            results.extend(check_input(input, version, &catalog, &args.check));
+            results.extend(check_input(input, version, &catalog, &args.check, &lint));
         }
     }
+    check::flag_duplicates(&mut results);
     let text = report::render(&results, args.check.format);
     Ok(Output {
         stdout: text,
-        code: exit_code(&results),
+        code: exit_code(&results, args.check.fail_on),
     })
 }
 
@@ -113,9 +116,12 @@ fn file_error(file: &str, message: String) -> Checked {
             column: None,
             template: None,
             kube_version: None,
+            breaks_at: None,
             excerpt: None,
         }],
         skipped: false,
+        line: 0,
+        identified: false,
     }
 }
 
@@ -124,6 +130,7 @@ fn check_input(
     version: KubeVersion,
     catalog: &check::Catalog,
     flags: &crate::cli::CheckFlags,
+    lint: &check::lint::LintConfig,
 ) -> Vec<Checked> {
     let Input::File(file, bytes) = input;
     let bytes = match bytes {
@@ -134,18 +141,18 @@ fn check_input(
         Ok(t) => t,
         Err(e) => {
             let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = crate::config::line_count(good);
+            let bad_line = crate::config::line_count(good);
             let mut c = file_error(
                 &file,
                 format!(
-                    "not UTF-8 text (first bad byte on line {line}); Kubernetes manifests must be UTF-8"
+                    "not UTF-8 text (first bad byte on line {bad_line}); Kubernetes manifests must be UTF-8"
                 ),
             );
-            c.findings[0].line = Some(u32::try_from(line).unwrap_or(u32::MAX));
+            c.findings[0].line = Some(u32::try_from(bad_line).unwrap_or(u32::MAX));
             return vec![c];
         }
     };
-    let docs: Vec<Document> = check::input::documents(&file, &text, &|_| None::<Arc<str>>);
+    let docs: Vec<Document> = check::input::documents(&file, &text, &|_| None);
     if docs.is_empty() {
         let mut c = file_error(
             &file,
@@ -157,8 +164,10 @@ fn check_input(
     }
     let options = check::Options {
         skip_missing_schemas: flags.skip_missing_schemas,
+        upgrade_to: upgrade_to(flags).unwrap_or(None),
+        lint: lint.clone(),
     };
     docs.par_iter()
-        .map(|d| check::check_document(d, version, catalog, options))
+        .map(|d| check::check_document(d, version, catalog, &options))
         .collect()
 }

@@ -288,13 +288,26 @@ pub fn catalog(
     Ok(crate::check::Catalog::new(sources))
 }
 
-/// 1 when any error-severity finding was reported, else 0.
+/// 1 when any finding at or above `fail_on` was reported, else 0.
 #[must_use]
-pub fn exit_code(results: &[crate::check::Checked]) -> u8 {
-    u8::from(
-        results
-            .iter()
-            .flat_map(|r| &r.findings)
-            .any(|f| f.severity == crate::diagnostic::Severity::Error),
-    )
+pub fn exit_code(results: &[crate::check::Checked], fail_on: crate::cli::FailOn) -> u8 {
+    use crate::diagnostic::Severity;
+    u8::from(results.iter().flat_map(|r| &r.findings).any(|f| {
+        f.severity == Severity::Error
+            || (fail_on == crate::cli::FailOn::Warning && f.severity == Severity::Warning)
+    }))
+}
+
+/// `--upgrade-to X.Y`, parsed.
+pub fn upgrade_to(
+    flags: &crate::cli::CheckFlags,
+) -> Result<Option<crate::config::KubeVersion>, Error> {
+    flags
+        .upgrade_to
+        .as_deref()
+        .map(|v| {
+            crate::config::KubeVersion::parse(v)
+                .ok_or_else(|| Error::run(format!("`--upgrade-to {v}` is not a version like 1.29")))
+        })
+        .transpose()
 }

@@ -281,6 +281,12 @@ pub fn rule_description(id: &str) -> &'static str {
         "label-syntax" => "A label or annotation key or value has invalid syntax.",
         "duplicate-name" => "Two containers, ports, volumes or environment variables share a name.",
         "selector-mismatch" => "A workload's selector does not match its pod template's labels.",
+        "enum" => "A field holds a value outside the spellings the API server accepts.",
+        "required-field" => "A field the API server requires is missing.",
+        "crd-schema" => "A CustomResourceDefinition's schema uses an invalid type.",
+        "duplicate-resource" => "Two documents define the same object.",
+        "empty-file" => "A file holds no Kubernetes objects.",
+        "unreadable" => "A file could not be read or is not UTF-8.",
         _ => "A kiln check.",
     }
 }

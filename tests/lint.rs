@@ -1,0 +1,353 @@
+//! `kiln lint` and the checks behind `kiln check`: the kubeconform, kubeval and kubectl-validate
+//! fixtures in ../shared/corpus/real give the verdicts their SOURCES.tsv expects, bad input is
+//! reported per file while the rest is still checked, and every format is well-formed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/real");
+    assert!(
+        p.is_dir(),
+        "the shared corpus is missing at {}: check out ../shared beside the repository",
+        p.display()
+    );
+    p
+}
+
+fn kiln(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("--color")
+        .arg("never")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn lint(path: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
+    let p = path.to_str().unwrap();
+    let mut args = vec!["lint", p, "--kube-version", "1.35", "--format", "json"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = kiln(&args);
+    assert!(code == 0 || code == 1, "{p}: exit {code}: {err}");
+    (
+        code,
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
+}
+
+/// Fixtures whose upstream verdict kiln does not share at 1.35, each with the reason.
+const EXCEPTIONS: &[(&str, bool, &str)] = &[
+    // Strict by default: these pass only without kubeconform's -strict.
+    (
+        "yannh__kubeconform__fixtures__extra_property.yaml",
+        false,
+        "kiln is always strict (unknown field)",
+    ),
+    (
+        "yannh__kubeconform__fixtures__duplicate_property.yaml",
+        false,
+        "kiln is always strict (duplicate key)",
+    ),
+    // Valid in their era; their API versions are removed by 1.35 (the removed-API lint says so).
+    (
+        "yannh__kubeconform__fixtures__same-kind-different-api.yaml",
+        false,
+        "apps/v1beta1 Deployment removed in 1.16",
+    ),
+    (
+        "instrumenta__kubeval__fixtures__extra_property.yaml",
+        false,
+        "extensions/v1beta1 removed in 1.16",
+    ),
+    (
+        "instrumenta__kubeval__fixtures__null_array.yaml",
+        false,
+        "extensions/v1beta1 removed in 1.16",
+    ),
+    (
+        "instrumenta__kubeval__fixtures__valid.json",
+        false,
+        "apps/v1beta1 removed in 1.16",
+    ),
+    // Disabled upstream: its expected error (`data` must be an object) does not match its content,
+    // a valid apps/v1 Deployment.
+    (
+        "kubernetes-sigs__kubectl-validate__testcases__manifests__error_api_deprecation.yaml.disabled.yaml",
+        true,
+        "valid apps/v1 Deployment",
+    ),
+];
+
+/// Fixtures that need schemas the corpus does not carry (their CRDs, or kubeval's skip list).
+const NEEDS_SKIP: &[&str] = &[
+    "yannh__kubeconform__fixtures__duplicates-skipped-kinds.yaml",
+    "kubernetes-sigs__kubectl-validate__testcases__manifests__jobset.yaml",
+    "kubernetes-sigs__kubectl-validate__testcases__manifests__multiple_resources.yaml",
+];
+
+#[test]
+fn fixtures_get_the_verdicts_their_sources_expect() {
+    let dir = corpus();
+    let tsv = std::fs::read_to_string(dir.join("SOURCES.tsv")).unwrap();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for line in tsv.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (file, category) = (cols[0], cols[5]);
+        let expect_valid = match category.split(';').next().unwrap_or_default() {
+            "fixture-valid" => true,
+            "fixture-invalid" => false,
+            _ => continue,
+        };
+        let expect_valid = EXCEPTIONS
+            .iter()
+            .find(|(f, _, _)| *f == file)
+            .map_or(expect_valid, |(_, valid, _)| *valid);
+        let extra: &[&str] = if NEEDS_SKIP.contains(&file) {
+            &["--skip-missing-schemas"]
+        } else {
+            &[]
+        };
+        let (code, findings) = lint(&dir.join(file), extra);
+        checked += 1;
+        let errors: Vec<String> = findings
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| format!("{} {}", f["rule"], f["message"]))
+            .collect();
+        if expect_valid != (code == 0) {
+            wrong.push(format!(
+                "{file} ({category}): expected {}, got exit {code}: {errors:?}",
+                if expect_valid { "valid" } else { "invalid" }
+            ));
+        }
+    }
+    assert!(checked > 60, "only {checked} fixtures found");
+    assert!(
+        wrong.is_empty(),
+        "{} fixture(s) disagree:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn findings_name_the_line_path_and_fix() {
+    let dir = corpus();
+    let (code, findings) = lint(&dir.join("yannh__kubeconform__fixtures__invalid.yaml"), &[]);
+    assert_eq!(code, 1);
+    let replicas = findings
+        .iter()
+        .find(|f| f["path"] == "spec.replicas")
+        .expect("spec.replicas finding");
+    assert_eq!(replicas["line"], 6);
+    assert_eq!(replicas["resource"], "v1 ReplicationController bob");
+    assert_eq!(replicas["rule"], "schema");
+    let typo = findings
+        .iter()
+        .find(|f| f["path"] == "spec.templates")
+        .expect("spec.templates finding");
+    assert!(
+        typo["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `template`?"),
+        "{typo}"
+    );
+    let (_, findings) = lint(
+        &dir.join(
+            "kubernetes-sigs__kubectl-validate__testcases__manifests__error_enum_invalid.yaml",
+        ),
+        &[],
+    );
+    assert!(findings.iter().any(|f| {
+        f["rule"] == "enum"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("did you mean `UDP`?")
+    }));
+}
+
+#[test]
+fn kind_typos_and_missing_groups_suggest_the_real_kind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("m.yaml");
+    std::fs::write(&f, "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Deployment\nmetadata: {name: b}\n---\napiVersion: apps\nkind: Deployment\nmetadata: {name: c}\n").unwrap();
+    let (code, findings) = lint(&f, &[]);
+    assert_eq!(code, 1);
+    let msgs: Vec<&str> = findings
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("did you mean apps/v1 Deployment?") && m.contains("Deploymnet")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("no schema for v1 Deployment")
+                && m.contains("did you mean apps/v1 Deployment?")),
+        "{msgs:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "api-version" && f["line"] == 9),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn bad_input_is_reported_per_file_and_the_rest_is_still_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let good = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good}\ndata: {a: b}\n";
+    std::fs::write(d.join("00-empty.yaml"), "").unwrap();
+    std::fs::write(d.join("01-dashes.yaml"), "---\n---\n").unwrap();
+    std::fs::write(d.join("02-list.yaml"), "- a\n- b\n").unwrap();
+    std::fs::write(d.join("03-scalar.yaml"), "just text\n").unwrap();
+    std::fs::write(
+        d.join("04-binary.yaml"),
+        b"apiVersion: v1\nkind: \xff\xfe\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("05-bomb.yaml"), "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n").unwrap();
+    std::fs::write(d.join("06-helm.yaml"), std::fs::read(corpus().join("../real-helm-templates/FairwindsOps__pluto__e2e__tests__assets__chart__templates__deployment-deprecated.yaml")).unwrap()).unwrap();
+    std::fs::write(
+        d.join("07-dup.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nmetadata: {name: y}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("zz-good.yaml"), good).unwrap();
+    std::fs::create_dir(d.join("loop")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("..", d.join("loop/parent")).unwrap();
+    let start = std::time::Instant::now();
+    let (code, findings) = lint(d, &[]);
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+    assert_eq!(code, 1);
+    let rule_of = |file: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["file"].as_str().unwrap().ends_with(file))
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rule_of("00-empty.yaml"), ["empty-file"]);
+    assert_eq!(rule_of("01-dashes.yaml"), ["empty-file"]);
+    assert_eq!(rule_of("02-list.yaml"), ["not-an-object"]);
+    assert_eq!(rule_of("03-scalar.yaml"), ["not-an-object"]);
+    assert_eq!(rule_of("04-binary.yaml"), ["unreadable"]);
+    assert_eq!(rule_of("05-bomb.yaml"), ["yaml-syntax"], "{findings:?}");
+    assert!(rule_of("06-helm.yaml").contains(&"yaml-syntax".to_string()));
+    assert_eq!(rule_of("07-dup.yaml"), ["duplicate-key"]);
+    assert!(
+        rule_of("zz-good.yaml").is_empty(),
+        "the good file is still checked and clean"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["message"].as_str().unwrap().contains("symlink loop")),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn a_fifty_megabyte_file_is_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("big.yaml");
+    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-NAME\ndata:\n  payload: \"PAYLOAD\"\n---\n".replace("PAYLOAD", &"x".repeat(10_000));
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 50 << 20 {
+        text.push_str(&doc.replace("NAME", &i.to_string()));
+        i += 1;
+    }
+    std::fs::write(&f, text).unwrap();
+    let (code, out, _) = kiln(&["lint", f.to_str().unwrap(), "--kube-version", "1.35"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("checked {i} resource(s): 0 error(s)")),
+        "{out}"
+    );
+}
+
+#[test]
+fn exit_codes_and_stdin() {
+    let dir = corpus();
+    let valid = dir.join("yannh__kubeconform__fixtures__valid.yaml");
+    assert_eq!(kiln(&["lint", valid.to_str().unwrap()]).0, 0);
+    assert_eq!(
+        kiln(&["lint", valid.to_str().unwrap(), "--kube-version", "one"]).0,
+        2
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["lint", "-", "--kube-version", "1.35"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        std::fs::read(dir.join("yannh__kubeconform__fixtures__invalid.yaml"))
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<stdin>:6:"));
+}
+
+#[test]
+fn junit_and_sarif_are_well_formed() {
+    let dir = corpus();
+    let files = [
+        dir.join("yannh__kubeconform__fixtures__multi_invalid.yaml"),
+        dir.join("yannh__kubeconform__fixtures__valid.yaml"),
+    ];
+    let args = |format: &'static str| -> Vec<String> {
+        let mut a = vec!["lint".to_string()];
+        a.extend(files.iter().map(|f| f.to_str().unwrap().to_string()));
+        a.extend(["--kube-version", "1.35", "--format", format].map(String::from));
+        a
+    };
+    let run = |format: &'static str| {
+        let a = args(format);
+        kiln(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (code, xml, _) = run("junit");
+    assert_eq!(code, 1);
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites"));
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        7,
+        "one testcase per resource:\n{xml}"
+    );
+    assert_eq!(xml.matches("<failure ").count(), 1);
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    let (_, sarif, _) = run("sarif");
+    let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let result = &v["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "schema");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        12
+    );
+}
