@@ -75,6 +75,14 @@ pub enum Command {
   helm template my-chart | kiln lint - --format sarif > lint.sarif
   kiln lint manifests.yaml --schema-location '/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json'")]
     Lint(LintArgs),
+    /// Rewrite removed API versions to their replacements where the change is mechanical.
+    #[command(after_help = "Examples:
+  kiln convert --to 1.29 old/deployment.yaml          print the converted documents
+  kiln convert --to 1.29 --in-place k8s/              rewrite the files (atomically)")]
+    Convert(ConvertArgs),
+    /// Manage Kubernetes schemas: import OpenAPI documents or CRDs, list what is available.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
     /// Print the JSON Schema of kiln.yaml, or of a template set's values.
     #[command(after_help = "Examples:
   kiln schema > kiln.schema.json      then start kiln.yaml with
@@ -153,6 +161,61 @@ pub struct LintArgs {
 
     #[command(flatten)]
     pub check: CheckFlags,
+}
+
+/// `kiln convert`.
+#[derive(Debug, Clone, Args)]
+pub struct ConvertArgs {
+    /// Files or folders (searched for .yaml, .yml, .json); `-` reads standard input.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The Kubernetes version to convert for.
+    #[arg(long = "to", value_name = "X.Y")]
+    pub to: String,
+
+    /// Rewrite the files in place (each atomically) instead of printing.
+    #[arg(long)]
+    pub in_place: bool,
+}
+
+/// `kiln schemas ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SchemasCommand {
+    /// Import an OpenAPI v2 document, an OpenAPI v3 folder, or CRD manifests into the schema cache.
+    #[command(after_help = "Examples:
+  kubectl get --raw /openapi/v2 > v2.json && kiln schemas import v2.json --kube-version 1.21
+  kiln schemas import ./openapi-v3/ --kube-version 1.35
+  kiln schemas import crds/ --kube-version 1.35")]
+    Import(SchemasImportArgs),
+    /// List the Kubernetes versions and kinds with schemas.
+    List(SchemasListArgs),
+}
+
+/// `kiln schemas import`.
+#[derive(Debug, Clone, Args)]
+pub struct SchemasImportArgs {
+    /// An OpenAPI v2 JSON file, an OpenAPI v3 folder (one file per group-version), or CRD
+    /// manifests (files or folders).
+    #[arg(value_name = "FILE|DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The Kubernetes version the schemas belong to (default: read from the document, when it
+    /// says).
+    #[arg(long = "kube-version", value_name = "X.Y")]
+    pub kube_version: Option<String>,
+
+    /// The schema cache to write (default: the project's `.kiln/schemas`).
+    #[arg(long = "schema-cache", value_name = "DIR")]
+    pub schema_cache: Option<PathBuf>,
+}
+
+/// `kiln schemas list`.
+#[derive(Debug, Clone, Args)]
+pub struct SchemasListArgs {
+    /// The schema cache to read (default: the project's `.kiln/schemas`).
+    #[arg(long = "schema-cache", value_name = "DIR")]
+    pub schema_cache: Option<PathBuf>,
 }
 
 /// `kiln schema`.

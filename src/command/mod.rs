@@ -4,9 +4,11 @@
 //! returns the rendered manifests; each command then writes, prints or checks them.
 
 pub mod check;
+pub mod convert;
 pub mod lint;
 pub mod render;
 pub mod schema;
+pub mod schemas;
 pub mod values;
 
 use std::collections::HashMap;
@@ -53,6 +55,8 @@ pub fn run(cli: &Cli, sets: &[SetFlag]) -> Result<Output, Error> {
         }
         Command::Schema(args) => schema::run(&dir, args),
         Command::Lint(args) => lint::run(&dir, args),
+        Command::Convert(args) => convert::run(&dir, args),
+        Command::Schemas(cmd) => schemas::run(&dir, cmd),
         Command::Check(args) => {
             let mut args = args.clone();
             args.values.values_files = args
