@@ -75,6 +75,16 @@ pub enum Command {
   helm template my-chart | kiln lint - --format sarif > lint.sarif
   kiln lint manifests.yaml --schema-location '/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json'")]
     Lint(LintArgs),
+    /// Show which Kubernetes objects a change alters: against golden/, a folder, or a git revision.
+    #[command(after_help = "Examples:
+  kiln diff                                  current render vs golden/
+  kiln diff --against git:origin/main        vs the project as it is on origin/main
+  kiln diff --against /tmp/old-out --summary counts only
+Exit codes (like git diff --exit-code): 0 no differences, 1 differences, 2 could not run.")]
+    Diff(DiffArgs),
+    /// Golden files: the expected output in golden/.
+    #[command(subcommand)]
+    Golden(GoldenCommand),
     /// Rewrite removed API versions to their replacements where the change is mechanical.
     #[command(after_help = "Examples:
   kiln convert --to 1.29 old/deployment.yaml          print the converted documents
@@ -161,6 +171,61 @@ pub struct LintArgs {
 
     #[command(flatten)]
     pub check: CheckFlags,
+}
+
+/// `kiln diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// Compare with this instead of golden/: a folder of manifests, or `git:REF` (the project
+    /// rendered as it was at that revision, read from git without touching the work tree).
+    #[arg(long, value_name = "DIR|git:REF")]
+    pub against: Option<String>,
+
+    /// Only environments (repeatable).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Vec<String>,
+
+    /// Only services (repeatable).
+    #[arg(short, long = "service", value_name = "SERVICE")]
+    pub service: Vec<String>,
+
+    /// Print only the counts per environment.
+    #[arg(long)]
+    pub summary: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+
+    /// Print Secret values instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    #[command(flatten)]
+    pub values: ValueArgs,
+}
+
+/// `kiln diff --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Per-resource field changes and a unified diff.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// `kiln golden ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum GoldenCommand {
+    /// Re-render the project and rewrite golden/ atomically (refused when CI is set).
+    Update(GoldenUpdateArgs),
+}
+
+/// `kiln golden update`.
+#[derive(Debug, Clone, Args)]
+pub struct GoldenUpdateArgs {
+    #[command(flatten)]
+    pub values: ValueArgs,
 }
 
 /// `kiln convert`.

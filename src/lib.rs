@@ -8,6 +8,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod diagnostic;
+pub mod diff;
 pub mod error;
 pub mod manifest;
 pub mod output;
@@ -20,6 +21,18 @@ pub mod yaml;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+
+/// Whether to colour standard output (diffs): `--color`, else a terminal without `NO_COLOR`.
+fn color_stdout(choice: cli::Color) -> bool {
+    match choice {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
 
 /// Run kiln with these arguments (the first is the program name) and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -43,7 +56,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let _ = rayon::ThreadPoolBuilder::new()
         .stack_size(32 << 20)
         .build_global();
-    match command::run(&cli, &sets) {
+    match command::run(&cli, &sets, color_stdout(cli.color)) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             match stdout

@@ -73,6 +73,14 @@ impl Node {
         }
     }
 
+    /// The value at `key` when this is a mapping, for changing it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match &mut self.value {
+            Value::Map(m) => m.get_mut(key),
+            _ => None,
+        }
+    }
+
     /// The string at `key` when this is a mapping and the value is a string.
     #[must_use]
     pub fn get_str(&self, key: &str) -> Option<&str> {

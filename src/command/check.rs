@@ -45,8 +45,69 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
         })
         .map(|(d, version)| check::check_document(&d, version, &catalog, &options))
         .collect();
-    let results = per_template(results, templates);
-    let text = report::render(&results, args.check.format);
+    let mut results = per_template(results, templates);
+    // When the project keeps golden files, drift from them fails the check (and is shown).
+    let mut drift_text = String::new();
+    let golden = &pipeline.project.golden_dir;
+    if golden.is_dir() {
+        let (new, names) = crate::command::diff::rendered(&pipeline, &args.env, &args.service)?;
+        let old = crate::command::diff::load_dir(golden, &pipeline.project.relative(golden))?;
+        let old = old
+            .into_iter()
+            .filter(|o| args.env.is_empty() || args.env.contains(&o.env))
+            .filter(|o| {
+                args.service.is_empty()
+                    || Path::new(&o.source)
+                        .file_stem()
+                        .is_some_and(|s| names.iter().any(|n| n.as_str() == s))
+            })
+            .collect();
+        let diffs = crate::diff::compare(old, new, false);
+        for d in diffs.iter().filter(|d| !d.is_empty()) {
+            let golden_env = format!("{}/{}", pipeline.project.relative(golden), d.env);
+            let message = format!(
+                "the render of `{}` drifts from {golden_env}: {} changed, {} added, {} removed; review with `kiln diff`, then `kiln golden update` if intended",
+                d.env,
+                d.changed.len(),
+                d.added.len(),
+                d.removed.len()
+            );
+            results.push(Checked {
+                resource: golden_env.clone(),
+                file: golden_env.clone(),
+                findings: vec![check::Finding {
+                    rule: "golden-drift",
+                    severity: crate::diagnostic::Severity::Error,
+                    resource: None,
+                    path: None,
+                    message,
+                    file: golden_env,
+                    line: None,
+                    column: None,
+                    template: None,
+                    kube_version: None,
+                    breaks_at: None,
+                    excerpt: None,
+                }],
+                skipped: false,
+                line: 0,
+                identified: false,
+            });
+        }
+        if args.check.format == report::Format::Text {
+            drift_text = crate::diff::render::text(
+                &diffs
+                    .into_iter()
+                    .filter(|d| !d.is_empty())
+                    .collect::<Vec<_>>(),
+                false,
+            );
+        }
+    }
+    let mut text = report::render(&results, args.check.format);
+    if !drift_text.is_empty() && drift_text.trim() != "no differences" {
+        text = format!("{drift_text}{text}");
+    }
     Ok(Output {
         stdout: text,
         code: exit_code(&results, args.check.fail_on),

@@ -5,6 +5,8 @@
 
 pub mod check;
 pub mod convert;
+pub mod diff;
+pub mod golden;
 pub mod lint;
 pub mod render;
 pub mod schema;
@@ -37,7 +39,7 @@ pub struct Output {
 }
 
 /// Run the parsed command.
-pub fn run(cli: &Cli, sets: &[SetFlag]) -> Result<Output, Error> {
+pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
     // `-C DIR` means "as if started in DIR", so relative `-f`/`--out` paths are taken from
     // there too, as `git -C` and `make -C` do.
     let dir = cli.directory.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -55,6 +57,17 @@ pub fn run(cli: &Cli, sets: &[SetFlag]) -> Result<Output, Error> {
         }
         Command::Schema(args) => schema::run(&dir, args),
         Command::Lint(args) => lint::run(&dir, args),
+        Command::Diff(args) => {
+            let mut args = args.clone();
+            args.values.values_files = args
+                .values
+                .values_files
+                .iter()
+                .map(|f| dir.join(f))
+                .collect();
+            diff::run(&dir, &args, sets, color)
+        }
+        Command::Golden(cmd) => golden::run(&dir, cmd, sets),
         Command::Convert(args) => convert::run(&dir, args),
         Command::Schemas(cmd) => schemas::run(&dir, cmd),
         Command::Check(args) => {
