@@ -1,5 +1,7 @@
 //! The single integration test binary: one module per feature.
 
+mod consumers; // reports and hooks read by real tools: junitparser, the SARIF schema, pre-commit
+mod diff; // kiln diff, golden update, golden drift in kiln check
 mod golden; // the bundled example fleet renders exactly to golden/
 mod lint; // kiln lint and the checks: corpus verdicts, bad input, report formats
 mod platform; // built-in template library behaviour: eureka, filebeat, variants, RBAC, ingress ports

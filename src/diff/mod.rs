@@ -158,10 +158,6 @@ fn mask(old: &Node, new: &Node) -> (Node, Node) {
             Some(Value::Map(m)) => m.clone(),
             _ => indexmap::IndexMap::new(),
         };
-        let new_values = match new.get(field).map(|x| &x.value) {
-            Some(Value::Map(m)) => m.clone(),
-            _ => indexmap::IndexMap::new(),
-        };
         let marker = |changed: bool| {
             Value::Str(if changed {
                 "(hidden; changed)".into()
@@ -169,10 +165,11 @@ fn mask(old: &Node, new: &Node) -> (Node, Node) {
                 "(hidden)".into()
             })
         };
+        // The old side always reads "(hidden)", the new side "(hidden; changed)" where the value
+        // differs, so the change shows without either value.
         if let Some(Value::Map(m)) = o.get_mut(field).map(|x| &mut x.value) {
-            for (k, v) in m.iter_mut() {
-                let changed = new_values.get(k).is_some_and(|nv| nv.value != v.value);
-                v.value = marker(changed);
+            for v in m.values_mut() {
+                v.value = marker(false);
             }
         }
         if let Some(Value::Map(m)) = n.get_mut(field).map(|x| &mut x.value) {
