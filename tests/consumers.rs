@@ -83,14 +83,14 @@ fn kiln_report(format: &str) -> String {
 fn junit_report_reads_in_junitparser() {
     let file = work().join("kiln.xml");
     std::fs::write(&file, kiln_report("junit")).unwrap();
-    let script = r#"
+    let script = r"
 import sys
 from junitparser import JUnitXml, Failure
 xml = JUnitXml.fromfile(sys.argv[1])
 cases = [c for suite in xml for c in suite]
 failed = [c for c in cases if any(isinstance(r, Failure) for r in c.result)]
 print(len(cases), len(failed), xml.failures)
-"#;
+";
     let out = run(Command::new(venv().join("bin/python"))
         .arg("-c")
         .arg(script)
