@@ -51,6 +51,12 @@ pub enum Color {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a new kiln project: kiln.yaml, values for dev/test/stage/prod, one example service.
+    #[command(after_help = "Examples:
+  kiln init                 in the current folder
+  kiln init my-fleet        in a new folder
+Then: kiln render && kiln check")]
+    Init(InitArgs),
     /// Render every service instance in every environment to out/<env>/<service>.yaml.
     #[command(after_help = "Examples:
   kiln render
@@ -93,6 +99,18 @@ Exit codes (like git diff --exit-code): 0 no differences, 1 differences, 2 could
     /// Manage Kubernetes schemas: import OpenAPI documents or CRDs, list what is available.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+    /// Explain a check or lint rule: what it catches, why, how to fix, how to suppress.
+    #[command(after_help = "Examples:
+  kiln explain image-tag
+  kiln explain removed-api
+  kiln explain --list")]
+    Explain(ExplainArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  kiln completions bash > /etc/bash_completion.d/kiln
+  kiln completions zsh > \"${fpath[1]}/_kiln\"
+  kiln completions fish > ~/.config/fish/completions/kiln.fish")]
+    Completions(CompletionsArgs),
     /// Print the JSON Schema of kiln.yaml, or of a template set's values.
     #[command(after_help = "Examples:
   kiln schema > kiln.schema.json      then start kiln.yaml with
@@ -281,6 +299,33 @@ pub struct SchemasListArgs {
     /// The schema cache to read (default: the project's `.kiln/schemas`).
     #[arg(long = "schema-cache", value_name = "DIR")]
     pub schema_cache: Option<PathBuf>,
+}
+
+/// `kiln init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Where to create the project (default: the current folder).
+    pub dir: Option<PathBuf>,
+}
+
+/// `kiln explain`.
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// The rule id, as printed in brackets: `error[image-tag]`.
+    #[arg(required_unless_present = "list")]
+    pub rule: Option<String>,
+
+    /// List every rule.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// `kiln completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `kiln schema`.

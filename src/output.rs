@@ -77,7 +77,8 @@ fn check_ours(out: &Path) -> Result<(), Error> {
     }
     if out.is_dir() && !out.join(MARKER).exists() {
         let mut entries = fs::read_dir(out).map_err(|e| Error::io("read folder", out, &e))?;
-        if entries.next().is_some() {
+        // A folder holding only a `.gitkeep` counts as empty.
+        if entries.any(|e| e.is_ok_and(|e| e.file_name() != ".gitkeep")) {
             return Err(Error::Run(
                 Diagnostic::error(format!(
                     "output folder `{}` was not written by kiln; refusing to replace its contents",

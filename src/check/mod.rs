@@ -6,6 +6,7 @@
 //! findings and never prints.
 
 pub mod finding;
+pub mod import;
 pub mod input;
 pub mod lint;
 pub mod rules;

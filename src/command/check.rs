@@ -49,7 +49,12 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     // When the project keeps golden files, drift from them fails the check (and is shown).
     let mut drift_text = String::new();
     let golden = &pipeline.project.golden_dir;
-    if golden.is_dir() {
+    // An empty golden/ (as `kiln init` makes it) means "nothing recorded yet".
+    let recorded = walkdir::WalkDir::new(golden)
+        .into_iter()
+        .filter_map(Result::ok)
+        .any(|e| e.path().extension().is_some_and(|x| x == "yaml"));
+    if recorded {
         let (new, names) = crate::command::diff::rendered(&pipeline, &args.env, &args.service)?;
         let old = crate::command::diff::load_dir(golden, &pipeline.project.relative(golden))?;
         let old = old

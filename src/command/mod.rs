@@ -6,7 +6,9 @@
 pub mod check;
 pub mod convert;
 pub mod diff;
+pub mod explain;
 pub mod golden;
+pub mod init;
 pub mod lint;
 pub mod render;
 pub mod schema;
@@ -68,6 +70,21 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             diff::run(&dir, &args, sets, color)
         }
         Command::Golden(cmd) => golden::run(&dir, cmd, sets),
+        Command::Init(args) => init::run(&dir, args),
+        Command::Explain(args) => explain::run(args),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                args.shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "kiln",
+                &mut out,
+            );
+            Ok(Output {
+                stdout: String::from_utf8_lossy(&out).into_owned(),
+                code: 0,
+            })
+        }
         Command::Convert(args) => convert::run(&dir, args),
         Command::Schemas(cmd) => schemas::run(&dir, cmd),
         Command::Check(args) => {

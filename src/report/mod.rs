@@ -262,43 +262,182 @@ fn sarif(results: &[Checked]) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
+/// Every rule: id, what it catches, why it matters, how to fix it. `kiln explain` prints these.
+pub const RULES: &[(&str, &str, &str, &str)] = &[
+    (
+        "schema",
+        "The object does not match the strict JSON Schema of its kind at the target Kubernetes version: an unknown field, a wrong type, a missing required field.",
+        "The API server rejects it (or, without strict validation, silently drops the misspelled field).",
+        "Fix the field named in the message; `did you mean` suggests the real name of a misspelled one.",
+    ),
+    (
+        "no-schema",
+        "No schema is known for the apiVersion and kind at the target version.",
+        "Usually a typo in `kind`/`apiVersion`, or a custom resource whose CRD kiln has not seen; either way nothing was validated.",
+        "Fix the typo, or import the CRD (`kiln schemas import crd.yaml --kube-version X.Y`), or pass `--skip-missing-schemas`.",
+    ),
+    (
+        "yaml-syntax",
+        "The document is not valid YAML (or is a template, not a manifest).",
+        "kubectl cannot read it.",
+        "Fix the YAML at the line shown.",
+    ),
+    (
+        "duplicate-key",
+        "A mapping repeats a key.",
+        "Kubernetes' YAML reader keeps only one of them, so half of what you wrote is silently ignored.",
+        "Merge the two entries into one.",
+    ),
+    (
+        "not-an-object",
+        "The document is a list or a scalar, not a mapping.",
+        "Only mappings can be Kubernetes objects.",
+        "Check the indentation, or remove the stray document.",
+    ),
+    (
+        "missing-type",
+        "The document has no `apiVersion` or no `kind`.",
+        "The API server cannot tell what it is.",
+        "Add both, e.g. `apiVersion: apps/v1` and `kind: Deployment`.",
+    ),
+    (
+        "api-version",
+        "The apiVersion is not of the form `group/version` (`apps/v1`) or `v1`.",
+        "No API server serves it.",
+        "Write the group and the version.",
+    ),
+    (
+        "metadata-name",
+        "`metadata.name` is missing, or not a valid name for the kind (DNS-1123 label or subdomain, length limits).",
+        "The API server rejects the object.",
+        "Use lowercase letters, digits and `-` (and `.` where allowed), within 63 or 253 characters.",
+    ),
+    (
+        "label-syntax",
+        "A label or annotation key, or a label value, has invalid syntax or is not a string.",
+        "The API server rejects the object.",
+        "Keys are `[prefix/]name`, values at most 63 characters of letters, digits, `-`, `_`, `.`; quote numbers and booleans.",
+    ),
+    (
+        "duplicate-name",
+        "Two containers, ports, volumes or environment variables in a pod share a name (or a port/protocol pair).",
+        "The API server rejects duplicate containers and ports; duplicate environment variables silently keep the last.",
+        "Rename or remove one.",
+    ),
+    (
+        "selector-mismatch",
+        "A Deployment/StatefulSet/DaemonSet/ReplicaSet selector does not match its pod template labels (or is missing in apps/v1).",
+        "The API server rejects it; a mismatched selector would orphan pods.",
+        "Make `spec.selector.matchLabels` a subset of `spec.template.metadata.labels`.",
+    ),
+    (
+        "enum",
+        "A field has a value outside its allowed spellings (`protocol: udp`).",
+        "The API server rejects it; the values are case-sensitive.",
+        "Use one of the values listed.",
+    ),
+    (
+        "required-field",
+        "A field the API server requires is missing (a container's `image`).",
+        "The object is rejected at apply time.",
+        "Add the field.",
+    ),
+    (
+        "crd-schema",
+        "A CustomResourceDefinition's schema uses an invalid type (`strign`).",
+        "The API server rejects the CRD.",
+        "Use array, boolean, integer, number, object or string.",
+    ),
+    (
+        "duplicate-resource",
+        "Two documents define the same object (apiVersion, kind, namespace, name).",
+        "Applying both keeps only the last one.",
+        "Remove or rename one.",
+    ),
+    (
+        "empty-file",
+        "A file holds no Kubernetes objects.",
+        "Usually a mistake in a manifest folder.",
+        "Delete the file or add the objects.",
+    ),
+    (
+        "unreadable",
+        "A file could not be read, is not UTF-8, or is a symlink loop.",
+        "Nothing in it was checked.",
+        "Fix the file or the link; save as UTF-8.",
+    ),
+    (
+        "golden-drift",
+        "The render differs from the reviewed golden files in golden/.",
+        "An unreviewed change to values or templates would reach the cluster.",
+        "Review with `kiln diff`; if intended, run `kiln golden update` and commit golden/.",
+    ),
+    (
+        "removed-api",
+        "The apiVersion is no longer served by the target Kubernetes version (or stops being served on the way to `--upgrade-to`).",
+        "`kubectl apply` fails after the upgrade; the objects cannot be updated.",
+        "Move to the replacement apiVersion in the message; `kiln convert --to X.Y` does it where the change is mechanical.",
+    ),
+    (
+        "deprecated-api",
+        "The apiVersion is deprecated at the target version and has a removal date.",
+        "It will break at the removal release.",
+        "Move to the replacement before upgrading to the removal release.",
+    ),
+    (
+        "deprecated-field",
+        "A field or annotation the upgrade guides call deprecated (`serviceAccount`, seccomp/AppArmor annotations, `kubernetes.io/ingress.class`).",
+        "Deprecated fields are ignored or removed in later releases.",
+        "Use the field named in the message.",
+    ),
+    (
+        "typographic",
+        "Curly quotes, en/em dashes, minus signs or invisible spaces where ASCII was meant.",
+        "Copy-paste from documents turns `--flag` into `—flag` and `\"x\"` into `“x”`; the program then gets the wrong argument or value.",
+        "Retype the character in ASCII.",
+    ),
+    (
+        "image-tag",
+        "An image with no tag or with `:latest`.",
+        "The image changes under you; rollouts and rollbacks are not reproducible.",
+        "Pin a version tag or a digest.",
+    ),
+    (
+        "no-resources",
+        "A container without resource requests and limits.",
+        "The scheduler cannot place it well, and it can starve its neighbours.",
+        "Set `resources.requests` and `resources.limits`.",
+    ),
+    (
+        "no-readiness-probe",
+        "A serving container (one with ports) in a workload has no readinessProbe.",
+        "It receives traffic before it is ready, and during rollouts.",
+        "Add a `readinessProbe`.",
+    ),
+    (
+        "host-network",
+        "`hostNetwork: true` on an object not in `lint.hostNetworkAllow`.",
+        "The pod shares the node's network namespace and ports.",
+        "Remove it, or allow the object by name in kiln.yaml.",
+    ),
+    (
+        "configmap-key",
+        "A ConfigMap key that is not a string in the source (`53:`).",
+        "YAML reads it as a number or boolean; `1.10:` becomes `\"1.1\"`.",
+        "Quote the key: `\"53\":`.",
+    ),
+];
+
+/// How any rule can be suppressed.
+pub const SUPPRESS: &str = "annotate the object `kiln.dev/ignore: <rule>` (several: comma-separated), write `# kiln-ignore: <rule>` in the manifest document or the template that renders it, or set `lint: {rules: {<rule>: off}}` (or `warning`/`error`) in kiln.yaml";
+
 /// One line on what a rule catches.
 #[must_use]
 pub fn rule_description(id: &str) -> &'static str {
-    match id {
-        "schema" => {
-            "The object does not match the strict JSON Schema of its kind at the target Kubernetes version."
-        }
-        "no-schema" => {
-            "No schema is known for the kind at the target version (a typo, or a CRD that was not imported)."
-        }
-        "yaml-syntax" => "The document is not valid YAML.",
-        "duplicate-key" => "A mapping repeats a key; Kubernetes would silently keep one of them.",
-        "not-an-object" => "The document is not a mapping.",
-        "missing-type" => "The document has no apiVersion or kind.",
-        "api-version" => "The apiVersion is not of the form group/version.",
-        "metadata-name" => "metadata.name is missing or not a valid name for the kind.",
-        "label-syntax" => "A label or annotation key or value has invalid syntax.",
-        "duplicate-name" => "Two containers, ports, volumes or environment variables share a name.",
-        "selector-mismatch" => "A workload's selector does not match its pod template's labels.",
-        "enum" => "A field holds a value outside the spellings the API server accepts.",
-        "required-field" => "A field the API server requires is missing.",
-        "crd-schema" => "A CustomResourceDefinition's schema uses an invalid type.",
-        "duplicate-resource" => "Two documents define the same object.",
-        "golden-drift" => "The render differs from the reviewed golden files.",
-        "removed-api" => "The apiVersion is not served by the target Kubernetes version.",
-        "deprecated-api" => "The apiVersion is deprecated and will be removed.",
-        "deprecated-field" => "A deprecated field or annotation.",
-        "typographic" => "Typographic characters where ASCII was meant.",
-        "image-tag" => "An image without a pinned tag.",
-        "no-resources" => "A container without resource requests and limits.",
-        "no-readiness-probe" => "A serving container without a readiness probe.",
-        "host-network" => "hostNetwork outside the allow-list.",
-        "configmap-key" => "A ConfigMap key that is not a string in the source.",
-        "empty-file" => "A file holds no Kubernetes objects.",
-        "unreadable" => "A file could not be read or is not UTF-8.",
-        _ => "A kiln check.",
-    }
+    RULES
+        .iter()
+        .find(|r| r.0 == id)
+        .map_or("A kiln check.", |r| r.1)
 }
 
 #[cfg(test)]

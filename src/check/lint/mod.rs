@@ -43,55 +43,6 @@ pub struct LintConfig {
     pub host_network_allow: Vec<String>,
 }
 
-/// Every rule kiln reports, with its one-line explanation, why it matters and how to fix it.
-pub const RULES: &[(&str, &str, &str)] = &[
-    (
-        "removed-api",
-        "The apiVersion is no longer served by the target Kubernetes version.",
-        "Move to the replacement apiVersion (`kiln convert --to X.Y` does it where the change is mechanical).",
-    ),
-    (
-        "deprecated-api",
-        "The apiVersion is deprecated at the target version and will be removed.",
-        "Move to the replacement before the removal release.",
-    ),
-    (
-        "deprecated-field",
-        "A field or annotation the upgrade guides call deprecated.",
-        "Use the field named in the message.",
-    ),
-    (
-        "typographic",
-        "Curly quotes, en/em dashes or invisible spaces where ASCII was meant (copy-paste damage).",
-        "Retype the character in ASCII: `\"`, `'`, `-`, `--`.",
-    ),
-    (
-        "image-tag",
-        "An image with no tag or `:latest` changes under you.",
-        "Pin a version tag or a digest.",
-    ),
-    (
-        "no-resources",
-        "A container without resource requests and limits.",
-        "Set `resources.requests` and `resources.limits`.",
-    ),
-    (
-        "no-readiness-probe",
-        "A workload container without a readinessProbe gets traffic before it is ready.",
-        "Add a `readinessProbe`.",
-    ),
-    (
-        "host-network",
-        "`hostNetwork: true` exposes the node's network to the pod.",
-        "Remove it, or list the object in `lint.hostNetworkAllow` in kiln.yaml.",
-    ),
-    (
-        "configmap-key",
-        "A ConfigMap key that is not a string in the source (`53:`).",
-        "Quote the key: `\"53\":`.",
-    ),
-];
-
 /// The configured level of a rule, falling back to its default.
 #[must_use]
 pub fn level(config: &LintConfig, rule: &str, default_warning: bool) -> Level {
