@@ -283,8 +283,9 @@ pub struct SchemasImportArgs {
     #[arg(value_name = "FILE|DIR", required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// The Kubernetes version the schemas belong to (default: read from the document, when it
-    /// says).
+    /// The Kubernetes version the schemas belong to (default: the OpenAPI document's
+    /// `info.version`, else a folder named like `1.35` in its path; CRDs without it go into every
+    /// version with schemas).
     #[arg(long = "kube-version", value_name = "X.Y")]
     pub kube_version: Option<String>,
 

@@ -164,15 +164,22 @@ pub fn scan(paths: &[PathBuf]) -> Result<Scanned, String> {
 pub fn classify(bytes: &[u8]) -> Result<Option<Content>, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let docs: Vec<Value> = if text.trim_start().starts_with('{') {
-        // JSON first: OpenAPI documents are megabytes, and JSON is much faster to read as JSON.
-        vec![serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?]
-    } else {
+    let read_yaml = || -> Result<Vec<Value>, String> {
         yaml::parse_stream_unlocated(text, Dialect::Kube)
             .map_err(|e| format!("not valid YAML (line {}): {}", e.line, e.message))?
             .iter()
             .map(|n| serde_json::to_value(n).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?
+            .collect()
+    };
+    // JSON first: OpenAPI documents are megabytes, much faster to read as JSON than as YAML. A
+    // YAML flow mapping (`{kind: ...}`) also starts with `{`.
+    let docs: Vec<Value> = if text.trim_start().starts_with('{') {
+        match serde_json::from_str(text) {
+            Ok(doc) => vec![doc],
+            Err(e) => read_yaml().map_err(|_| format!("not valid JSON: {e}"))?,
+        }
+    } else {
+        read_yaml()?
     };
     if let [doc] = docs.as_slice() {
         if doc.get("swagger").is_some()
@@ -403,8 +410,11 @@ impl Prepared {
 /// RawExtension and FieldsV1 = any object; the `JSONSchemaPropsOr*` unions (which OpenAPI leaves
 /// untyped) = what k8s-openapi says they are.
 fn replace_special_defs(defs: &mut Map<String, Value>) {
-    for (name, body) in defs.iter_mut() {
-        let props_ref = |suffix: &str| json!({"$ref": format!("{DEFS_PREFIX}{}", name.strip_suffix(suffix).unwrap_or(name))});
+    for (name, body) in &mut *defs {
+        let props_ref = |suffix: &str| {
+            let target = name.strip_suffix(suffix).unwrap_or(name);
+            json!({ "$ref": format!("{DEFS_PREFIX}{target}") })
+        };
         match name.as_str() {
             INT_OR_STRING => *body = json!({"type": ["integer", "string"]}),
             QUANTITY => *body = json!({"type": ["string", "number"]}),
@@ -428,7 +438,7 @@ fn replace_special_defs(defs: &mut Map<String, Value>) {
 
 /// Go structs without fields (`{"type": "object"}`) are closed, except the free-form ones.
 fn close_fieldless_structs(defs: &mut Map<String, Value>) {
-    for (name, body) in defs.iter_mut() {
+    for (name, body) in &mut *defs {
         if FREE_FORM.contains(&name.as_str()) {
             continue;
         }
@@ -575,7 +585,7 @@ fn make_optional_nullable<'a>(
         let Some(Value::Object(props)) = schema.get_mut("properties") else {
             return;
         };
-        for (name, prop) in props.iter_mut() {
+        for (name, prop) in &mut *props {
             if required.contains(name) {
                 continue;
             }
@@ -709,6 +719,9 @@ pub fn from_crd(crd: &Value, object_meta: &Map<String, Value>) -> Result<Vec<Kin
                 "CustomResourceDefinition `{name}`: the schema of {api_version} is not an object"
             ));
         };
+        check_types(&root, "openAPIV3Schema").map_err(|e| {
+            format!("CustomResourceDefinition `{name}`: the schema of {api_version} {kind}: {e}")
+        })?;
         walk(&mut root, &mut |s| normalize(s, "#/definitions/"));
         let obj = root.as_object_mut().unwrap_or_else(|| unreachable!());
         obj.entry("type").or_insert(json!("object"));
@@ -737,7 +750,8 @@ pub fn from_crd(crd: &Value, object_meta: &Map<String, Value>) -> Result<Vec<Kin
             .build(&root)
             .map_err(|e| {
                 format!(
-                    "CustomResourceDefinition `{name}`: the schema of {api_version} {kind} is not valid: {e}"
+                    "CustomResourceDefinition `{name}`: the schema of {api_version} {kind} is not valid at `{}`: {e}",
+                    e.instance_path()
                 )
             })?;
         out.push(KindSchema {
@@ -747,6 +761,44 @@ pub fn from_crd(crd: &Value, object_meta: &Map<String, Value>) -> Result<Vec<Kin
         });
     }
     Ok(out)
+}
+
+/// A CRD schema's `type`s must be OpenAPI's (the API server rejects the CRD otherwise); `at` is
+/// the API server's spelling of the path: `openAPIV3Schema.properties[spec].type`.
+fn check_types(schema: &Value, at: &str) -> Result<(), String> {
+    const TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
+    let Value::Object(s) = schema else {
+        return Err(format!("`{at}` is not a schema (an object)"));
+    };
+    match s.get("type") {
+        None => {}
+        Some(Value::String(t)) if TYPES.contains(&t.as_str()) => {}
+        Some(t) => {
+            return Err(format!(
+                "`{at}.type` is {t}; supported values: {}",
+                TYPES.join(", ")
+            ));
+        }
+    }
+    for (key, child) in s {
+        match (key.as_str(), child) {
+            ("properties" | "patternProperties" | "definitions", Value::Object(m)) => {
+                for (name, sub) in m {
+                    check_types(sub, &format!("{at}.{key}[{name}]"))?;
+                }
+            }
+            ("items" | "additionalProperties" | "not", Value::Object(_)) => {
+                check_types(child, &format!("{at}.{key}"))?;
+            }
+            ("items" | "allOf" | "anyOf" | "oneOf", Value::Array(list)) => {
+                for (i, sub) in list.iter().enumerate() {
+                    check_types(sub, &format!("{at}.{key}[{i}]"))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn dotted(pointer: &str) -> String {
@@ -945,7 +997,7 @@ fn has_keyword(schema: &Value, key: &str) -> bool {
 fn walk(schema: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
     let Value::Object(obj) = schema else { return };
     f(obj);
-    for (key, child) in obj.iter_mut() {
+    for (key, child) in &mut *obj {
         match key.as_str() {
             "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
                 if let Value::Object(map) = child {
@@ -970,155 +1022,5 @@ fn walk(schema: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
             },
             _ => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_follow_xtask() {
-        assert_eq!(
-            file_name("apps/v1", "Deployment"),
-            "apps_v1_deployment.json.gz"
-        );
-        assert_eq!(file_name("v1", "ConfigMap"), "core_v1_configmap.json.gz");
-        assert_eq!(
-            file_name("sagemaker.aws.amazon.com/v1", "TrainingJob"),
-            "sagemaker.aws.amazon.com_v1_trainingjob.json.gz"
-        );
-        // Never a path: a group with `/` cannot leave the version folder.
-        assert_eq!(file_name("../x/v1", "K"), ".._x_v1_k.json.gz");
-    }
-
-    #[test]
-    fn versions_from_documents_and_folders() {
-        let v2 = json!({"swagger": "2.0", "info": {"version": "v1.21.2"}});
-        assert_eq!(
-            document_version(&v2, Path::new("x.json")).map(|v| v.to_string()),
-            Some("1.21".into())
-        );
-        let v3 = json!({"openapi": "3.0.0", "info": {"version": "unversioned"}});
-        assert_eq!(
-            document_version(&v3, Path::new("k8s/v3/1.35/apis/apps/v1.json"))
-                .map(|v| v.to_string()),
-            Some("1.35".into())
-        );
-        assert_eq!(
-            document_version(&v3, Path::new("openapi/api/v1.json")),
-            None
-        );
-    }
-
-    #[test]
-    fn openapi_v3_is_made_strict() {
-        let doc = json!({"openapi": "3.0.0", "components": {"schemas": {
-            "a.Thing": {"type": "object", "description": "d",
-                "x-kubernetes-group-version-kind": [{"group": "ex.io", "version": "v1", "kind": "Thing"}],
-                "properties": {
-                    "apiVersion": {"type": "string"},
-                    "kind": {"type": "string"},
-                    "spec": {"allOf": [{"$ref": "#/components/schemas/a.Spec"}], "default": {}},
-                    "items": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/a.Spec"}]}}
-                }},
-            "a.Spec": {"type": "object", "required": ["port"], "properties": {
-                "port": {"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}]},
-                "size": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.api.resource.Quantity"}
-            }},
-            "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {"type": "string", "format": "int-or-string"},
-            "io.k8s.apimachinery.pkg.api.resource.Quantity": {"type": "string"}
-        }}});
-        let kinds = from_openapi(&doc).unwrap();
-        assert_eq!(kinds.len(), 1);
-        let s = &kinds[0].schema;
-        assert_eq!(s["$schema"], DRAFT);
-        assert_eq!(s["type"], "object");
-        assert_eq!(s["additionalProperties"], false);
-        assert!(s.get("description").is_none());
-        assert_eq!(s["properties"]["spec"], json!({"$ref": "#/$defs/a.Spec"}));
-        assert_eq!(
-            s["properties"]["items"]["items"],
-            json!({"$ref": "#/$defs/a.Spec", "type": "object"})
-        );
-        let spec = &s["$defs"]["a.Spec"];
-        assert_eq!(spec["type"], json!(["object", "null"]));
-        assert_eq!(
-            spec["properties"]["port"],
-            json!({"type": ["integer", "string"]})
-        );
-        assert_eq!(
-            spec["properties"]["size"],
-            json!({"type": ["string", "number", "null"]})
-        );
-        assert_eq!(s["$defs"].as_object().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn crd_schemas_get_object_fields_and_stay_open_where_free() {
-        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.ex.io"},
-        "spec": {"group": "ex.io", "names": {"kind": "Widget"}, "versions": [
-            {"name": "v1", "served": true, "schema": {"openAPIV3Schema": {"type": "object",
-                "properties": {"spec": {"type": "object", "properties": {
-                    "size": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]},
-                    "mode": {"type": "string", "enum": ["a", "b"]},
-                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
-                             "properties": {"x": {"type": "integer", "minimum": 1, "exclusiveMinimum": true}}},
-                    "any": {"type": "object"}
-                }}}}}},
-            {"name": "v0", "served": false}
-        ]}});
-        let meta = object_meta_defs(None);
-        let kinds = from_crd(&crd, &meta).unwrap();
-        assert_eq!(kinds.len(), 1);
-        let s = &kinds[0].schema;
-        assert_eq!(kinds[0].key(), "ex.io/v1/Widget");
-        assert_eq!(s["type"], "object");
-        assert_eq!(s["additionalProperties"], false);
-        assert_eq!(
-            s["properties"]["metadata"]["$ref"],
-            format!("#/$defs/{OBJECT_META}")
-        );
-        let spec = &s["properties"]["spec"];
-        assert_eq!(spec["additionalProperties"], false);
-        assert_eq!(
-            spec["properties"]["size"],
-            json!({"type": ["integer", "string", "null"]})
-        );
-        assert_eq!(spec["properties"]["mode"]["enum"], json!(["a", "b", null]));
-        assert!(
-            spec["properties"]["free"]
-                .get("additionalProperties")
-                .is_none()
-        );
-        assert_eq!(
-            spec["properties"]["free"]["properties"]["x"],
-            json!({"type": ["integer", "null"], "exclusiveMinimum": 1})
-        );
-        assert!(
-            spec["properties"]["any"]
-                .get("additionalProperties")
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn content_is_recognised() {
-        let v2 = classify(br#"{"swagger": "2.0", "definitions": {}}"#).unwrap();
-        assert!(matches!(v2, Some(Content::OpenApiV2(_))));
-        let v3 = classify(br#"{"openapi": "3.0.0", "components": {"schemas": {}}}"#).unwrap();
-        assert!(matches!(v3, Some(Content::OpenApiV3(_))));
-        let crds = classify(
-            b"apiVersion: v1\nkind: ConfigMap\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n",
-        )
-        .unwrap();
-        assert!(matches!(crds, Some(Content::Crds { ref crds, others: 1 }) if crds.len() == 1));
-        assert!(
-            classify(b"apiVersion: v1\nkind: ConfigMap\n")
-                .unwrap()
-                .is_none()
-        );
-        assert!(classify(b"{").is_err());
     }
 }

@@ -281,7 +281,7 @@ pub fn check_document(
                     } else {
                         message.push_str(&format!(" in {api_version} {kind}"));
                     }
-                } else {
+                } else if !v.pointer.is_empty() {
                     message = format!("{message} (at `{}`)", dotted(&v.pointer));
                 }
                 out.findings.push(finding(
