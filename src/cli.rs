@@ -92,9 +92,32 @@ Exit codes (like git diff --exit-code): 0 no differences, 1 differences, 2 could
     #[command(subcommand)]
     Golden(GoldenCommand),
     /// Rewrite removed API versions to their replacements where the change is mechanical.
-    #[command(after_help = "Examples:
+    #[command(after_help = "\
+Converts what Kubernetes X.Y (--to) no longer serves: every object whose apiVersion is removed
+at or before X.Y, when the migration is mechanical:
+  Deployment, DaemonSet, ReplicaSet, StatefulSet -> apps/v1 (spec.selector from the pod labels)
+  Ingress -> networking.k8s.io/v1 (service.name/port, spec.defaultBackend, pathType)
+  HorizontalPodAutoscaler -> autoscaling/v2 (v2beta1 metric targets restructured)
+  CustomResourceDefinition -> apiextensions.k8s.io/v1 (schema, columns, subresources per version)
+  Validating/MutatingWebhookConfiguration -> admissionregistration.k8s.io/v1
+  CronJob, PodDisruptionBudget, RBAC, NetworkPolicy, PriorityClass, StorageClass, CSIDriver,
+  Lease, IngressClass, EndpointSlice, FlowSchema, ... -> their replacement
+Deprecated APIs that X.Y still serves are left alone (a note says when they break), so the
+output still works on the older clusters it was written for; raise --to to convert them.
+Objects with no mechanical migration (PodSecurityPolicy, ThirdPartyResource, a webhook without
+sideEffects, a non-structural CRD schema, ...) are left unchanged and reported on standard error
+as `file:line: error: ...`.
+
+Documents that need no change are copied byte for byte. A new apiVersion or an added selector is
+written into the text itself; other converted documents are written out again in kiln's style,
+which loses the comments inside them (comment lines above and below them are kept).
+
+Exit codes: 0 converted or nothing to do, 1 some objects could not be converted, 2 could not run.
+
+Examples:
   kiln convert --to 1.29 old/deployment.yaml          print the converted documents
-  kiln convert --to 1.29 --in-place k8s/              rewrite the files (atomically)")]
+  kiln convert --to 1.29 --in-place k8s/              rewrite the files (atomically)
+  helm template ./chart | kiln convert --to 1.29 - | kiln lint - --kube-version 1.29")]
     Convert(ConvertArgs),
     /// Manage Kubernetes schemas: import OpenAPI documents or CRDs, list what is available.
     #[command(subcommand)]
@@ -253,11 +276,12 @@ pub struct ConvertArgs {
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// The Kubernetes version to convert for.
+    /// Convert what Kubernetes X.Y no longer serves (APIs removed at or before X.Y).
     #[arg(long = "to", value_name = "X.Y")]
     pub to: String,
 
-    /// Rewrite the files in place (each atomically) instead of printing.
+    /// Rewrite changed files instead of printing, each replaced atomically; a file with a
+    /// document that is not valid YAML is left alone. JSON files stay JSON.
     #[arg(long)]
     pub in_place: bool,
 }

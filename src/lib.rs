@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod convert;
 pub mod diagnostic;
 pub mod diff;
 pub mod error;

@@ -1,5 +1,6 @@
 //! The single integration test binary: one module per feature.
 
+mod changelog; // CHANGELOG.md keeps its Unreleased section
 mod consumers; // reports and hooks read by real tools: junitparser, the SARIF schema, pre-commit
 mod convert; // kiln convert: mechanical API migrations
 mod diff; // kiln diff, golden update, golden drift in kiln check

@@ -351,3 +351,256 @@ fn junit_and_sarif_are_well_formed() {
         12
     );
 }
+
+#[test]
+fn field_manifests_at_1_16_report_the_removal_and_the_copy_paste_damage() {
+    let field = corpus().join("../field");
+    let (code, findings) = {
+        let (code, out, err) = kiln(&[
+            "lint",
+            field.to_str().unwrap(),
+            "--kube-version",
+            "1.16",
+            "--format",
+            "json",
+        ]);
+        assert!(code == 1, "{err}");
+        (
+            code,
+            out.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(code, 1);
+    let at = |rule: &str, file: &str| -> Vec<(i64, String)> {
+        findings
+            .iter()
+            .filter(|f| f["rule"] == rule && f["file"].as_str().unwrap().ends_with(file))
+            .map(|f| {
+                (
+                    f["line"].as_i64().unwrap(),
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let removed = at("removed-api", "ingress-nginx-deploy.yaml");
+    assert_eq!(removed.len(), 1, "{findings:?}");
+    assert_eq!(removed[0].0, 1);
+    assert!(
+        removed[0].1.contains("removed in 1.16") && removed[0].1.contains("use apps/v1"),
+        "{removed:?}"
+    );
+    let typo = at("typographic", "ingress-nginx-deploy.yaml");
+    let lines: Vec<i64> = typo.iter().map(|t| t.0).collect();
+    assert_eq!(
+        lines,
+        [16, 17, 26, 28, 29, 30],
+        "curly quotes on 16-17, em-dash args on 26-30: {typo:?}"
+    );
+    assert!(typo.iter().filter(|t| t.1.contains("em dash")).count() == 4);
+    for f in ["tcp-services-configmap.yaml", "udp-services-configmap.yaml"] {
+        let t = at("typographic", f);
+        assert_eq!(t.len(), 1, "{f}");
+        assert!(t[0].1.contains('“'), "{t:?}");
+        assert_eq!(at("configmap-key", f).len(), 1, "the bare `53:` key in {f}");
+    }
+}
+
+/// Which removals the pluto and kube-no-trouble fixtures expect, and from which version.
+const REMOVALS: &[(&str, &str, &str)] = &[
+    (
+        "FairwindsOps__pluto__e2e__tests__assets__deprecated116__deployment-extensions-v1beta1.yaml",
+        "extensions/v1beta1 Deployment",
+        "1.16",
+    ),
+    (
+        "FairwindsOps__pluto__e2e__tests__assets__list__list-deployment-deprecated-and-non-deprecated.yaml",
+        "extensions/v1beta1 Deployment",
+        "1.16",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__deployment-v1beta1.json",
+        "extensions/v1beta1 Deployment",
+        "1.16",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__deployment-v1beta1-and-ingress-v1beta1.yaml",
+        "apps/v1beta1 Deployment",
+        "1.16",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__deployment-v1beta1-and-ingress-v1beta1.yaml",
+        "extensions/v1beta1 Ingress",
+        "1.22",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__ingress-v1beta1.yaml",
+        "Ingress",
+        "1.22",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__clusterrole-v1beta1.yaml",
+        "rbac.authorization.k8s.io/v1beta1 ClusterRole",
+        "1.22",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__rolebinding-v1beta1.yaml",
+        "rbac.authorization.k8s.io/v1beta1 RoleBinding",
+        "1.22",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__customresourcedefinition-v1beta1.yaml",
+        "apiextensions.k8s.io/v1beta1 CustomResourceDefinition",
+        "1.22",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__validatingwebhookconfiguration-v1beta1.yaml",
+        "admissionregistration.k8s.io/v1beta1 ValidatingWebhookConfiguration",
+        "1.22",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__ingressclass-v1beta1.yaml",
+        "networking.k8s.io/v1beta1 IngressClass",
+        "1.22",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__cronjob-v1beta1.yaml",
+        "batch/v1beta1 CronJob",
+        "1.25",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__poddisruptionbudget-v1beta1.yaml",
+        "policy/v1beta1 PodDisruptionBudget",
+        "1.25",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__podsecuritypolicy-v1beta1.yaml",
+        "policy/v1beta1 PodSecurityPolicy",
+        "1.25",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__autoscaler-v2beta1.yaml",
+        "autoscaling/v2beta1 HorizontalPodAutoscaler",
+        "1.25",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__autoscaler-v2beta2.yaml",
+        "autoscaling/v2beta2 HorizontalPodAutoscaler",
+        "1.26",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__csistoragecapacity-v1beta1.yaml",
+        "storage.k8s.io/v1beta1 CSIStorageCapacity",
+        "1.27",
+    ),
+    (
+        "doitintl__kube-no-trouble__fixtures__flowschema-v1beta2.yaml",
+        "flowcontrol.apiserver.k8s.io/v1beta2 FlowSchema",
+        "1.29",
+    ),
+];
+
+fn minor(v: &str) -> u32 {
+    v.split('.').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn pluto_and_kube_no_trouble_fixtures_break_where_they_expect() {
+    let dir = corpus();
+    for version in ["1.16", "1.22", "1.25", "1.29"] {
+        let files: Vec<String> = REMOVALS
+            .iter()
+            .map(|r| dir.join(r.0).to_str().unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut args = vec!["lint", "--kube-version", version, "--format", "json"];
+        args.extend(files.iter().map(String::as_str));
+        let (_, out, err) = kiln(&args);
+        let findings: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for (file, what, removed_in) in REMOVALS {
+            let hit = findings.iter().any(|f| {
+                f["rule"] == "removed-api"
+                    && f["file"].as_str().unwrap().ends_with(file)
+                    && f["message"].as_str().unwrap().contains(what)
+            });
+            let expected = minor(removed_in) <= minor(version);
+            assert_eq!(
+                hit, expected,
+                "{file}: {what} at {version} (removed in {removed_in}); {err}"
+            );
+        }
+        // The non-deprecated pluto asset never is.
+        let (code, out, _) = kiln(&[
+            "lint",
+            "--kube-version",
+            version,
+            dir.join(
+                "FairwindsOps__pluto__e2e__tests__assets__non-deprecated__deployment-apps-v1.yaml",
+            )
+            .to_str()
+            .unwrap(),
+        ]);
+        assert!(!out.contains("removed-api"), "{out}");
+        let _ = code;
+    }
+    // kube-no-trouble also reads what was last applied.
+    let (_, out, _) = kiln(&[
+        "lint",
+        "--kube-version",
+        "1.16",
+        "--format",
+        "json",
+        dir.join(
+            "doitintl__kube-no-trouble__fixtures__fake-deployment-v1beta1-with-annotation.yaml",
+        )
+        .to_str()
+        .unwrap(),
+    ]);
+    assert!(
+        out.contains("last applied as apps/v1beta1 Deployment"),
+        "{out}"
+    );
+}
+
+#[test]
+fn upgrade_to_lists_each_hop() {
+    let dir = corpus();
+    let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let files = [
+        f("doitintl__kube-no-trouble__fixtures__cronjob-v1beta1.yaml"),
+        f("doitintl__kube-no-trouble__fixtures__autoscaler-v2beta2.yaml"),
+        f("doitintl__kube-no-trouble__fixtures__flowschema-v1beta2.yaml"),
+    ];
+    let mut args = vec![
+        "lint",
+        "--kube-version",
+        "1.22",
+        "--upgrade-to",
+        "1.29",
+        "--format",
+        "json",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, _) = kiln(&args);
+    assert_eq!(code, 1);
+    let hops: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["rule"] == "removed-api")
+        .map(|v| v["breaks_at"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hops, ["1.25", "1.26", "1.29"]);
+    let mut args = vec!["lint", "--kube-version", "1.22", "--upgrade-to", "1.29"];
+    args.extend(files.iter().map(String::as_str));
+    let (_, text, _) = kiln(&args);
+    assert!(
+        text.contains("upgrade 1.22 -> 1.29:") && text.contains("  breaks at 1.25: 1 object(s)"),
+        "{text}"
+    );
+}

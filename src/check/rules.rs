@@ -148,7 +148,14 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
         }
         Some(Value::Str(name)) => {
             let label = LABEL_NAMED.contains(&kind);
-            let check = if label {
+            // RBAC objects only need a valid path segment: `system:coredns` is a fine name.
+            let rbac = matches!(
+                kind,
+                "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+            );
+            let check = if rbac {
+                path_segment(name)
+            } else if label {
                 dns_label(name)
             } else {
                 dns_subdomain(name)
@@ -465,6 +472,20 @@ pub fn dns_label(s: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A name that only has to be a URL path segment (RBAC objects).
+pub fn path_segment(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() {
+        return Err("is empty");
+    }
+    if s == "." || s == ".." {
+        return Err("may not be `.` or `..`");
+    }
+    if s.contains(['/', '%']) {
+        return Err("may not contain `/` or `%`");
+    }
+    Ok(())
+}
+
 /// DNS-1123 subdomain: at most 253, dot-separated labels.
 pub fn dns_subdomain(s: &str) -> Result<(), &'static str> {
     if s.is_empty() {
@@ -571,6 +592,14 @@ mod tests {
             ("kind: ConfigMap\nmetadata: {name: ok}\n", &[]),
             ("kind: ConfigMap\nmetadata: {}\n", &["metadata-name"]),
             ("kind: Service\nmetadata: {name: a.b}\n", &["metadata-name"]),
+            (
+                "kind: ClusterRole\nmetadata: {name: \"system:coredns\"}\n",
+                &[],
+            ),
+            (
+                "kind: ConfigMap\nmetadata: {name: \"system:coredns\"}\n",
+                &["metadata-name"],
+            ),
             ("kind: ConfigMap\nmetadata: {name: a.b}\n", &[]),
             (
                 "kind: ConfigMap\nmetadata: {name: x, labels: {\"a b\": x, ok: \"bad value\"}}\n",

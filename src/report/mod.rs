@@ -96,6 +96,52 @@ fn text(results: &[Checked]) -> String {
         out.push_str(&text_line(f));
         out.push('\n');
     }
+    // The upgrade path: what breaks at each version on the way.
+    let mut hops: std::collections::BTreeMap<(u32, u32), Vec<&Finding>> =
+        std::collections::BTreeMap::new();
+    for f in results
+        .iter()
+        .flat_map(|r| &r.findings)
+        .filter(|f| f.rule == "removed-api")
+    {
+        if let Some(v) = f
+            .breaks_at
+            .as_deref()
+            .and_then(crate::config::KubeVersion::parse)
+        {
+            hops.entry((v.major, v.minor)).or_default().push(f);
+        }
+    }
+    let upgrade = results.iter().flat_map(|r| &r.findings).find_map(|f| {
+        f.message.split_once(" on the way from ").map(|(_, rest)| {
+            rest.split(';')
+                .next()
+                .unwrap_or_default()
+                .replace(" to ", " -> ")
+        })
+    });
+    if let Some(path) = upgrade {
+        let _ = writeln!(out, "upgrade {path}:");
+        for ((major, minor), fs) in &hops {
+            let mut kinds: Vec<&str> = fs
+                .iter()
+                .filter_map(|f| {
+                    f.message
+                        .split(" breaks at ")
+                        .next()
+                        .filter(|k| !k.contains(" is not served"))
+                })
+                .collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            let _ = writeln!(
+                out,
+                "  breaks at {major}.{minor}: {} object(s): {}",
+                fs.len(),
+                kinds.join(", ")
+            );
+        }
+    }
     let s = Summary::of(results);
     let _ = write!(
         out,

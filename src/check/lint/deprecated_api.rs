@@ -91,6 +91,14 @@ pub fn status(api_version: &str, kind: &str, version: KubeVersion) -> Status<'st
     }
 }
 
+/// True when the table has a row for `api_version` `kind`.
+#[must_use]
+pub fn known(api_version: &str, kind: &str) -> bool {
+    table()
+        .iter()
+        .any(|r| r.api_version == api_version && r.kind == kind)
+}
+
 /// The row for `api_version` `kind` when it is removed after `from` and at or before `to`.
 #[must_use]
 pub fn breaks_between(
