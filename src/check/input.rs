@@ -28,9 +28,29 @@ pub struct Document {
     pub template: Option<Arc<str>>,
     /// For rendered output: that template's source (for `# kiln-ignore:` comments).
     pub template_source: Option<Arc<str>>,
+    /// False when `parsed` was read without locations (see [`Document::located`]).
+    pub has_locations: bool,
+    /// For an object of a `kind: List`: its index in `items`.
+    pub list_index: Option<usize>,
 }
 
 impl Document {
+    /// The same document parsed again with locations (for reporting findings).
+    #[must_use]
+    pub fn located(&self) -> Document {
+        let mut d = self.clone();
+        let chunk = &self.text[self.offset..self.end.min(self.text.len())];
+        d.parsed = yaml::parse(chunk, 0, Dialect::Kube).map(|n| match self.list_index {
+            Some(i) => expand_list(n)
+                .into_iter()
+                .nth(i)
+                .unwrap_or_else(|| Node::new(Value::Null, Loc::default())),
+            None => n,
+        });
+        d.has_locations = true;
+        d
+    }
+
     /// Absolute line and column of a location inside this document.
     #[must_use]
     pub fn position(&self, loc: Loc) -> (u32, u32, usize) {
@@ -77,26 +97,44 @@ pub fn documents(
                 parsed,
                 template: template.clone(),
                 template_source: template_source.clone(),
+                has_locations: false,
+                list_index: None,
             };
-            match yaml::parse(chunk, 0, Dialect::Kube) {
+            // Without locations first: most documents have no findings, and the few that do are
+            // parsed again with locations (`Document::located`).
+            match yaml::parse_unlocated(chunk, Dialect::Kube) {
                 Ok(node) if node.value == Value::Null => Vec::new(),
-                Ok(node) => expand_list(node).into_iter().map(|n| doc(Ok(n))).collect(),
-                Err(e) => vec![doc(Err(e))],
+                Ok(node) => {
+                    let is_list = is_list(&node);
+                    expand_list(node)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, n)| {
+                            let mut d = doc(Ok(n));
+                            d.list_index = is_list.then_some(i);
+                            d
+                        })
+                        .collect()
+                }
+                // Errors carry their own position; parse again to get the located message.
+                Err(_) => vec![doc(yaml::parse(chunk, 0, Dialect::Kube))],
             }
         })
         .collect();
     parsed.into_iter().flatten().collect()
 }
 
-/// `kind: List` (and `*List`) documents hold their objects in `items`.
-fn expand_list(node: Node) -> Vec<Node> {
-    let is_list = node
-        .get_str("kind")
+fn is_list(node: &Node) -> bool {
+    node.get_str("kind")
         .is_some_and(|k| k == "List" || k.ends_with("List"))
         && node
             .get("items")
-            .is_some_and(|i| matches!(i.value, Value::Seq(_)));
-    if !is_list {
+            .is_some_and(|i| matches!(i.value, Value::Seq(_)))
+}
+
+/// `kind: List` (and `*List`) documents hold their objects in `items`.
+fn expand_list(node: Node) -> Vec<Node> {
+    if !is_list(&node) {
         return vec![node];
     }
     match node.value {
@@ -146,8 +184,10 @@ mod tests {
         let text = "a: 1\n---\nb: 2\nc: 3\n--- # x\nd: [\n---\n";
         let docs = documents("f.yaml", text, &|_| None);
         assert_eq!(docs.len(), 3);
-        let b = docs[1].parsed.as_ref().unwrap().get("c").unwrap();
-        assert_eq!(docs[1].position(b.loc).0, 4);
+        // Documents are read without locations; `located()` reads one again with them.
+        let located = docs[1].located();
+        let c = located.parsed.as_ref().unwrap().get("c").unwrap();
+        assert_eq!(docs[1].position(c.loc).0, 4);
         let err = docs[2].parsed.as_ref().unwrap_err();
         assert!(docs[2].line_base + err.line >= 6);
     }

@@ -49,9 +49,23 @@ pub struct Checked {
     pub identified: bool,
 }
 
-/// Check one document against Kubernetes `version`.
+/// Check one document against Kubernetes `version`. A document read without locations is
+/// checked as is, and parsed again with locations only when it has findings to place.
 #[must_use]
 pub fn check_document(
+    doc: &Document,
+    version: KubeVersion,
+    catalog: &Catalog,
+    options: &Options,
+) -> Checked {
+    let first = check_one(doc, version, catalog, options);
+    if doc.has_locations || first.findings.is_empty() || doc.parsed.is_err() {
+        return first;
+    }
+    check_one(&doc.located(), version, catalog, options)
+}
+
+fn check_one(
     doc: &Document,
     version: KubeVersion,
     catalog: &Catalog,

@@ -373,6 +373,10 @@ impl Catalog {
         };
         let (validator, _) = &*compiled;
         let mut out: Vec<Violation> = Vec::new();
+        // `is_valid` short-circuits and allocates no errors: the common case is fast.
+        if validator.is_valid(doc) {
+            return Outcome::Valid;
+        }
         for err in validator.iter_errors(doc) {
             let pointer = err.instance_path().as_str().to_string();
             if let ValidationErrorKind::AdditionalProperties { unexpected } = err.kind() {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::check::{self, Checked};
 use crate::cli::{CheckArgs, SetFlag};
-use crate::command::{Output, Pipeline, catalog, exit_code, upgrade_to, yaml_of};
+use crate::command::{Output, Pipeline, catalog, exit_code, text_with_parts, upgrade_to};
 use crate::error::Error;
 use crate::report;
 
@@ -18,9 +18,7 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     let catalog = catalog(&args.check, Some(&pipeline.project))?;
     let envs = pipeline.select_envs(&args.env)?;
     let instances = pipeline.instances(&envs, &args.service)?;
-    let files = pipeline.render(&envs, &instances, args.service.is_empty(), &|ms| {
-        yaml_of(ms, false)
-    })?;
+    let files = pipeline.render(&envs, &instances, args.service.is_empty(), &text_with_parts)?;
     let out_name = pipeline.project.relative(&pipeline.project.out_dir);
     let options = check::Options {
         skip_missing_schemas: args.check.skip_missing_schemas,
@@ -28,20 +26,33 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
         lint: pipeline.project.lint.clone(),
     };
     let templates = &pipeline.templates;
-    // `# Source:` lines name templates; show them as the project sees them.
-    let template_of = |name: &str| -> Option<(Arc<str>, Arc<str>)> {
-        let file = templates.get(name).ok()?;
-        Some((Arc::from(file.shown_as.as_str()), Arc::clone(&file.source)))
-    };
+    // The objects come from the render itself (no second parse); a document with findings is
+    // re-read from the file text to place them.
     let results: Vec<Checked> = files
         .par_iter()
         .flat_map_iter(|f| {
             let version = pipeline.project.environments[f.env].kube_version;
-            let shown = format!("{out_name}/{}", f.path);
-            let docs = check::input::documents(&shown, &f.payload, &template_of);
-            docs.into_iter()
-                .map(move |d| (d, version))
-                .collect::<Vec<_>>()
+            let file: Arc<str> = Arc::from(format!("{out_name}/{}", f.path));
+            let text: Arc<str> = Arc::from(f.payload.text.as_str());
+            f.payload.parts.iter().map(move |p| {
+                let source = templates
+                    .get(&p.template)
+                    .ok()
+                    .map(|t| Arc::clone(&t.source));
+                let doc = check::Document {
+                    file: Arc::clone(&file),
+                    text: Arc::clone(&text),
+                    offset: p.offset,
+                    line_base: p.line_base,
+                    end: p.end,
+                    parsed: Ok(p.doc.clone()),
+                    template: Some(Arc::from(p.template_shown.as_str())),
+                    template_source: source,
+                    has_locations: false,
+                    list_index: None,
+                };
+                (doc, version)
+            })
         })
         .map(|(d, version)| check::check_document(&d, version, &catalog, &options))
         .collect();
@@ -55,18 +66,16 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
         .filter_map(Result::ok)
         .any(|e| e.path().extension().is_some_and(|x| x == "yaml"));
     if recorded {
-        let (new, names) = crate::command::diff::rendered(&pipeline, &args.env, &args.service)?;
-        let old = crate::command::diff::load_dir(golden, &pipeline.project.relative(golden))?;
-        let old = old
-            .into_iter()
-            .filter(|o| args.env.is_empty() || args.env.contains(&o.env))
-            .filter(|o| {
-                args.service.is_empty()
-                    || Path::new(&o.source)
-                        .file_stem()
-                        .is_some_and(|s| names.iter().any(|n| n.as_str() == s))
-            })
-            .collect();
+        let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
+        let (old, new) = crate::command::diff::against_dir(
+            &files,
+            &pipeline.project.environments,
+            golden,
+            &pipeline.project.relative(golden),
+            &args.env,
+            &args.service,
+            &names,
+        )?;
         let diffs = crate::diff::compare(old, new, false);
         for d in diffs.iter().filter(|d| !d.is_empty()) {
             let golden_env = format!("{}/{}", pipeline.project.relative(golden), d.env);

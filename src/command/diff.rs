@@ -6,19 +6,20 @@ use std::process::Command as Process;
 use rayon::prelude::*;
 
 use crate::cli::{DiffArgs, DiffFormat, SetFlag};
-use crate::command::{Output, Pipeline};
+use crate::command::{Output, Pipeline, RenderedText, text_with_parts};
 use crate::diagnostic::Diagnostic;
 use crate::diff::{self, Object};
 use crate::error::Error;
-use crate::manifest::{Manifest, ResourceId};
+use crate::manifest::ResourceId;
 use crate::render::FileResult;
 use crate::yaml::{self, Dialect};
 
 /// Run `kiln diff`.
 pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
-    let (new, instances) = rendered(&pipeline, &args.env, &args.service)?;
-    let old = match args.against.as_deref() {
+    let (files, instances) = rendered(&pipeline, &args.env, &args.service)?;
+    let envs = &pipeline.project.environments;
+    let (old, new) = match args.against.as_deref() {
         None => {
             let golden = &pipeline.project.golden_dir;
             if !golden.is_dir() {
@@ -27,10 +28,22 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                         .help("create it with `kiln golden update`, or compare with `--against DIR` or `--against git:REF`"),
                 ));
             }
-            load_dir(golden, &pipeline.project.relative(golden))?
+            against_dir(
+                &files,
+                envs,
+                golden,
+                &pipeline.project.relative(golden),
+                &args.env,
+                &args.service,
+                &instances,
+            )?
         }
         Some(against) => match against.strip_prefix("git:") {
-            Some(rev) => at_revision(&pipeline, rev, &args.values, sets, &args.env, &args.service)?,
+            Some(rev) => {
+                let old_files =
+                    at_revision(&pipeline, rev, &args.values, sets, &args.env, &args.service)?;
+                against_render(&files, envs, &old_files)
+            }
             None => {
                 let d = dir.join(against);
                 if !d.is_dir() {
@@ -38,12 +51,24 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                         "`--against {against}`: no such folder (use `git:REF` for a revision)"
                     )));
                 }
-                load_dir(&d, against)?
+                against_dir(
+                    &files,
+                    envs,
+                    &d,
+                    against,
+                    &args.env,
+                    &args.service,
+                    &instances,
+                )?
             }
         },
     };
-    let old = filter(old, &pipeline, &args.env, &args.service, &instances);
-    let diffs = diff::compare(old, new, args.show_secrets);
+    let selected: Vec<String> = pipeline
+        .select_envs(&args.env)?
+        .into_iter()
+        .map(|i| envs[i].name.clone())
+        .collect();
+    let diffs = diff::compare_in(&selected, old, new, args.show_secrets);
     let differs = diffs.iter().any(|d| !d.is_empty());
     let stdout = match (args.format, args.summary) {
         (DiffFormat::Json, _) => diff::render::json(&diffs),
@@ -56,50 +81,151 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
     })
 }
 
-/// Render the project in memory into diffable objects; also returns the instance names.
+/// Render the project in memory; also returns the instance names.
 pub fn rendered(
     pipeline: &Pipeline,
     env: &[String],
     service: &[String],
-) -> Result<(Vec<Object>, Vec<String>), Error> {
+) -> Result<(Vec<FileResult<RenderedText>>, Vec<String>), Error> {
     let envs = pipeline.select_envs(env)?;
     let instances = pipeline.instances(&envs, service)?;
     let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
-    let files = pipeline.render(
-        &envs,
-        &instances,
-        service.is_empty(),
-        &|ms: &[Manifest]| {
-            Ok(ms
-                .iter()
-                .map(|m| (m.id.clone(), m.doc.clone(), m.origin.template_shown.clone()))
-                .collect::<Vec<_>>())
-        },
-    )?;
-    Ok((objects(&pipeline.project.environments, files), names))
+    let files = pipeline.render(&envs, &instances, service.is_empty(), &text_with_parts)?;
+    Ok((files, names))
 }
 
-fn objects(
-    envs: &[crate::config::Environment],
-    files: Vec<FileResult<Vec<(ResourceId, yaml::Node, String)>>>,
-) -> Vec<Object> {
-    files
-        .into_iter()
-        .flat_map(|f| {
-            let env = envs[f.env].name.clone();
-            f.payload.into_iter().map(move |(id, doc, source)| Object {
-                env: env.clone(),
-                id,
-                doc,
-                source,
-            })
+fn objects_of(envs: &[crate::config::Environment], f: &FileResult<RenderedText>) -> Vec<Object> {
+    let env = &envs[f.env].name;
+    f.payload
+        .parts
+        .iter()
+        .map(|p| Object {
+            env: env.clone(),
+            id: p.id.clone(),
+            doc: p.doc.clone(),
+            source: p.template_shown.clone(),
         })
         .collect()
 }
 
-/// Every object in the YAML/JSON files under `dir`; the first folder of a file's path is its
-/// environment.
-pub fn load_dir(dir: &Path, shown: &str) -> Result<Vec<Object>, Error> {
+/// The objects of files that differ between the render and a folder in kiln's layout
+/// (`<env>/<file>.yaml`): a file whose text is byte-identical is skipped without parsing, so
+/// a diff costs little more than the render. Objects are still matched by identity, so one that
+/// moved between files is a change, not a removal and an addition.
+pub fn against_dir(
+    files: &[FileResult<RenderedText>],
+    envs: &[crate::config::Environment],
+    dir: &Path,
+    shown: &str,
+    env: &[String],
+    service: &[String],
+    instances: &[String],
+) -> Result<(Vec<Object>, Vec<Object>), Error> {
+    let results: Vec<Result<(Vec<Object>, Vec<Object>), Error>> = files
+        .par_iter()
+        .map(|f| {
+            let path = dir.join(&f.path);
+            match std::fs::read_to_string(&path) {
+                Ok(text) if text == f.payload.text => Ok((Vec::new(), Vec::new())),
+                Ok(text) => Ok((parse_file(&text, &f.path, shown)?, objects_of(envs, f))),
+                Err(_) => Ok((Vec::new(), objects_of(envs, f))),
+            }
+        })
+        .collect();
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    for r in results {
+        let (o, n) = r?;
+        old.extend(o);
+        new.extend(n);
+    }
+    // Files in the folder that this render did not produce: everything in them was removed
+    // (within the selected environments and services).
+    let rendered: std::collections::HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let mut extra: Vec<Object> =
+        load_dir_filtered(dir, shown, &|rel: &str| !rendered.contains(rel))?;
+    extra.retain(|o| env.is_empty() || env.contains(&o.env));
+    if !service.is_empty() {
+        extra.retain(|o| {
+            Path::new(&o.source).file_stem().is_some_and(|s| {
+                instances.iter().any(|n| n.as_str() == s) || service.iter().any(|n| n.as_str() == s)
+            })
+        });
+    }
+    old.extend(extra);
+    Ok((old, new))
+}
+
+/// The objects of files that differ between two renders.
+fn against_render(
+    files: &[FileResult<RenderedText>],
+    envs: &[crate::config::Environment],
+    old_files: &(
+        Vec<FileResult<RenderedText>>,
+        Vec<crate::config::Environment>,
+    ),
+) -> (Vec<Object>, Vec<Object>) {
+    let (old_list, old_envs) = old_files;
+    let old_by_path: std::collections::HashMap<&str, &FileResult<RenderedText>> =
+        old_list.iter().map(|f| (f.path.as_str(), f)).collect();
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    for f in files {
+        match old_by_path.get(f.path.as_str()) {
+            Some(o) if o.payload.text == f.payload.text => {}
+            Some(o) => {
+                old.extend(objects_of(old_envs, o));
+                new.extend(objects_of(envs, f));
+            }
+            None => new.extend(objects_of(envs, f)),
+        }
+    }
+    let new_paths: std::collections::HashSet<&str> =
+        files.iter().map(|f| f.path.as_str()).collect();
+    for o in old_list
+        .iter()
+        .filter(|o| !new_paths.contains(o.path.as_str()))
+    {
+        old.extend(objects_of(old_envs, o));
+    }
+    (old, new)
+}
+
+fn parse_file(text: &str, rel: &str, shown: &str) -> Result<Vec<Object>, Error> {
+    let file = format!("{}/{rel}", shown.trim_end_matches('/'));
+    let relp = Path::new(rel);
+    let env = if relp.components().count() > 1 {
+        relp.components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let docs = yaml::parse_stream_unlocated(text, Dialect::Kube).map_err(|e| {
+        Error::Run(Diagnostic::error(format!(
+            "`{file}` line {}: {}",
+            e.line, e.message
+        )))
+    })?;
+    Ok(docs
+        .into_iter()
+        .filter_map(|doc| {
+            ResourceId::of(&doc).ok().map(|id| Object {
+                env: env.clone(),
+                id,
+                doc,
+                source: file.clone(),
+            })
+        })
+        .collect())
+}
+
+/// Every object in the YAML/JSON files under `dir` whose relative path `keep` accepts; the first
+/// folder of a file's path is its environment.
+fn load_dir_filtered(
+    dir: &Path,
+    shown: &str,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<Object>, Error> {
     let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
@@ -110,38 +236,18 @@ pub fn load_dir(dir: &Path, shown: &str) -> Result<Vec<Object>, Error> {
             p.extension()
                 .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
         })
+        .filter(|p| keep(&p.strip_prefix(dir).unwrap_or(p).to_string_lossy()))
         .collect();
     let parsed: Vec<Result<Vec<Object>, Error>> = files
         .par_iter()
         .map(|p| {
-            let rel = p.strip_prefix(dir).unwrap_or(p);
-            let file = format!("{}/{}", shown.trim_end_matches('/'), rel.display());
-            let env = if rel.components().count() > 1 {
-                rel.components()
-                    .next()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            };
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned();
             let text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, &e))?;
-            let docs = yaml::parse_stream_unlocated(&text, Dialect::Kube).map_err(|e| {
-                Error::Run(Diagnostic::error(format!(
-                    "`{file}` line {}: {}",
-                    e.line, e.message
-                )))
-            })?;
-            Ok(docs
-                .into_iter()
-                .filter_map(|doc| {
-                    ResourceId::of(&doc).ok().map(|id| Object {
-                        env: env.clone(),
-                        id,
-                        doc,
-                        source: file.clone(),
-                    })
-                })
-                .collect())
+            parse_file(&text, &rel, shown)
         })
         .collect();
     let mut out = Vec::new();
@@ -149,38 +255,6 @@ pub fn load_dir(dir: &Path, shown: &str) -> Result<Vec<Object>, Error> {
         out.extend(r?);
     }
     Ok(out)
-}
-
-/// Keep only the old objects the current selection would render.
-fn filter(
-    old: Vec<Object>,
-    pipeline: &Pipeline,
-    env: &[String],
-    service: &[String],
-    instances: &[String],
-) -> Vec<Object> {
-    old.into_iter()
-        .filter(|o| env.is_empty() || env.contains(&o.env) || o.env.is_empty())
-        .filter(|o| {
-            if service.is_empty() {
-                return true;
-            }
-            let stem = Path::new(&o.source)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            instances.contains(&stem) || service.contains(&stem)
-        })
-        .filter(|o| {
-            o.env.is_empty()
-                || pipeline
-                    .project
-                    .environments
-                    .iter()
-                    .any(|e| e.name == o.env)
-                || !env.is_empty()
-        })
-        .collect()
 }
 
 /// The project rendered as it was at git revision `rev`, read with `git archive` (from the
@@ -192,7 +266,13 @@ fn at_revision(
     sets: &[SetFlag],
     env: &[String],
     service: &[String],
-) -> Result<Vec<Object>, Error> {
+) -> Result<
+    (
+        Vec<FileResult<RenderedText>>,
+        Vec<crate::config::Environment>,
+    ),
+    Error,
+> {
     let root = &pipeline.project.root;
     let git = |args: &[&str]| -> Result<String, Error> {
         let out = Process::new("git")
@@ -280,7 +360,7 @@ fn at_revision(
         .cloned()
         .collect();
     if !env.is_empty() && known_env.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let known_svc: Vec<String> = service
         .iter()
@@ -288,14 +368,23 @@ fn at_revision(
         .cloned()
         .collect();
     if !service.is_empty() && known_svc.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
-    Ok(rendered(&old, &known_env, &known_svc)?.0)
+    let files = rendered(&old, &known_env, &known_svc)?.0;
+    Ok((files, old.project.environments.clone()))
 }
 
 /// A temporary folder removed on drop.
 fn tempdir() -> Result<TempDir, Error> {
-    let base = std::env::temp_dir().join(format!(
+    // Extracting a project is thousands of small files: on tmpfs when there is one.
+    let shm = Path::new("/dev/shm");
+    let root = if shm.is_dir() && std::fs::metadata(shm).is_ok_and(|m| !m.permissions().readonly())
+    {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let base = root.join(format!(
         "kiln-diff-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()

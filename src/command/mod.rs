@@ -345,3 +345,61 @@ pub fn upgrade_to(
         })
         .transpose()
 }
+
+/// One object of a rendered file: its tree and where its text is in the file.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Identity.
+    pub id: manifest::ResourceId,
+    /// The tree (read without locations; `check` re-reads the text when it has findings).
+    pub doc: Node,
+    /// Template name (`spring-boot/deployment.yaml.j2`).
+    pub template: String,
+    /// How the template is shown (`templates/...` or `built-in ...`).
+    pub template_shown: String,
+    /// Byte offset of the document (its `---` line) in the file text.
+    pub offset: usize,
+    /// Lines before it.
+    pub line_base: u32,
+    /// Byte offset just past it.
+    pub end: usize,
+}
+
+/// A rendered file: its YAML text and its objects.
+#[derive(Debug, Clone)]
+pub struct RenderedText {
+    /// The file as `render` writes it.
+    pub text: String,
+    /// Its objects, in order.
+    pub parts: Vec<Part>,
+}
+
+/// The text of one file and where each object is in it (same text as [`yaml_of`]).
+pub fn text_with_parts(manifests: &[Manifest]) -> Result<RenderedText, Diagnostic> {
+    let mut text = String::new();
+    let mut parts = Vec::with_capacity(manifests.len());
+    for (i, m) in manifests.iter().enumerate() {
+        let offset = text.len();
+        let line_base = u32::try_from(text.matches('\n').count()).unwrap_or(u32::MAX);
+        if i > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str("# Source: ");
+        text.push_str(&m.origin.template);
+        text.push('\n');
+        text.push_str(
+            &crate::yaml::emit(&m.doc)
+                .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))?,
+        );
+        parts.push(Part {
+            id: m.id.clone(),
+            doc: m.doc.clone(),
+            template: m.origin.template.clone(),
+            template_shown: m.origin.template_shown.clone(),
+            offset,
+            line_base,
+            end: text.len(),
+        });
+    }
+    Ok(RenderedText { text, parts })
+}

@@ -87,7 +87,19 @@ impl EnvDiff {
 /// Compare `old` with `new`; environments in first-seen order of `new`, then `old`.
 #[must_use]
 pub fn compare(old: Vec<Object>, new: Vec<Object>, show_secrets: bool) -> Vec<EnvDiff> {
-    let mut order: Vec<String> = Vec::new();
+    compare_in(&[], old, new, show_secrets)
+}
+
+/// Like [`compare`], listing every environment of `envs` first (with no differences when none
+/// of its objects differ).
+#[must_use]
+pub fn compare_in(
+    envs: &[String],
+    old: Vec<Object>,
+    new: Vec<Object>,
+    show_secrets: bool,
+) -> Vec<EnvDiff> {
+    let mut order: Vec<String> = envs.to_vec();
     for o in new.iter().chain(&old) {
         if !order.contains(&o.env) {
             order.push(o.env.clone());
@@ -146,7 +158,15 @@ pub fn compare(old: Vec<Object>, new: Vec<Object>, show_secrets: bool) -> Vec<En
         });
         d.removed.push(o.id.to_string());
     }
-    order.into_iter().filter_map(|e| out.remove(&e)).collect()
+    order
+        .into_iter()
+        .map(|e| {
+            out.remove(&e).unwrap_or_else(|| EnvDiff {
+                env: e,
+                ..EnvDiff::default()
+            })
+        })
+        .collect()
 }
 
 /// Replace every Secret `data`/`stringData` value with a marker that says only whether it

@@ -69,6 +69,10 @@ impl SetSchemas {
             return Vec::new();
         };
         let mut out = Vec::new();
+        // `is_valid` short-circuits and allocates no errors: the common case is fast.
+        if validator.is_valid(&instance) {
+            return out;
+        }
         for err in validator.iter_errors(&instance) {
             let pointer = err.instance_path().as_str().to_string();
             let path = display_path(&pointer);

@@ -18,11 +18,15 @@ const TYPOGRAPHIC: &[(char, &str, &str)] = &[
     ('\u{200B}', "zero-width space", ""),
 ];
 
-/// Every string in the document with a typographic character.
+/// Every string in the document with a typographic character. The path is only spelled out
+/// for a hit: this walks every value of every object.
 pub fn typographic(doc: &Node, out: &mut Vec<Problem>) {
-    fn walk(n: &Node, pointer: &str, out: &mut Vec<Problem>) {
+    fn walk<'a>(n: &'a Node, path: &mut Vec<std::borrow::Cow<'a, str>>, out: &mut Vec<Problem>) {
         match &n.value {
             Value::Str(s) => {
+                if s.is_ascii() {
+                    return;
+                }
                 if let Some((c, name, ascii)) = TYPOGRAPHIC.iter().find(|(c, _, _)| s.contains(*c))
                 {
                     let extra = if *c == '\u{2014}' && s.starts_with(*c) {
@@ -37,23 +41,32 @@ pub fn typographic(doc: &Node, out: &mut Vec<Problem>) {
                     } else {
                         format!("`{ascii}`")
                     };
-                    out.push(("typographic", pointer.to_string(), format!("{name} `{c}` (U+{:04X}) in `{s}`: {want} was probably meant (copy-paste damage){extra}", *c as u32), false));
+                    let pointer = path.iter().fold(String::new(), |acc, p| acc + "/" + p);
+                    out.push(("typographic", pointer, format!("{name} `{c}` (U+{:04X}) in `{s}`: {want} was probably meant (copy-paste damage){extra}", *c as u32), false));
                 }
             }
             Value::Seq(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    walk(v, &format!("{pointer}/{i}"), out);
+                    path.push(std::borrow::Cow::Owned(i.to_string()));
+                    walk(v, path, out);
+                    path.pop();
                 }
             }
             Value::Map(m) => {
                 for (k, v) in m {
-                    walk(v, &format!("{pointer}/{}", escape(k)), out);
+                    path.push(if k.contains(['/', '~']) {
+                        std::borrow::Cow::Owned(escape(k))
+                    } else {
+                        std::borrow::Cow::Borrowed(k.as_str())
+                    });
+                    walk(v, path, out);
+                    path.pop();
                 }
             }
             _ => {}
         }
     }
-    walk(doc, "", out);
+    walk(doc, &mut Vec::new(), out);
 }
 
 /// Container-level reviews: image tags, resources, readiness probes.
