@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
 
+use crate::check::input::{is_blank, is_marker, split};
 use crate::check::lint::deprecated_api::{self, Removal, Status};
 use crate::config::KubeVersion;
 use crate::manifest::ResourceId;
@@ -1840,36 +1841,6 @@ fn rewrite(chunk: &str, new: &Node, json: bool) -> Result<String, String> {
         }
     }
     Ok(format!("{head}{body}{tail}"))
-}
-
-fn is_marker(bare: &str) -> bool {
-    bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t")
-}
-
-fn is_blank(chunk: &str) -> bool {
-    chunk.lines().all(|l| {
-        let t = l.trim();
-        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
-    })
-}
-
-/// Byte ranges (start, lines before start, end) of the documents in a stream, split as
-/// `check::input` splits them: a `---` line starts a new document and belongs to it.
-fn split(text: &str) -> Vec<(usize, u32, usize)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut start_line = 0u32;
-    let mut pos = 0;
-    for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
-        if is_marker(line.trim_end_matches(['\n', '\r'])) && pos > start {
-            out.push((start, start_line, pos));
-            start = pos;
-            start_line = line_no;
-        }
-        pos += line.len();
-    }
-    out.push((start, start_line, text.len()));
-    out
 }
 
 /// True when a file's text starts a new document (its first line that is not blank or a

@@ -146,7 +146,13 @@ fn expand_list(node: Node) -> Vec<Node> {
     }
 }
 
-fn is_blank(chunk: &str) -> bool {
+/// A `---` document marker line (optionally followed by a space or a comment).
+pub(crate) fn is_marker(bare: &str) -> bool {
+    bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t")
+}
+
+/// True for a chunk with no content: blank lines, comments, markers.
+pub(crate) fn is_blank(chunk: &str) -> bool {
     chunk.lines().all(|l| {
         let t = l.trim();
         t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
@@ -156,15 +162,13 @@ fn is_blank(chunk: &str) -> bool {
 /// Byte ranges (start, lines before start, end) of the documents in a stream. A line that is
 /// `---` (optionally followed by a space or comment) starts a new document; the marker line
 /// belongs to the new document, so its line numbers stay right.
-fn split(text: &str) -> Vec<(usize, u32, usize)> {
+pub(crate) fn split(text: &str) -> Vec<(usize, u32, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut start_line = 0u32;
     let mut pos = 0;
     for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
-        let bare = line.trim_end_matches(['\n', '\r']);
-        let marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
-        if marker && pos > start {
+        if is_marker(line.trim_end_matches(['\n', '\r'])) && pos > start {
             out.push((start, start_line, pos));
             start = pos;
             start_line = line_no;

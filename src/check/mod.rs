@@ -49,6 +49,39 @@ pub struct Checked {
     pub identified: bool,
 }
 
+impl Checked {
+    /// A result for a whole file (or folder), with one finding that has no line.
+    #[must_use]
+    pub fn file_level(
+        rule: &'static str,
+        severity: Severity,
+        file: &str,
+        message: String,
+    ) -> Checked {
+        Checked {
+            resource: file.to_string(),
+            file: file.to_string(),
+            findings: vec![Finding {
+                rule,
+                severity,
+                resource: None,
+                path: None,
+                message,
+                file: file.to_string(),
+                line: None,
+                column: None,
+                template: None,
+                kube_version: None,
+                breaks_at: None,
+                excerpt: None,
+            }],
+            skipped: false,
+            line: 0,
+            identified: false,
+        }
+    }
+}
+
 /// Check one document against Kubernetes `version`. A document read without locations is
 /// checked as is, and parsed again with locations only when it has findings to place.
 #[must_use]

@@ -86,27 +86,12 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
                 d.added.len(),
                 d.removed.len()
             );
-            results.push(Checked {
-                resource: golden_env.clone(),
-                file: golden_env.clone(),
-                findings: vec![check::Finding {
-                    rule: "golden-drift",
-                    severity: crate::diagnostic::Severity::Error,
-                    resource: None,
-                    path: None,
-                    message,
-                    file: golden_env,
-                    line: None,
-                    column: None,
-                    template: None,
-                    kube_version: None,
-                    breaks_at: None,
-                    excerpt: None,
-                }],
-                skipped: false,
-                line: 0,
-                identified: false,
-            });
+            results.push(Checked::file_level(
+                "golden-drift",
+                crate::diagnostic::Severity::Error,
+                &golden_env,
+                message,
+            ));
         }
         if args.check.format == report::Format::Text {
             drift_text = crate::diff::render::text(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::check::{self, Checked, Document, Finding};
+use crate::check::{self, Checked, Document};
 use crate::cli::LintArgs;
 use crate::command::{Output, catalog, exit_code, upgrade_to};
 use crate::config::{KubeVersion, Project};
@@ -102,27 +102,7 @@ fn inputs(path: &Path, given: &[PathBuf]) -> Vec<Input> {
 }
 
 fn file_error(file: &str, message: String) -> Checked {
-    Checked {
-        resource: file.to_string(),
-        file: file.to_string(),
-        findings: vec![Finding {
-            rule: "unreadable",
-            severity: Severity::Error,
-            resource: None,
-            path: None,
-            message,
-            file: file.to_string(),
-            line: None,
-            column: None,
-            template: None,
-            kube_version: None,
-            breaks_at: None,
-            excerpt: None,
-        }],
-        skipped: false,
-        line: 0,
-        identified: false,
-    }
+    Checked::file_level("unreadable", Severity::Error, file, message)
 }
 
 fn check_input(

@@ -40,6 +40,13 @@ pub struct Output {
     pub code: u8,
 }
 
+/// `-f` files are relative to `-C DIR`, as `git -C` and `make -C` take paths.
+fn from_dir(dir: &Path, values: &ValueArgs) -> ValueArgs {
+    let mut v = values.clone();
+    v.values_files = v.values_files.iter().map(|f| dir.join(f)).collect();
+    v
+}
+
 /// Run the parsed command.
 pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
     // `-C DIR` means "as if started in DIR", so relative `-f`/`--out` paths are taken from
@@ -48,12 +55,7 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
     match &cli.command {
         Command::Render(args) => {
             let mut args = args.clone();
-            args.values.values_files = args
-                .values
-                .values_files
-                .iter()
-                .map(|f| dir.join(f))
-                .collect();
+            args.values = from_dir(&dir, &args.values);
             args.out = args.out.as_ref().map(|o| dir.join(o));
             render::run(&dir, &args, sets)
         }
@@ -61,12 +63,7 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
         Command::Lint(args) => lint::run(&dir, args),
         Command::Diff(args) => {
             let mut args = args.clone();
-            args.values.values_files = args
-                .values
-                .values_files
-                .iter()
-                .map(|f| dir.join(f))
-                .collect();
+            args.values = from_dir(&dir, &args.values);
             diff::run(&dir, &args, sets, color)
         }
         Command::Golden(cmd) => golden::run(&dir, cmd, sets),
@@ -89,22 +86,12 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
         Command::Schemas(cmd) => schemas::run(&dir, cmd),
         Command::Check(args) => {
             let mut args = args.clone();
-            args.values.values_files = args
-                .values
-                .values_files
-                .iter()
-                .map(|f| dir.join(f))
-                .collect();
+            args.values = from_dir(&dir, &args.values);
             check::run(&dir, &args, sets)
         }
         Command::Values(args) => {
             let mut args = args.clone();
-            args.values.values_files = args
-                .values
-                .values_files
-                .iter()
-                .map(|f| dir.join(f))
-                .collect();
+            args.values = from_dir(&dir, &args.values);
             values::run(&dir, &args, sets)
         }
     }
