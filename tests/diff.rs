@@ -247,6 +247,34 @@ fn against_a_folder_and_a_git_revision() {
         status,
         "the work tree and index are untouched"
     );
+    // Only one service's values changed: only its files are rendered on both sides, and the
+    // result is the same as a full comparison.
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@e",
+        "commit",
+        "-q",
+        "-am",
+        "two",
+    ]);
+    write(d, "values/services/api.prod.yaml", "replicas: 7\n");
+    std::fs::remove_file(d.join("values/services/worker.yaml")).unwrap();
+    let (code, out, err) = kiln(d, &["diff", "--against", "git:HEAD", "--summary"], &[]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            1,
+            "dev: 0 changed, 0 added, 2 removed\nprod: 1 changed, 0 added, 2 removed\n"
+        ),
+        "{err}"
+    );
+    let (_, out, _) = kiln(d, &["diff", "--against", "git:HEAD", "--env", "prod"], &[]);
+    assert!(
+        out.contains("spec.replicas: 1 -> 7") && out.contains("- apps/v1 Deployment prod/worker"),
+        "{out}"
+    );
     let (code, _, err) = kiln(d, &["diff", "--against", "git:no-such-ref"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("is not a git revision"), "{err}");

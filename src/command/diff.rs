@@ -1,5 +1,6 @@
 //! `kiln diff`: the current render against golden/, a folder, or the project at a git revision.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
@@ -17,51 +18,42 @@ use crate::yaml::{self, Dialect};
 /// Run `kiln diff`.
 pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
-    let (files, instances) = rendered(&pipeline, &args.env, &args.service)?;
     let envs = &pipeline.project.environments;
-    let (old, new) = match args.against.as_deref() {
+    let (old, new) = match args.against.as_deref().and_then(|a| a.strip_prefix("git:")) {
+        Some(rev) => at_revision(&pipeline, rev, &args.values, sets, &args.env, &args.service)?,
         None => {
-            let golden = &pipeline.project.golden_dir;
-            if !golden.is_dir() {
-                return Err(Error::Run(
-                    Diagnostic::error(format!("there is no `{}` to compare with", pipeline.project.relative(golden)))
-                        .help("create it with `kiln golden update`, or compare with `--against DIR` or `--against git:REF`"),
-                ));
-            }
+            let (files, instances) = rendered(&pipeline, &args.env, &args.service)?;
+            let (target, shown) = match args.against.as_deref() {
+                None => {
+                    let golden = &pipeline.project.golden_dir;
+                    if !golden.is_dir() {
+                        return Err(Error::Run(
+                            Diagnostic::error(format!("there is no `{}` to compare with", pipeline.project.relative(golden)))
+                                .help("create it with `kiln golden update`, or compare with `--against DIR` or `--against git:REF`"),
+                        ));
+                    }
+                    (golden.clone(), pipeline.project.relative(golden))
+                }
+                Some(against) => {
+                    let d = dir.join(against);
+                    if !d.is_dir() {
+                        return Err(Error::run(format!(
+                            "`--against {against}`: no such folder (use `git:REF` for a revision)"
+                        )));
+                    }
+                    (d, against.to_string())
+                }
+            };
             against_dir(
                 &files,
                 envs,
-                golden,
-                &pipeline.project.relative(golden),
+                &target,
+                &shown,
                 &args.env,
                 &args.service,
                 &instances,
             )?
         }
-        Some(against) => match against.strip_prefix("git:") {
-            Some(rev) => {
-                let old_files =
-                    at_revision(&pipeline, rev, &args.values, sets, &args.env, &args.service)?;
-                against_render(&files, envs, &old_files)
-            }
-            None => {
-                let d = dir.join(against);
-                if !d.is_dir() {
-                    return Err(Error::run(format!(
-                        "`--against {against}`: no such folder (use `git:REF` for a revision)"
-                    )));
-                }
-                against_dir(
-                    &files,
-                    envs,
-                    &d,
-                    against,
-                    &args.env,
-                    &args.service,
-                    &instances,
-                )?
-            }
-        },
     };
     let selected: Vec<String> = pipeline
         .select_envs(&args.env)?
@@ -140,7 +132,7 @@ pub fn against_dir(
     }
     // Files in the folder that this render did not produce: everything in them was removed
     // (within the selected environments and services).
-    let rendered: std::collections::HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let rendered: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut extra: Vec<Object> =
         load_dir_filtered(dir, shown, &|rel: &str| !rendered.contains(rel))?;
     extra.retain(|o| env.is_empty() || env.contains(&o.env));
@@ -178,8 +170,7 @@ fn against_render(
             None => new.extend(objects_of(envs, f)),
         }
     }
-    let new_paths: std::collections::HashSet<&str> =
-        files.iter().map(|f| f.path.as_str()).collect();
+    let new_paths: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     for o in old_list
         .iter()
         .filter(|o| !new_paths.contains(o.path.as_str()))
@@ -257,8 +248,11 @@ fn load_dir_filtered(
     Ok(out)
 }
 
-/// The project rendered as it was at git revision `rev`, read with `git archive` (from the
-/// object store: the work tree and the index are not touched).
+/// The project as it was at git revision `rev`, read with `git archive` (from the object store:
+/// the work tree and the index are not touched), against the current one: the old and new
+/// objects of every file that differs. When only some services' values files changed, only
+/// those services (and each environment's `_env` files) are rendered, on both sides: everything
+/// else renders the same from the same inputs.
 fn at_revision(
     pipeline: &Pipeline,
     rev: &str,
@@ -266,14 +260,142 @@ fn at_revision(
     sets: &[SetFlag],
     env: &[String],
     service: &[String],
-) -> Result<
-    (
-        Vec<FileResult<RenderedText>>,
-        Vec<crate::config::Environment>,
-    ),
-    Error,
-> {
-    let root = &pipeline.project.root;
+) -> Result<(Vec<Object>, Vec<Object>), Error> {
+    let (tmp, old_root) = export(&pipeline.project.root, rev)?;
+    let mut values = values.clone();
+    values.values_files = values
+        .values_files
+        .iter()
+        .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+        .collect();
+    let old = Pipeline::load(&old_root, &values, sets).map_err(|e| {
+        let mut d = e
+            .diagnostics()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Diagnostic::error("the project does not load"));
+        d.message = format!("at `{rev}`: {}", d.message);
+        Error::Run(d)
+    })?;
+    let only = changed_services(&pipeline.project, &old.project);
+    let new_files = render_side(pipeline, env, service, only.as_ref())?;
+    // Environments or services that did not exist then are simply all "added".
+    let known_env: Vec<String> = env
+        .iter()
+        .filter(|e| old.project.environments.iter().any(|x| &&x.name == e))
+        .cloned()
+        .collect();
+    let known_svc: Vec<String> = service
+        .iter()
+        .filter(|s| old.tree.services.contains_key(*s))
+        .cloned()
+        .collect();
+    let old_files = if (!env.is_empty() && known_env.is_empty())
+        || (!service.is_empty() && known_svc.is_empty())
+    {
+        Vec::new()
+    } else {
+        render_side(&old, &known_env, &known_svc, only.as_ref())?
+    };
+    drop(tmp);
+    Ok(against_render(
+        &new_files,
+        &pipeline.project.environments,
+        &(old_files, old.project.environments.clone()),
+    ))
+}
+
+/// Render one side of a revision diff, restricted to `only` services when given.
+fn render_side(
+    p: &Pipeline,
+    env: &[String],
+    service: &[String],
+    only: Option<&HashSet<String>>,
+) -> Result<Vec<FileResult<RenderedText>>, Error> {
+    let Some(only) = only else {
+        return Ok(rendered(p, env, service)?.0);
+    };
+    let envs = p.select_envs(env)?;
+    // Every instance: the `_env` templates list them all, and the Eureka peer set is computed
+    // from them.
+    let instances = p.instances(&envs, &[])?;
+    let only: HashSet<String> = if service.is_empty() {
+        only.clone()
+    } else {
+        only.iter()
+            .filter(|s| service.contains(s))
+            .cloned()
+            .collect()
+    };
+    p.render_only(
+        &envs,
+        &instances,
+        service.is_empty(),
+        Some(&only),
+        &text_with_parts,
+    )
+}
+
+/// The services whose own values files differ between two trees of the project, or `None` when
+/// anything else differs (kiln.yaml, templates, shared values, -f files are the same on both
+/// sides by construction), which needs a full render of both sides.
+fn changed_services(
+    new: &crate::config::Project,
+    old: &crate::config::Project,
+) -> Option<HashSet<String>> {
+    let read = |root: &Path, file: &Path| std::fs::read(root.join(file)).ok();
+    if read(&new.root, Path::new(crate::config::PROJECT_FILE))
+        != read(&old.root, Path::new(crate::config::PROJECT_FILE))
+    {
+        return None;
+    }
+    let files = |dir: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| {
+                Some((
+                    e.path().strip_prefix(dir).ok()?.to_path_buf(),
+                    std::fs::read(e.path()).ok()?,
+                ))
+            })
+            .collect()
+    };
+    if files(&new.templates_dir) != files(&old.templates_dir) {
+        return None;
+    }
+    let (a, b) = (files(&new.values_dir), files(&old.values_dir));
+    let mut changed = HashSet::new();
+    for path in a.keys().chain(b.keys()) {
+        if a.get(path) == b.get(path) {
+            continue;
+        }
+        let mut parts = path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let (Some(first), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        if first != "services" {
+            return None;
+        }
+        let service = file.split('.').next().unwrap_or_default().to_string();
+        changed.insert(service);
+    }
+    // A change to the Eureka peer set changes every client.
+    let eureka = |p: &crate::config::Project, s: &str| {
+        std::fs::read_to_string(p.values_dir.join("services").join(format!("{s}.yaml")))
+            .is_ok_and(|t| t.contains(crate::render::platform::EUREKA_SET))
+    };
+    if changed.iter().any(|s| eureka(new, s) || eureka(old, s)) {
+        return None;
+    }
+    Some(changed)
+}
+
+/// Extract the project at `rev` into a temporary folder; returns it and the project root in it.
+fn export(root: &Path, rev: &str) -> Result<(TempDir, PathBuf), Error> {
     let git = |args: &[&str]| -> Result<String, Error> {
         let out = Process::new("git")
             .arg("-C")
@@ -338,40 +460,7 @@ fn at_revision(
             crate::config::PROJECT_FILE
         )));
     }
-    let mut values = values.clone();
-    values.values_files = values
-        .values_files
-        .iter()
-        .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
-        .collect();
-    let old = Pipeline::load(&old_root, &values, sets).map_err(|e| {
-        let mut d = e
-            .diagnostics()
-            .first()
-            .cloned()
-            .unwrap_or_else(|| Diagnostic::error("the project does not load"));
-        d.message = format!("at `{rev}`: {}", d.message);
-        Error::Run(d)
-    })?;
-    // Environments or services that did not exist then are simply all "added".
-    let known_env: Vec<String> = env
-        .iter()
-        .filter(|e| old.project.environments.iter().any(|x| &&x.name == e))
-        .cloned()
-        .collect();
-    if !env.is_empty() && known_env.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let known_svc: Vec<String> = service
-        .iter()
-        .filter(|s| old.tree.services.contains_key(*s))
-        .cloned()
-        .collect();
-    if !service.is_empty() && known_svc.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let files = rendered(&old, &known_env, &known_svc)?.0;
-    Ok((files, old.project.environments.clone()))
+    Ok((tmp, old_root))
 }
 
 /// A temporary folder removed on drop.

@@ -217,10 +217,24 @@ impl Pipeline {
         with_env_level: bool,
         finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
     ) -> Result<Vec<FileResult<T>>, Error> {
+        self.render_only(envs, instances, with_env_level, None, finish)
+    }
+
+    /// Like [`Pipeline::render`], but only the files of the services in `only` (and the `_env`
+    /// files, which still see every instance) are rendered.
+    pub fn render_only<T: Send>(
+        &self,
+        envs: &[usize],
+        instances: &[Instance],
+        with_env_level: bool,
+        only: Option<&std::collections::HashSet<String>>,
+        finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
+    ) -> Result<Vec<FileResult<T>>, Error> {
         // Values are checked against their set's schema before anything renders, so a wrong
         // type is reported where it was written, not as a confusing template error.
         let problems: Vec<Diagnostic> = instances
             .par_iter()
+            .filter(|i| only.is_none_or(|o| o.contains(&i.service)))
             .flat_map_iter(|i| {
                 self.schemas
                     .check(i, &self.project.environments[i.env].name, &self.sources)
@@ -275,6 +289,7 @@ impl Pipeline {
             instances,
             &env_values,
             &extra,
+            only,
             finish,
         )
     }

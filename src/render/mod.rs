@@ -219,6 +219,7 @@ pub fn render_all<T: Send>(
     instances: &[Instance],
     env_values: &HashMap<usize, Node, impl std::hash::BuildHasher + Sync>,
     extra_context: &(dyn Fn(usize) -> JValue + Sync),
+    only: Option<&std::collections::HashSet<String>>,
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
 ) -> Result<Vec<FileResult<T>>, Error> {
     // Unknown template sets are reported once per set, with a suggestion.
@@ -269,30 +270,35 @@ pub fn render_all<T: Send>(
         .collect();
     let env_files = templates.set_files("_env");
 
-    let service_results = instances.par_iter().zip(&values).map(|(inst, v)| {
-        let env = &environments[inst.env];
-        let ctx = context! {
-            values => v.clone(),
-            service => context! {
-                name => inst.name.clone(),
-                base => inst.service.clone(),
-                variant => inst.variant.clone(),
-                template => inst.template.clone(),
-            },
-            env => env_context(env),
-            eureka => extra_context(inst.env),
-        };
-        render_file(
-            jenv,
-            templates,
-            &templates.set_files(&inst.template),
-            &ctx,
-            inst.env,
-            env,
-            &inst.name,
-            finish,
-        )
-    });
+    // `only`: render just these services' files (the `_env` templates still see every instance).
+    let service_results = instances
+        .par_iter()
+        .zip(&values)
+        .filter(|(inst, _)| only.is_none_or(|o| o.contains(&inst.service)))
+        .map(|(inst, v)| {
+            let env = &environments[inst.env];
+            let ctx = context! {
+                values => v.clone(),
+                service => context! {
+                    name => inst.name.clone(),
+                    base => inst.service.clone(),
+                    variant => inst.variant.clone(),
+                    template => inst.template.clone(),
+                },
+                env => env_context(env),
+                eureka => extra_context(inst.env),
+            };
+            render_file(
+                jenv,
+                templates,
+                &templates.set_files(&inst.template),
+                &ctx,
+                inst.env,
+                env,
+                &inst.name,
+                finish,
+            )
+        });
     let env_results = env_jobs.par_iter().map(|(e, ctx)| {
         render_file(
             jenv,
