@@ -417,6 +417,11 @@ pub struct ValuesArgs {
     #[arg(long)]
     pub origin: bool,
 
+    /// Print values whose key names a secret (`password`, `token`, `secret`, ...) instead of
+    /// masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+
     #[command(flatten)]
     pub values: ValueArgs,
 }

@@ -161,6 +161,28 @@ fn secrets_are_masked_unless_asked() {
 }
 
 #[test]
+fn values_mask_secret_looking_keys_unless_asked() {
+    let p = project();
+    let (code, out, _) = kiln(
+        p.path(),
+        &["values", "api", "--env", "dev", "--origin"],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("password: (hidden) # values/defaults.yaml:4:11"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"));
+    let (_, out, _) = kiln(
+        p.path(),
+        &["values", "api", "--env", "dev", "--show-secrets"],
+        &[],
+    );
+    assert!(out.contains("password: hunter2"), "{out}");
+}
+
+#[test]
 fn golden_update_is_refused_in_ci_and_atomic() {
     let p = project();
     let (code, _, err) = kiln(p.path(), &["golden", "update"], &[("CI", "true")]);

@@ -212,7 +212,11 @@ pub fn env_context(env: &KEnv) -> JValue {
 /// parallel; `finish` turns a file's sorted manifests into whatever the caller keeps (YAML text
 /// for `render`, the manifests themselves for checks), on the worker thread, so memory holds
 /// only what the caller keeps.
-#[allow(clippy::too_many_arguments, clippy::implicit_hasher, reason = "one caller (Pipeline::render_only) that passes its own state through")]
+#[allow(
+    clippy::too_many_arguments,
+    clippy::implicit_hasher,
+    reason = "one caller (Pipeline::render_only) that passes its own state through"
+)]
 pub fn render_all<T: Send>(
     jenv: &Environment<'static>,
     templates: &Templates,
