@@ -21,7 +21,7 @@ pub enum Severity {
 }
 
 /// A piece of source text with the part a diagnostic points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Excerpt {
     /// The file (or pseudo-file such as `--set #1`) the text comes from.
     pub path: String,

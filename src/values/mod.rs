@@ -499,13 +499,18 @@ fn service_instances(
 /// Drop repeated diagnostics (the same problem found in many instances), noting how many.
 #[must_use]
 pub fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    // Indexed by message and excerpt: a template error in a 4,000-instance fleet is 4,000
+    // diagnostics, so a linear search per diagnostic would be quadratic.
     let mut out: Vec<(Diagnostic, usize)> = Vec::new();
+    let mut index: HashMap<(String, Option<crate::diagnostic::Excerpt>), usize> = HashMap::new();
     for d in diagnostics {
-        let key = |x: &Diagnostic| (x.message.clone(), x.excerpt.clone());
-        if let Some(existing) = out.iter_mut().find(|(e, _)| key(e) == key(&d)) {
-            existing.1 += 1;
-        } else {
-            out.push((d, 0));
+        let key = (d.message.clone(), d.excerpt.clone());
+        match index.get(&key) {
+            Some(&i) => out[i].1 += 1,
+            None => {
+                index.insert(key, out.len());
+                out.push((d, 0));
+            }
         }
     }
     out.into_iter()
