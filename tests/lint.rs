@@ -604,3 +604,114 @@ fn upgrade_to_lists_each_hop() {
         "{text}"
     );
 }
+
+#[test]
+fn severities_from_kiln_yaml_and_suppressions_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - {name: a, image: nginx, resources: {requests: {cpu: 1m}, limits: {cpu: 1m}}}\n";
+    std::fs::write(d.join("pod.yaml"), manifest).unwrap();
+    let run = |kiln_yaml: Option<&str>| {
+        if let Some(text) = kiln_yaml {
+            std::fs::write(d.join("kiln.yaml"), text).unwrap();
+        }
+        let (code, out, err) = kiln(&[
+            "-C",
+            d.to_str().unwrap(),
+            "lint",
+            "pod.yaml",
+            "--kube-version",
+            "1.35",
+            "--format",
+            "json",
+        ]);
+        assert!(code < 2, "{err}");
+        let f: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (code, f)
+    };
+    let (code, f) = run(None);
+    assert_eq!((code, f.len()), (0, 1));
+    assert_eq!(
+        (f[0]["rule"].as_str(), f[0]["severity"].as_str()),
+        (Some("image-tag"), Some("warning"))
+    );
+    let env = "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n";
+    let (code, f) = run(Some(&format!(
+        "{env}lint:\n  rules: {{image-tag: error}}\n"
+    )));
+    assert_eq!((code, f[0]["severity"].as_str()), (1, Some("error")));
+    let (code, f) = run(Some(&format!(
+        "{env}lint:\n  rules: {{image-tag: \"off\"}}\n"
+    )));
+    assert_eq!((code, f.len()), (0, 0));
+    std::fs::remove_file(d.join("kiln.yaml")).unwrap();
+    std::fs::write(
+        d.join("pod.yaml"),
+        manifest.replace(
+            "metadata: {name: a}",
+            "metadata: {name: a, annotations: {kiln.dev/ignore: image-tag}}",
+        ),
+    )
+    .unwrap();
+    assert_eq!(run(None).1.len(), 0, "suppressed by annotation");
+    std::fs::write(
+        d.join("pod.yaml"),
+        format!("# kiln-ignore: image-tag\n{manifest}"),
+    )
+    .unwrap();
+    assert_eq!(run(None).1.len(), 0, "suppressed by comment");
+    let (code, _, err) = kiln(&[
+        "-C",
+        d.to_str().unwrap(),
+        "lint",
+        "pod.yaml",
+        "--fail-on",
+        "warning",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(d.join("pod.yaml"), manifest).unwrap();
+    let (code, _, _) = kiln(&[
+        "-C",
+        d.to_str().unwrap(),
+        "lint",
+        "pod.yaml",
+        "--fail-on",
+        "warning",
+    ]);
+    assert_eq!(code, 1, "warnings fail with --fail-on warning");
+}
+
+#[test]
+fn schema_location_reads_a_kubeconform_layout_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let schemas = d.join("schemas/v1.35.0-standalone-strict");
+    std::fs::create_dir_all(&schemas).unwrap();
+    std::fs::write(
+        schemas.join("widget-example-v1.json"),
+        r#"{"type":"object","additionalProperties":false,"required":["spec"],"properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":{"type":"object"},"spec":{"type":"object","additionalProperties":false,"properties":{"size":{"type":"integer"}}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("w.yaml"), "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\nspec: {colour: red}\n").unwrap();
+    let location = format!(
+        "{}/{{{{ .NormalizedKubernetesVersion }}}}-standalone{{{{ .StrictSuffix }}}}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+        d.join("schemas").display()
+    );
+    let (code, out, err) = kiln(&[
+        "lint",
+        d.join("w.yaml").to_str().unwrap(),
+        "--kube-version",
+        "1.35",
+        "--schema-location",
+        &location,
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("w.yaml:9:8: error[schema] example.com/v1 Widget x: unknown field `colour`"),
+        "{out}"
+    );
+    assert!(out.contains("checked 2 resource(s): 1 error(s)"), "{out}");
+}
