@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::check::{self, Checked};
 use crate::cli::{CheckArgs, SetFlag};
 use crate::command::{Output, Pipeline, catalog, exit_code, text_with_parts, upgrade_to};
 use crate::error::Error;
+use crate::manifest::Manifest;
+use crate::render::FileResult;
 use crate::report;
 
 /// Run `kiln check`.
@@ -18,7 +18,6 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     let catalog = catalog(&args.check, Some(&pipeline.project))?;
     let envs = pipeline.select_envs(&args.env)?;
     let instances = pipeline.instances(&envs, &args.service)?;
-    let files = pipeline.render(&envs, &instances, args.service.is_empty(), &text_with_parts)?;
     let out_name = pipeline.project.relative(&pipeline.project.out_dir);
     let options = check::Options {
         skip_missing_schemas: args.check.skip_missing_schemas,
@@ -26,49 +25,87 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
         lint: pipeline.project.lint.clone(),
     };
     let templates = &pipeline.templates;
-    // The objects come from the render itself (no second parse); a document with findings is
-    // re-read from the file text to place them.
-    let results: Vec<Checked> = files
-        .par_iter()
-        .flat_map_iter(|f| {
-            let version = pipeline.project.environments[f.env].kube_version;
-            let file: Arc<str> = Arc::from(format!("{out_name}/{}", f.path));
-            let text: Arc<str> = Arc::from(f.payload.text.as_str());
-            f.payload.parts.iter().map(move |p| {
-                let source = templates
-                    .get(&p.template)
-                    .ok()
-                    .map(|t| Arc::clone(&t.source));
-                let doc = check::Document {
-                    file: Arc::clone(&file),
-                    text: Arc::clone(&text),
-                    offset: p.offset,
-                    line_base: p.line_base,
-                    end: p.end,
-                    parsed: Ok(p.doc.clone()),
-                    template: Some(Arc::from(p.template_shown.as_str())),
-                    template_source: source,
-                    has_locations: false,
-                    list_index: None,
-                };
-                (doc, version)
-            })
-        })
-        .map(|(d, version)| check::check_document(&d, version, &catalog, &options))
-        .collect();
-    let mut results = per_template(results, templates);
-    // When the project keeps golden files, drift from them fails the check (and is shown).
-    let mut drift_text = String::new();
     let golden = &pipeline.project.golden_dir;
     // An empty golden/ (as `kiln init` makes it) means "nothing recorded yet".
     let recorded = walkdir::WalkDir::new(golden)
         .into_iter()
         .filter_map(Result::ok)
         .any(|e| e.path().extension().is_some_and(|x| x == "yaml"));
+    // Each file is checked on the render's worker thread, from the render's own trees (no second
+    // parse; a document with findings is re-read from the text to place them). Only files that
+    // differ from golden/ are kept, so memory stays near a render's.
+    let files = pipeline.render(
+        &envs,
+        &instances,
+        args.service.is_empty(),
+        &|ms: &[Manifest]| {
+            let rendered = text_with_parts(ms)?;
+            let (path, version) = match ms.first() {
+                Some(m) => {
+                    let env = pipeline
+                        .project
+                        .environments
+                        .iter()
+                        .find(|e| e.name == m.origin.env);
+                    (Some(m.out_file()), env.map(|e| e.kube_version))
+                }
+                None => (None, None),
+            };
+            let mut results = Vec::new();
+            if let (Some(path), Some(version)) = (&path, version) {
+                let file: Arc<str> = Arc::from(format!("{out_name}/{path}"));
+                let text: Arc<str> = Arc::from(rendered.text.as_str());
+                for p in &rendered.parts {
+                    let doc = check::Document {
+                        file: Arc::clone(&file),
+                        text: Arc::clone(&text),
+                        offset: p.offset,
+                        line_base: p.line_base,
+                        end: p.end,
+                        parsed: Ok(p.doc.clone()),
+                        template: Some(Arc::from(p.template_shown.as_str())),
+                        template_source: templates
+                            .get(&p.template)
+                            .ok()
+                            .map(|t| Arc::clone(&t.source)),
+                        has_locations: false,
+                        list_index: None,
+                    };
+                    results.push(check::check_document(&doc, version, &catalog, &options));
+                }
+            }
+            // Kept only when it drifts from recorded golden files.
+            let drifted = recorded
+                && !path.as_ref().is_some_and(|p| {
+                    std::fs::read_to_string(golden.join(p)).is_ok_and(|g| g == rendered.text)
+                });
+            Ok((results, drifted.then_some(rendered)))
+        },
+    )?;
+    let mut results: Vec<Checked> = Vec::new();
+    let mut changed = Vec::new();
+    let mut unchanged = Vec::new();
+    for f in files {
+        let (r, kept) = f.payload;
+        results.extend(r);
+        match kept {
+            Some(rendered) => changed.push(FileResult {
+                path: f.path,
+                env: f.env,
+                ids: f.ids,
+                payload: rendered,
+            }),
+            None => unchanged.push(f.path),
+        }
+    }
+    let mut results = per_template(results, templates);
+    // When the project keeps golden files, drift from them fails the check (and is shown).
+    let mut drift_text = String::new();
     if recorded {
         let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
         let (old, new) = crate::command::diff::against_dir(
-            &files,
+            &changed,
+            &unchanged,
             &pipeline.project.environments,
             golden,
             &pipeline.project.relative(golden),

@@ -46,6 +46,7 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
             };
             against_dir(
                 &files,
+                &[],
                 envs,
                 &target,
                 &shown,
@@ -104,8 +105,13 @@ fn objects_of(envs: &[crate::config::Environment], f: &FileResult<RenderedText>)
 /// (`<env>/<file>.yaml`): a file whose text is byte-identical is skipped without parsing, so
 /// a diff costs little more than the render. Objects are still matched by identity, so one that
 /// moved between files is a change, not a removal and an addition.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the selection travels with the comparison"
+)]
 pub fn against_dir(
     files: &[FileResult<RenderedText>],
+    unchanged: &[String],
     envs: &[crate::config::Environment],
     dir: &Path,
     shown: &str,
@@ -132,7 +138,11 @@ pub fn against_dir(
     }
     // Files in the folder that this render did not produce: everything in them was removed
     // (within the selected environments and services).
-    let rendered: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let rendered: HashSet<&str> = files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(unchanged.iter().map(String::as_str))
+        .collect();
     let mut extra: Vec<Object> =
         load_dir_filtered(dir, shown, &|rel: &str| !rendered.contains(rel))?;
     extra.retain(|o| env.is_empty() || env.contains(&o.env));
