@@ -22,7 +22,6 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
     let (old, new) = match args.against.as_deref().and_then(|a| a.strip_prefix("git:")) {
         Some(rev) => at_revision(&pipeline, rev, &args.values, sets, &args.env, &args.service)?,
         None => {
-            let (files, instances) = rendered(&pipeline, &args.env, &args.service)?;
             let (target, shown) = match args.against.as_deref() {
                 None => {
                     let golden = &pipeline.project.golden_dir;
@@ -44,9 +43,40 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                     (d, against.to_string())
                 }
             };
+            // Files identical to the folder's are dropped on the render's worker threads, so only
+            // the few that differ are kept in memory.
+            let envs_sel = pipeline.select_envs(&args.env)?;
+            let instance_list = pipeline.instances(&envs_sel, &args.service)?;
+            let instances: Vec<String> = instance_list.iter().map(|i| i.name.clone()).collect();
+            let rendered = pipeline.render(
+                &envs_sel,
+                &instance_list,
+                args.service.is_empty(),
+                &|ms: &[crate::manifest::Manifest]| {
+                    let r = text_with_parts(ms)?;
+                    let same = ms.first().is_some_and(|m| {
+                        std::fs::read_to_string(target.join(m.out_file()))
+                            .is_ok_and(|t| t == r.text)
+                    });
+                    Ok((!same).then_some(r))
+                },
+            )?;
+            let mut files = Vec::new();
+            let mut unchanged = Vec::new();
+            for f in rendered {
+                match f.payload {
+                    Some(r) => files.push(FileResult {
+                        path: f.path,
+                        env: f.env,
+                        ids: f.ids,
+                        payload: r,
+                    }),
+                    None => unchanged.push(f.path),
+                }
+            }
             against_dir(
                 &files,
-                &[],
+                &unchanged,
                 envs,
                 &target,
                 &shown,
