@@ -970,26 +970,41 @@ fn has_keyword(schema: &Value, key: &str) -> bool {
         return true;
     }
     obj.iter().any(|(k, child)| match k.as_str() {
-        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => child
+        k if MAP_OF_SCHEMAS.contains(&k) => child
             .as_object()
             .is_some_and(|m| m.values().any(|s| has_keyword(s, key))),
-        "items" | "allOf" | "anyOf" | "oneOf" | "prefixItems" => match child {
+        k if SCHEMA_OR_LIST.contains(&k) => match child {
             Value::Array(list) => list.iter().any(|s| has_keyword(s, key)),
             other => has_keyword(other, key),
         },
-        "additionalProperties"
-        | "not"
-        | "if"
-        | "then"
-        | "else"
-        | "contains"
-        | "propertyNames"
-        | "unevaluatedProperties"
-        | "unevaluatedItems"
-        | "additionalItems" => has_keyword(child, key),
+        k if ONE_SCHEMA.contains(&k) => has_keyword(child, key),
         _ => false,
     })
 }
+
+/// Keywords whose value maps names to subschemas.
+const MAP_OF_SCHEMAS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+];
+/// Keywords whose value is one subschema.
+const ONE_SCHEMA: &[&str] = &[
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "additionalItems",
+];
+/// Keywords whose value is a subschema or a list of them.
+const SCHEMA_OR_LIST: &[&str] = &["items", "allOf", "anyOf", "oneOf", "prefixItems"];
 
 /// Calls `f` on every schema object (pre-order), following only subschema keywords, so property
 /// *names* such as `description` are never taken for keywords, and `default`/`enum`/`example`
@@ -999,24 +1014,15 @@ fn walk(schema: &mut Value, f: &mut dyn FnMut(&mut Map<String, Value>)) {
     f(obj);
     for (key, child) in &mut *obj {
         match key.as_str() {
-            "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+            k if MAP_OF_SCHEMAS.contains(&k) => {
                 if let Value::Object(map) = child {
                     for sub in map.values_mut() {
                         walk(sub, f);
                     }
                 }
             }
-            "additionalProperties"
-            | "not"
-            | "if"
-            | "then"
-            | "else"
-            | "contains"
-            | "propertyNames"
-            | "unevaluatedProperties"
-            | "unevaluatedItems"
-            | "additionalItems" => walk(child, f),
-            "items" | "allOf" | "anyOf" | "oneOf" | "prefixItems" => match child {
+            k if ONE_SCHEMA.contains(&k) => walk(child, f),
+            k if SCHEMA_OR_LIST.contains(&k) => match child {
                 Value::Array(list) => list.iter_mut().for_each(|sub| walk(sub, f)),
                 other => walk(other, f),
             },

@@ -372,16 +372,11 @@ fn check_one(
             }
         }
     }
-    for (rule, pointer, message, warning) in rules::check(node, kind) {
-        let severity = if warning {
-            Severity::Warning
-        } else {
-            Severity::Error
-        };
-        out.findings
-            .push(finding(rule, severity, &pointer, message, res.clone()));
-    }
-    for (rule, pointer, message, warning) in lint::review(node, kind, &options.lint) {
+    // API-server rules, then the reviewer and deprecated-field rules.
+    for (rule, pointer, message, warning) in rules::check(node, kind)
+        .into_iter()
+        .chain(lint::review(node, kind, &options.lint))
+    {
         let severity = if warning {
             Severity::Warning
         } else {

@@ -297,8 +297,8 @@ impl Pipeline {
 
 /// YAML text of one file's manifests (`with_instance`: for the single `--stdout` stream).
 pub fn yaml_of(manifests: &[Manifest], with_instance: bool) -> Result<String, Diagnostic> {
-    let refs: Vec<&Manifest> = manifests.iter().collect();
-    manifest::to_yaml(&refs, with_instance)
+    manifest::to_yaml(manifests, with_instance)
+        .map(|(text, _)| text)
         .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))
 }
 
@@ -376,32 +376,22 @@ pub struct RenderedText {
     pub parts: Vec<Part>,
 }
 
-/// The text of one file and where each object is in it (same text as [`yaml_of`]).
+/// The text of one file (as [`yaml_of`] writes it) and where each object is in it.
 pub fn text_with_parts(manifests: &[Manifest]) -> Result<RenderedText, Diagnostic> {
-    let mut text = String::new();
-    let mut parts = Vec::with_capacity(manifests.len());
-    for (i, m) in manifests.iter().enumerate() {
-        let offset = text.len();
-        let line_base = u32::try_from(text.matches('\n').count()).unwrap_or(u32::MAX);
-        if i > 0 {
-            text.push_str("---\n");
-        }
-        text.push_str("# Source: ");
-        text.push_str(&m.origin.template);
-        text.push('\n');
-        text.push_str(
-            &crate::yaml::emit(&m.doc)
-                .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))?,
-        );
-        parts.push(Part {
+    let (text, places) = manifest::to_yaml(manifests, false)
+        .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))?;
+    let parts = manifests
+        .iter()
+        .zip(places)
+        .map(|(m, (offset, line_base, end))| Part {
             id: m.id.clone(),
             doc: m.doc.clone(),
             template: m.origin.template.clone(),
             template_shown: m.origin.template_shown.clone(),
             offset,
             line_base,
-            end: text.len(),
-        });
-    }
+            end,
+        })
+        .collect();
     Ok(RenderedText { text, parts })
 }

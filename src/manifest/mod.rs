@@ -49,10 +49,17 @@ impl Manifest {
 
 /// Normalised YAML of a list of manifests, each preceded by a `# Source:` line and separated
 /// by `---`. `with_instance` adds the environment and instance to the source line (for the
-/// single `--stdout` stream, where files no longer say it).
-pub fn to_yaml(manifests: &[&Manifest], with_instance: bool) -> Result<String, String> {
+/// single `--stdout` stream, where files no longer say it). Also returns where each document
+/// is in the text: (byte offset of its first line, lines before it, byte offset past it).
+pub fn to_yaml(
+    manifests: &[Manifest],
+    with_instance: bool,
+) -> Result<(String, Vec<(usize, u32, usize)>), String> {
     let mut out = String::new();
+    let mut places = Vec::with_capacity(manifests.len());
+    let mut lines = 0u32;
     for (i, m) in manifests.iter().enumerate() {
+        let start = out.len();
         if i > 0 || with_instance {
             out.push_str("---\n");
         }
@@ -63,6 +70,8 @@ pub fn to_yaml(manifests: &[&Manifest], with_instance: bool) -> Result<String, S
         }
         out.push('\n');
         out.push_str(&crate::yaml::emit(&m.doc)?);
+        places.push((start, lines, out.len()));
+        lines += u32::try_from(out[start..].matches('\n').count()).unwrap_or(0);
     }
-    Ok(out)
+    Ok((out, places))
 }
