@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet as AsSnippet};
 
-use crate::source::{Loc, Sources, line_offset};
+use crate::source::{Loc, Sources, char_range, line_offset};
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,8 +43,8 @@ impl Excerpt {
     /// Cut an excerpt out of a whole source text: the lines from two before to two after `range`.
     #[must_use]
     pub fn from_text(path: &str, text: &str, range: Range<usize>, label: &str) -> Excerpt {
-        let start = range.start.min(text.len());
-        let end = range.end.clamp(start, text.len());
+        let range = char_range(text, range);
+        let (start, end) = (range.start, range.end);
         let line = text[..start].matches('\n').count() + 1;
         let line_begin = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let col = text[line_begin..start].chars().count() + 1;
@@ -56,11 +56,10 @@ impl Excerpt {
         if window.ends_with('\n') {
             window.pop();
         }
-        let mut r = (start - window_start)..(end - window_start);
-        r.end = r.end.min(window.len());
-        if r.start > r.end {
-            r.start = r.end;
-        }
+        let r = char_range(
+            &window,
+            start.saturating_sub(window_start)..end.saturating_sub(window_start),
+        );
         Excerpt {
             path: path.to_string(),
             text: window,

@@ -11,6 +11,7 @@ pub mod convert;
 pub mod diagnostic;
 pub mod diff;
 pub mod error;
+pub mod guard;
 pub mod manifest;
 pub mod output;
 pub mod render;
@@ -37,6 +38,7 @@ fn color_stdout(choice: cli::Color) -> bool {
 
 /// Run kiln with these arguments (the first is the program name) and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    guard::install_hook();
     let (cli, sets) = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {

@@ -91,3 +91,35 @@ pub fn line_offset(text: &str, line: usize) -> usize {
         .nth(line - 2)
         .map_or(text.len(), |(i, _)| i + 1)
 }
+
+/// `range` moved onto character boundaries of `text` and clamped to it: the start down to the
+/// character it falls in, the end up to the end of its character. Locations from parsers and
+/// template engines may count characters or point inside a multi-byte character (CJK text, a
+/// BOM); slicing with them directly would panic.
+#[must_use]
+pub fn char_range(text: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let mut start = range.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = range.end.clamp(start, text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::char_range;
+
+    #[test]
+    fn char_range_snaps_to_whole_characters() {
+        let t = "\u{feff}日本: 語";
+        assert_eq!(char_range(t, 0..1), 0..3);
+        assert_eq!(char_range(t, 4..5), 3..6);
+        assert_eq!(char_range(t, 5..100), 3..t.len());
+        assert_eq!(char_range(t, 100..200), t.len()..t.len());
+        assert_eq!(char_range(t, std::ops::Range { start: 7, end: 2 }), 6..6);
+    }
+}

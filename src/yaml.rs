@@ -497,6 +497,15 @@ pub fn emit_options() -> SerializerOptions {
     o
 }
 
+/// Whether YAML cannot carry `c` literally and it must be written as a `\uXXXX` escape: YAML's
+/// printable set is tab, newline, carriage return, U+0020..U+007E, U+0085, U+00A0..U+D7FF,
+/// U+E000..U+FFFD and above U+FFFF (YAML 1.2, section 5.1). U+0085 is escaped too, as some
+/// readers treat it as a line break.
+#[must_use]
+pub fn needs_escape(c: char) -> bool {
+    !matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
 /// Emit any serializable value as normalised block YAML.
 pub fn emit<T: Serialize>(value: &T) -> Result<String, String> {
     serde_saphyr::to_string_with_options(value, emit_options()).map_err(|e| e.to_string())

@@ -7,7 +7,12 @@
 //! expression in quotes (`"{{ x }}"`) or glue it to other text (`{{ x }}-config`) are refused
 //! at load time, with the fix: build the string inside the expression, `{{ x ~ "-config" }}`.
 
-use minijinja::AutoEscape;
+use std::fmt::Write as _;
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Error, Output, State};
+
+use super::budget;
 
 /// The escaping for a template name: JSON (YAML-safe) for every template except `*.txt.j2`.
 #[must_use]
@@ -17,6 +22,44 @@ pub fn auto_escape_for(name: &str) -> AutoEscape {
     } else {
         AutoEscape::Json
     }
+}
+
+/// The formatter for `{{ x }}`: minijinja's JSON escaping, after measuring the value against the
+/// size budget, with characters YAML cannot carry literally (C1 controls, U+FFFE, U+FFFF, ...)
+/// written as `\uXXXX` escapes, which JSON and YAML double-quoted strings both read back.
+pub fn yaml_formatter(
+    out: &mut Output<'_>,
+    state: &mut State<'_, '_>,
+    value: &Value,
+) -> Result<(), Error> {
+    if *state.auto_escape() != AutoEscape::Json || value.is_safe() {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    if !budget::measure(value, "the printed value")?.unprintable {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let json = serde_json::to_string(value).map_err(|e| {
+        Error::new(minijinja::ErrorKind::BadSerialization, "cannot print value").with_source(e)
+    })?;
+    out.write_str(&escape_unprintable(&json))?;
+    Ok(())
+}
+
+/// `text` (JSON) with every character YAML cannot carry written as a `\uXXXX` escape.
+#[must_use]
+pub fn escape_unprintable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if crate::yaml::needs_escape(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{u:04X}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// An interpolation that would break YAML-safe output.

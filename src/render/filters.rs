@@ -32,6 +32,7 @@ fn toyaml(value: &JValue) -> Result<String, Error> {
     if value.is_undefined() {
         return Err(Error::from(ErrorKind::UndefinedError));
     }
+    super::budget::measure(value, "the value given to `toyaml`")?;
     crate::yaml::emit(value).map_err(|e| invalid(format!("cannot write value as YAML: {e}")))
 }
 
@@ -55,6 +56,7 @@ fn b64decode(text: &str) -> Result<String, Error> {
 
 /// Hex SHA-256 of a string, or of any other value's canonical JSON (for checksum annotations).
 fn sha256(value: &JValue) -> Result<String, Error> {
+    super::budget::measure(value, "the value given to `sha256`")?;
     let text = if let Some(s) = value.as_str() {
         s.to_string()
     } else {

@@ -5,6 +5,7 @@
 //! set and every environment's `_env` templates, and parses each output as YAML. A problem
 //! becomes a [`Diagnostic`] naming the template, line and instance. Writes nothing.
 
+pub mod budget;
 pub mod escape;
 pub mod filters;
 pub mod platform;
@@ -42,6 +43,7 @@ pub fn environment(templates: &Arc<Templates>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(escape::auto_escape_for);
+    env.set_formatter(escape::yaml_formatter);
     env.set_fuel(Some(FUEL));
     // Deep enough for any real macro use; with the larger worker stacks set in `lib::run` an
     // endless recursion ends with this limit's error, not a stack overflow.
@@ -93,8 +95,10 @@ pub fn check_templates(env: &Environment<'static>, templates: &Templates) -> Res
                 );
             }
         }
-        if let Err(e) = env.get_template(name) {
-            problems.push(template_error(&e, templates, None));
+        match crate::guard::catch(|| env.get_template(name).map(|_| ())) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => problems.push(template_error(&e, templates, None)),
+            Err(bug) => problems.push(engine_bug(templates, name, &bug)),
         }
     }
     if problems.is_empty() {
@@ -104,13 +108,53 @@ pub fn check_templates(env: &Environment<'static>, templates: &Templates) -> Res
     }
 }
 
+/// The template engine panicked on `name`: say so at the line that makes it fail, found by
+/// compiling ever longer prefixes of the template, not with a backtrace.
+fn engine_bug(templates: &Templates, name: &str, bug: &str) -> Diagnostic {
+    let Ok(file) = templates.get(name) else {
+        return Diagnostic::error(format!(
+            "template `{name}`: the template engine failed ({bug})"
+        ));
+    };
+    let mut d = Diagnostic::error(format!(
+        "template `{}` could not be compiled: the template engine failed ({bug})",
+        file.shown_as
+    ));
+    let source = &file.source;
+    let ends = source
+        .match_indices('\n')
+        .map(|(i, _)| i)
+        .chain([source.len()]);
+    for end in ends {
+        let prefix = &source[..end];
+        let panics = crate::guard::catch(|| {
+            let _ = Environment::new().template_from_str(prefix);
+        })
+        .is_err();
+        if panics {
+            let start = source[..end].rfind('\n').map_or(0, |i| i + 1);
+            d = d.with_excerpt(Excerpt::from_text(
+                &file.shown_as,
+                source,
+                start..end,
+                "the engine fails on this line",
+            ));
+            break;
+        }
+    }
+    d.help("look for a malformed `{% ... %}` or `{{ ... }}` tag (a stray character before `%}` or `}}`, full-width or curly punctuation) and write it in plain ASCII")
+}
+
 /// Turn a minijinja error into a diagnostic pointing at the template expression.
 #[must_use]
 pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str>) -> Diagnostic {
     let file = err.name().and_then(|n| templates.get(n).ok());
     // minijinja points at the failing attribute (`.cpu`); widen to the whole dotted expression.
     let range = match (file, err.range()) {
-        (Some(f), Some(r)) if r.end <= f.source.len() => Some(widen_expression(&f.source, r)),
+        (Some(f), Some(r)) if r.end <= f.source.len() => Some(widen_expression(
+            &f.source,
+            crate::source::char_range(&f.source, r),
+        )),
         _ => None,
     };
     let expr = match (file, &range) {
@@ -404,12 +448,15 @@ fn render_one(
     } else {
         format!("`{instance}` in environment `{}`", env.name)
     };
-    let template = jenv
-        .get_template(name)
-        .map_err(|e| template_error(&e, templates, Some(&what)))?;
-    let text = template
-        .render(ctx)
-        .map_err(|e| template_error(&e, templates, Some(&what)))?;
+    // The engine has unreachable!() arms on some malformed input; a panic there becomes an
+    // error at the template, and the rest of the run goes on.
+    let _watched = crate::guard::watch(format!("template `{name}` for {what}"));
+    let text = crate::guard::catch(|| {
+        jenv.get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| template_error(&e, templates, Some(&what)))
+    })
+    .map_err(|bug| engine_bug(templates, name, &bug).note(format!("while rendering {what}")))??;
     let shown = templates
         .get(name)
         .map_or_else(|_| name.to_string(), |f| f.shown_as.clone());
