@@ -58,7 +58,7 @@ enum KubeVersionFile {
 
 /// Folder locations, relative to `kiln.yaml`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PathsFile {
     /// Template sets (default `templates`).
     templates: Option<PathBuf>,
@@ -68,6 +68,9 @@ struct PathsFile {
     out: Option<PathBuf>,
     /// Expected output (default `golden`).
     golden: Option<PathBuf>,
+    /// Follow values files that are symlinks to files outside the project (default false).
+    #[serde(default)]
+    allow_outside_symlinks: bool,
 }
 
 /// One environment: a namespace on a cluster running a Kubernetes version.
@@ -130,6 +133,8 @@ pub struct Project {
     pub golden_dir: PathBuf,
     /// Lint settings.
     pub lint: crate::check::lint::LintConfig,
+    /// Values files may be symlinks to files outside the project.
+    pub allow_outside_symlinks: bool,
 }
 
 impl Project {
@@ -173,6 +178,43 @@ impl Project {
         })?;
         let mut environments = Vec::new();
         let mut problems = Vec::new();
+        // Names become folder and file names (`out/<env>/`): each must be a DNS label, checked
+        // here, at its line, before anything builds a path from it.
+        let located = crate::yaml::parse(&text, src, crate::yaml::Dialect::Values).ok();
+        let envs_node = located.as_ref().and_then(|n| n.get("environments"));
+        for (name, env) in &file.environments {
+            let entry = envs_node.and_then(|n| n.get(name));
+            let checks = [
+                (
+                    "environment name",
+                    Some(name.as_str()),
+                    entry.map(|e| e.key_loc),
+                ),
+                (
+                    "namespace",
+                    Some(env.namespace.as_str()),
+                    entry.and_then(|e| e.get("namespace")).map(|n| n.loc),
+                ),
+                (
+                    "cluster name",
+                    env.cluster.as_deref(),
+                    entry.and_then(|e| e.get("cluster")).map(|n| n.loc),
+                ),
+            ];
+            for (what, value, loc) in checks {
+                let Some(value) = value else { continue };
+                if let Err(why) = crate::kube::names::dns_label(value) {
+                    problems.push(
+                        Diagnostic::error(format!("{what} `{}` {why}", value.escape_debug()))
+                            .at(sources, loc.unwrap_or(Loc::whole(src)), "here")
+                            .help(format!("a {what} becomes a folder and Kubernetes name: lowercase letters, digits and `-`, at most 63, like `prod` or `prod-eu`")),
+                    );
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Project(problems));
+        }
         for (name, env) in file.environments {
             let kube_version = match &env.kube_version.value {
                 KubeVersionFile::Text(t) => KubeVersion::parse(t),
@@ -223,6 +265,7 @@ impl Project {
             values_dir: dir(file.paths.values, "values"),
             out_dir: dir(file.paths.out, "out"),
             golden_dir: dir(file.paths.golden, "golden"),
+            allow_outside_symlinks: file.paths.allow_outside_symlinks,
             lint: file.lint,
         })
     }

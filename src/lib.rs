@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod error;
 pub mod guard;
+pub mod kube;
 pub mod manifest;
 pub mod output;
 pub mod render;

@@ -454,7 +454,7 @@ pub fn api_version_ok(v: &str) -> bool {
 fn api_version_syntax(v: &str) -> Result<(), &'static str> {
     let version = match v.split_once('/') {
         Some((group, version)) => {
-            if group.is_empty() || rules::dns_subdomain(group).is_err() {
+            if group.is_empty() || crate::kube::names::dns_subdomain(group).is_err() {
                 return Err("has an invalid group (expected `group/version`, e.g. `apps/v1`)");
             }
             version

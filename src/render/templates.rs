@@ -46,6 +46,7 @@ impl Templates {
                 .canonicalize()
                 .map_err(|e| Error::io("resolve", dir, &e))?;
             let mut problems = Vec::new();
+            let mut bad_sets = std::collections::HashSet::new();
             for entry in walkdir::WalkDir::new(dir)
                 .follow_links(false)
                 .sort_by_file_name()
@@ -90,6 +91,20 @@ impl Templates {
                     continue;
                 }
                 if name.split('/').any(|part| part.starts_with('.')) {
+                    continue;
+                }
+                // The set's folder name is a set name, used in values and in paths.
+                if let Some((set, _)) = name.split_once('/')
+                    && !matches!(set, "_env" | "_lib")
+                    && let Err(why) = crate::kube::names::dns_label(set)
+                {
+                    if !bad_sets.insert(set.to_string()) {
+                        continue;
+                    }
+                    problems.push(
+                        Diagnostic::error(format!("template set folder `{shown_prefix}/{set}`: the set name {why}"))
+                            .help("name template sets like DNS labels (`spring-boot`); `_env` and `_lib` are the only other folders"),
+                    );
                     continue;
                 }
                 match std::fs::read(path) {

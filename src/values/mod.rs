@@ -116,9 +116,11 @@ impl ValuesTree {
             .collect();
 
         let mut files: Vec<(PathBuf, String)> = Vec::new();
-        let defaults = dir.join("defaults.yaml");
-        if defaults.is_file() {
-            files.push((defaults, "defaults".into()));
+        for ext in ["yaml", "yml"] {
+            let defaults = dir.join(format!("defaults.{ext}"));
+            if defaults.is_file() {
+                files.push((defaults, "defaults".into()));
+            }
         }
         for sub in ["envs", "services"] {
             let d = dir.join(sub);
@@ -157,6 +159,45 @@ impl ValuesTree {
                     ),
                 }
             }
+        }
+
+        // One file per layer: `x.yaml` beside `x.yml` would silently shadow one of them.
+        let mut by_role: HashMap<&str, &Path> = HashMap::new();
+        for (path, role) in &files {
+            if let Some(first) = by_role.insert(role, path) {
+                problems.push(
+                    Diagnostic::error(format!(
+                        "`{}` and `{}` are the same values layer",
+                        project.relative(first),
+                        project.relative(path)
+                    ))
+                    .help("keep one of them: merge the two files into one and delete the other"),
+                );
+            }
+        }
+        // A values file that is a symlink must stay inside the project, unless allowed.
+        if !project.allow_outside_symlinks {
+            let root = project
+                .root
+                .canonicalize()
+                .unwrap_or_else(|_| project.root.clone());
+            for (path, _) in &files {
+                let is_link =
+                    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+                let outside = path.canonicalize().map_or(true, |t| !t.starts_with(&root));
+                if is_link && outside {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "values file `{}` is a symlink to a file outside the project",
+                            project.relative(path)
+                        ))
+                        .help("copy the file into the project, or allow it in kiln.yaml: `paths: {allowOutsideSymlinks: true}`"),
+                    );
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Project(problems));
         }
 
         // Parse in parallel; sources are added in file order so ids stay deterministic.
@@ -202,7 +243,7 @@ impl ValuesTree {
                     Some((s, e)) => (s, Some(e)),
                     None => (stem, None),
                 };
-                if let Err(why) = check_name(service) {
+                if let Err(why) = crate::kube::names::dns_label(service) {
                     problems.push(Diagnostic::error(format!("`{shown}`: service name `{service}` {why}"))
                         .help("service names become Kubernetes names: lowercase letters, digits and `-`"));
                     continue;
@@ -275,26 +316,6 @@ fn unknown_env_file(shown: &str, env: &str, envs: &[&str]) -> Diagnostic {
         Some(s) => d.help(format!("did you mean `{s}`? rename the file")),
         None => d.help(format!("declared environments: {}", envs.join(", "))),
     }
-}
-
-/// Check a name is a DNS-1123 label (what Kubernetes requires of most names).
-pub fn check_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("is empty");
-    }
-    if name.len() > 63 {
-        return Err("is longer than 63 characters");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err("may only hold lowercase letters, digits and `-`");
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return Err("must start and end with a letter or digit");
-    }
-    Ok(())
 }
 
 /// Read the `-f` files and parse the `--set` flags.
@@ -399,7 +420,7 @@ fn service_instances(
             .at(sources, v.loc, "here"));
         };
         for (name, overlay) in map {
-            if let Err(why) = check_name(&format!("{service}-{name}")) {
+            if let Err(why) = crate::kube::names::dns_label(&format!("{service}-{name}")) {
                 return Err(
                     Diagnostic::error(format!("variant name `{service}-{name}` {why}")).at(
                         sources,

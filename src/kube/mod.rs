@@ -1,0 +1,3 @@
+//! Kubernetes knowledge that every layer may use and that depends on no other kiln module.
+
+pub mod names;
