@@ -140,6 +140,7 @@ fn options(dialect: Dialect) -> Options {
         Dialect::Values => {
             o.strict_booleans = true;
             o.leading_zero_numbers_as_strings = true;
+            o.underscored_numbers_as_strings = true;
         }
         Dialect::Kube => {
             o.legacy_octal_numbers = true;
@@ -231,8 +232,58 @@ pub fn parse(text: &str, src: SrcId, dialect: Dialect) -> Result<Node, ParseErro
         Some(s) => spanned(s),
         None => Node::new(Value::Null, Loc::whole(src)),
     };
+    if dialect == Dialect::Values {
+        core_numbers(&mut node, text)?;
+    }
     node.set_src(src);
     Ok(node)
+}
+
+/// Hold values to the YAML 1.2 core schema where the reader is laxer, by looking at each
+/// number as written: `0b101` is a string (core has no binary integers), and an integer
+/// literal too large for i64, which the reader turned into a float, is an error at its line.
+fn core_numbers(node: &mut Node, text: &str) -> Result<(), ParseError> {
+    let raw = |loc: Loc| -> Option<&str> {
+        text.get(loc.range())
+            .map(|t| t.trim_matches(|c: char| c.is_whitespace()))
+    };
+    match &mut node.value {
+        Value::Int(_) => {
+            if let Some(r) = raw(node.loc)
+                && r.trim_start_matches(['-', '+']).starts_with("0b")
+            {
+                node.value = Value::Str(r.to_string());
+            }
+        }
+        Value::Float(_) => {
+            if let Some(r) = raw(node.loc)
+                && !r.is_empty()
+                && r.trim_start_matches(['-', '+'])
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            {
+                let err: de::value::Error = too_large(r);
+                return Err(ParseError {
+                    message: err.to_string(),
+                    line: node.loc.line,
+                    col: node.loc.col,
+                    offset: Some(node.loc.offset as usize),
+                });
+            }
+        }
+        Value::Seq(items) => {
+            for item in items {
+                core_numbers(item, text)?;
+            }
+        }
+        Value::Map(entries) => {
+            for item in entries.values_mut() {
+                core_numbers(item, text)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Parse one YAML document without recording locations inside it (about twice as fast; for
@@ -365,23 +416,22 @@ impl<'de, const SPANS: bool> Visitor<'de> for NodeVisitor<SPANS> {
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
         Ok(Node::new(Value::Int(v), Loc::default()))
     }
+    // Integers are exact up to i64: anything larger is an error at its line, never a float
+    // that silently loses digits (`replicas: 99999999999999999999` is not `1e20`).
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::new(
-            i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
-            Loc::default(),
-        ))
+        i64::try_from(v)
+            .map(|i| Node::new(Value::Int(i), Loc::default()))
+            .map_err(|_| too_large(v))
     }
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Node, E> {
-        Ok(Node::new(
-            i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
-            Loc::default(),
-        ))
+        i64::try_from(v)
+            .map(|i| Node::new(Value::Int(i), Loc::default()))
+            .map_err(|_| too_large(v))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Node, E> {
-        Ok(Node::new(
-            i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
-            Loc::default(),
-        ))
+        i64::try_from(v)
+            .map(|i| Node::new(Value::Int(i), Loc::default()))
+            .map_err(|_| too_large(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
         Ok(Node::new(Value::Float(v), Loc::default()))
@@ -495,6 +545,12 @@ pub fn emit_options() -> SerializerOptions {
     let mut o = SerializerOptions::default();
     o.folded_wrap_chars = usize::MAX / 2;
     o
+}
+
+fn too_large<E: de::Error>(v: impl fmt::Display) -> E {
+    E::custom(format!(
+        "the integer {v} is too large (kiln keeps integers exact up to 9223372036854775807); quote it if it is meant as text"
+    ))
 }
 
 /// Whether YAML cannot carry `c` literally and it must be written as a `\uXXXX` escape: YAML's
