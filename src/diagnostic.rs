@@ -56,10 +56,15 @@ impl Excerpt {
         if window.ends_with('\n') {
             window.pop();
         }
-        let r = char_range(
+        // Secrets never reach a terminal or a report through an excerpt; the lines before the
+        // window, back to the start of its document, tell whether it is inside a Secret.
+        let doc_start = text[..window_start].rfind("\n---").map_or(0, |i| i + 1);
+        let (window, r) = crate::secret::redact_lines(
+            &text[doc_start..window_start],
             &window,
             start.saturating_sub(window_start)..end.saturating_sub(window_start),
         );
+        let r = char_range(&window, r);
         Excerpt {
             path: path.to_string(),
             text: window,

@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod output;
 pub mod render;
 pub mod report;
+pub mod secret;
 pub mod source;
 pub mod values;
 pub mod yaml;

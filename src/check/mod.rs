@@ -146,12 +146,27 @@ fn check_one(
             return out;
         }
     };
+    // The document with its secrets hidden, made only when a finding needs it.
+    let redacted = std::cell::OnceCell::new();
     let finding = |rule: &'static str,
                    severity: Severity,
                    pointer: &str,
                    message: String,
                    resource: Option<String>| {
         let (target, found) = locate(node, pointer);
+        // A message that quotes a secret value (a schema error on `env[0].value` of a
+        // DB_PASSWORD) says `(hidden)` instead.
+        let message = if found && !pointer.is_empty() {
+            let hidden = redacted.get_or_init(|| {
+                let mut r = node.clone();
+                crate::secret::redact(&mut r);
+                r
+            });
+            let (shown, _) = locate(hidden, pointer);
+            crate::secret::hide_in_message(target, shown, message)
+        } else {
+            message
+        };
         // Point at the key of the offending field; at the parent object when the field is
         // missing (or for the whole document).
         let loc = if found && !pointer.is_empty() {

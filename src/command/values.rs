@@ -28,7 +28,7 @@ pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Er
     };
     let mut values = inst.values.clone();
     if !args.show_secrets {
-        mask_secrets(&mut values, false);
+        crate::secret::redact(&mut values);
     }
     let text = if args.origin {
         yaml::emit(&WithOrigin {
@@ -43,41 +43,6 @@ pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Er
         stdout: text,
         code: 0,
     })
-}
-
-/// Key names whose values are secrets (matched case-insensitively, anywhere in the name).
-const SECRET_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "credential",
-    "apikey",
-    "api_key",
-    "api-key",
-    "privatekey",
-    "private_key",
-    "private-key",
-];
-
-/// Replace the scalars under secret-looking keys with `(hidden)`: values often end up in a
-/// Secret, and kiln never prints those unless asked (`--show-secrets`).
-fn mask_secrets(node: &mut Node, under_secret: bool) {
-    match &mut node.value {
-        Value::Map(m) => {
-            for (k, v) in m.iter_mut() {
-                let lower = k.to_ascii_lowercase();
-                mask_secrets(
-                    v,
-                    under_secret || SECRET_WORDS.iter().any(|w| lower.contains(w)),
-                );
-            }
-        }
-        Value::Seq(items) => items.iter_mut().for_each(|v| mask_secrets(v, under_secret)),
-        Value::Null => {}
-        _ if under_secret => node.value = Value::Str("(hidden)".into()),
-        _ => {}
-    }
 }
 
 /// Serializes a node with each scalar followed by `# file:line:col` of where it was set.

@@ -119,10 +119,10 @@ pub fn compare_in(
                 if o.doc.value == n.doc.value && o.id.api_version == n.id.api_version {
                     continue;
                 }
-                let (old_doc, new_doc) = if !show_secrets && n.id.kind == "Secret" {
-                    mask(&o.doc, &n.doc)
-                } else {
+                let (old_doc, new_doc) = if show_secrets {
                     (o.doc.clone(), n.doc.clone())
+                } else {
+                    crate::secret::redact_pair(&o.doc, &n.doc)
                 };
                 let mut fields = Vec::new();
                 fields_of(&old_doc, &new_doc, "", &mut fields);
@@ -167,39 +167,6 @@ pub fn compare_in(
             })
         })
         .collect()
-}
-
-/// Replace every Secret `data`/`stringData` value with a marker that says only whether it
-/// changed, so a diff never prints a secret (helm-diff and dyff print them unless told not to).
-fn mask(old: &Node, new: &Node) -> (Node, Node) {
-    let (mut o, mut n) = (old.clone(), new.clone());
-    for field in ["data", "stringData"] {
-        let old_values = match old.get(field).map(|x| &x.value) {
-            Some(Value::Map(m)) => m.clone(),
-            _ => indexmap::IndexMap::new(),
-        };
-        let marker = |changed: bool| {
-            Value::Str(if changed {
-                "(hidden; changed)".into()
-            } else {
-                "(hidden)".into()
-            })
-        };
-        // The old side always reads "(hidden)", the new side "(hidden; changed)" where the value
-        // differs, so the change shows without either value.
-        if let Some(Value::Map(m)) = o.get_mut(field).map(|x| &mut x.value) {
-            for v in m.values_mut() {
-                v.value = marker(false);
-            }
-        }
-        if let Some(Value::Map(m)) = n.get_mut(field).map(|x| &mut x.value) {
-            for (k, v) in m.iter_mut() {
-                let changed = old_values.get(k).is_some_and(|ov| ov.value != v.value);
-                v.value = marker(changed);
-            }
-        }
-    }
-    (o, n)
 }
 
 /// A scalar or small collection, as one line.

@@ -73,6 +73,9 @@ impl SetSchemas {
         if validator.is_valid(&instance) {
             return out;
         }
+        // Validator messages quote the values they reject; secrets are hidden in them.
+        let mut redacted = inst.values.clone();
+        crate::secret::redact(&mut redacted);
         for err in validator.iter_errors(&instance) {
             let pointer = err.instance_path().as_str().to_string();
             let path = display_path(&pointer);
@@ -94,10 +97,12 @@ impl SetSchemas {
                     d
                 }
                 _ => {
-                    let mut d = Diagnostic::error(format!(
+                    let message = format!(
                         "invalid value for `{}`: {err}",
                         if path.is_empty() { "values" } else { &path }
-                    ));
+                    );
+                    let message = crate::secret::hide_in_message(&inst.values, &redacted, message);
+                    let mut d = Diagnostic::error(message);
                     if let Some(node) = target {
                         d = d.at(sources, node.loc, "set here");
                     }

@@ -1,0 +1,533 @@
+//! What counts as a secret, the one place it is decided, and how it is hidden.
+//!
+//! A value is secret when it sits under a Kubernetes Secret's `data`/`stringData`, under a key
+//! that names a secret (`DB_PASSWORD`, `redisPass`, `ENCRYPTION_KEY`, `secrets:`), as the `value`
+//! of a `{name: DB_PASSWORD, value: ...}` pair, or as the password in a URL's userinfo
+//! (`jdbc:mysql://app:pw@db:3306`). Whatever kiln prints (`kiln values`, diagnostics and their
+//! excerpts, findings in every report format, diffs) goes through [`redact`] or [`redact_lines`]
+//! first, unless the user asked for `--show-secrets`. This module reads and prints nothing.
+
+use crate::yaml::{Node, Value};
+
+/// What a hidden value is shown as.
+pub const HIDDEN: &str = "(hidden)";
+
+/// Words that make a key name a secret, matched against the key's words (`DB_PASSWORD` ->
+/// `db`, `password`; `redisPass` -> `redis`, `pass`).
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwords",
+    "passwd",
+    "pwd",
+    "pass",
+    "passphrase",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "credential",
+    "credentials",
+    "creds",
+    "auth",
+    "apikey",
+    "cookie",
+    "salt",
+    "privatekey",
+    "dsn",
+];
+
+/// Words that make `<word> key` a secret: `ENCRYPTION_KEY`, `accessKey`, `api-key`.
+const KEY_QUALIFIERS: &[&str] = &[
+    "encryption",
+    "signing",
+    "private",
+    "secret",
+    "access",
+    "api",
+    "master",
+    "client",
+    "license",
+    "hmac",
+    "jwt",
+];
+
+/// Words that make a key name *refer to* a secret rather than hold one: `secretName`,
+/// `secretKeyRef`, `passwordFile`, `imagePullSecrets`, `tokenTTL`.
+const REFERENCE_WORDS: &[&str] = &[
+    "ref", "refs", "name", "names", "file", "files", "path", "mount", "dir", "from", "type",
+    "mode", "ttl", "length", "enabled", "policy", "class", "id", "pull", "version", "expiry",
+    "seconds", "url", "header", "provider", "issuer", "rotation", "generate", "required",
+];
+
+/// The words of a key: split at `_`, `-`, `.`, spaces and lower-to-upper case changes,
+/// lowercased.
+fn words(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether a key's value is a secret: `DB_PASSWORD`, `MYSQL_PWD`, `REDIS_PASS`, `BASIC_AUTH`,
+/// `ENCRYPTION_KEY`, `apiKey`, `secrets`; not `secretName`, `passwordFile`, `author`.
+#[must_use]
+pub fn is_secret_key(key: &str) -> bool {
+    let words = words(key);
+    if words.iter().any(|w| REFERENCE_WORDS.contains(&w.as_str())) {
+        return false;
+    }
+    let joined: String = words.concat();
+    words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
+        || words
+            .windows(2)
+            .any(|p| p[1] == "key" && KEY_QUALIFIERS.contains(&p[0].as_str()))
+        || [
+            "password",
+            "passwd",
+            "apikey",
+            "privatekey",
+            "accesskey",
+            "secretkey",
+        ]
+        .iter()
+        .any(|w| joined.contains(w))
+}
+
+/// Whether a key names a reference to a secret (its subtree is shown even under a secret
+/// key: `DB_PASSWORD: {secretKeyRef: {name: mysql, key: password}}`).
+fn is_reference_key(key: &str) -> bool {
+    words(key)
+        .iter()
+        .any(|w| REFERENCE_WORDS.contains(&w.as_str()))
+}
+
+/// `text` with the password of every URL userinfo (`scheme://user:password@host`) hidden, or
+/// `None` when it has none.
+#[must_use]
+pub fn mask_url_password(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(['/', '?', '#', ' ', '"', '\''])
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority.rfind('@') {
+            Some(at) if authority[..at].contains(':') => {
+                let colon = authority[..at].find(':').unwrap_or(at);
+                out.push_str(&authority[..=colon]);
+                out.push_str(HIDDEN);
+                out.push_str(&authority[at..]);
+                changed = true;
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Hide every secret inside a values tree or a Kubernetes object (see the module doc).
+pub fn redact(node: &mut Node) {
+    let is_secret_object = node.get_str("kind") == Some("Secret");
+    if is_secret_object {
+        for field in ["data", "stringData"] {
+            if let Some(data) = node.get_mut(field) {
+                hide_all(data);
+            }
+        }
+    }
+    walk(node, false);
+}
+
+/// What a hidden value that differs from the other side of a diff is shown as.
+pub const HIDDEN_CHANGED: &str = "(hidden; changed)";
+
+/// Both sides of a diff with their secrets hidden; where a hidden value differs between the
+/// two, the new side says so, so a diff shows that a secret changed without showing it.
+#[must_use]
+pub fn redact_pair(old: &Node, new: &Node) -> (Node, Node) {
+    let (mut ro, mut rn) = (old.clone(), new.clone());
+    redact(&mut ro);
+    redact(&mut rn);
+    mark_changed(old, new, &ro, &mut rn);
+    (ro, rn)
+}
+
+fn mark_changed(old: &Node, new: &Node, ro: &Node, rn: &mut Node) {
+    match (&old.value, &new.value, &ro.value, &mut rn.value) {
+        (Value::Map(om), Value::Map(nm), Value::Map(rom), Value::Map(rnm)) => {
+            for (k, r) in rnm.iter_mut() {
+                if let (Some(o), Some(n), Some(rov)) = (om.get(k), nm.get(k), rom.get(k)) {
+                    mark_changed(o, n, rov, r);
+                }
+            }
+        }
+        (Value::Seq(os), Value::Seq(ns), Value::Seq(ros), Value::Seq(rns)) => {
+            for (i, r) in rns.iter_mut().enumerate() {
+                if let (Some(o), Some(n), Some(rov)) = (os.get(i), ns.get(i), ros.get(i)) {
+                    mark_changed(o, n, rov, r);
+                }
+            }
+        }
+        (o, n, rov, r) => {
+            let hidden = *r != *n;
+            if hidden && o != n && rov == r {
+                *r = Value::Str(HIDDEN_CHANGED.into());
+            }
+        }
+    }
+}
+
+/// `message` with every secret of `original` (the scalars that `redacted`, its redacted copy,
+/// hides) replaced by [`HIDDEN`]: for messages from validators, which quote the values they
+/// reject.
+#[must_use]
+pub fn hide_in_message(original: &Node, redacted: &Node, mut message: String) -> String {
+    match (&original.value, &redacted.value) {
+        (Value::Map(o), Value::Map(r)) => {
+            for (k, v) in o {
+                if let Some(rv) = r.get(k) {
+                    message = hide_in_message(v, rv, message);
+                }
+            }
+        }
+        (Value::Seq(o), Value::Seq(r)) => {
+            for (v, rv) in o.iter().zip(r) {
+                message = hide_in_message(v, rv, message);
+            }
+        }
+        (o, r) if o != r => {
+            let raw = match o {
+                Value::Str(s) => s.clone(),
+                Value::Int(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => String::new(),
+            };
+            // Short values (`1`, `true`) would hide unrelated text; they are not worth a leak
+            // check either way.
+            if raw.chars().count() >= 3 {
+                message = message.replace(&raw, HIDDEN);
+            }
+        }
+        _ => {}
+    }
+    message
+}
+
+fn hide_all(node: &mut Node) {
+    match &mut node.value {
+        Value::Map(m) => m.values_mut().for_each(hide_all),
+        Value::Seq(items) => items.iter_mut().for_each(hide_all),
+        Value::Null => {}
+        _ => node.value = Value::Str(HIDDEN.into()),
+    }
+}
+
+fn walk(node: &mut Node, under_secret: bool) {
+    match &mut node.value {
+        Value::Map(m) => {
+            // `{name: DB_PASSWORD, value: ...}` (a container's env list).
+            let named_secret = m
+                .get("name")
+                .and_then(|n| match &n.value {
+                    Value::Str(s) => Some(is_secret_key(s)),
+                    _ => None,
+                })
+                .unwrap_or(false);
+            for (k, v) in m.iter_mut() {
+                let secret = if is_reference_key(k) {
+                    false
+                } else {
+                    under_secret || is_secret_key(k) || (named_secret && k == "value")
+                };
+                walk(v, secret);
+            }
+        }
+        Value::Seq(items) => items.iter_mut().for_each(|v| walk(v, under_secret)),
+        Value::Null => {}
+        _ if under_secret => node.value = Value::Str(HIDDEN.into()),
+        Value::Str(s) => {
+            if let Some(masked) = mask_url_password(s) {
+                *s = masked;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Hide secrets in YAML text shown to a user (a diagnostic's excerpt): the values of
+/// secret-looking keys, the `value` after a secret-looking `name`, URL passwords, and every
+/// value under a Secret's `data`/`stringData`. Works line by line on text that may not even
+/// parse. `context` is the text before the first line (the start of its document) so state
+/// such as "inside a Secret's data" is known. Returns the new text and `range` moved to match.
+#[must_use]
+pub fn redact_lines(
+    context: &str,
+    text: &str,
+    range: std::ops::Range<usize>,
+) -> (String, std::ops::Range<usize>) {
+    let mut state = LineState::default();
+    for line in context.lines() {
+        state.see(line);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut range_out = range.clone();
+    let mut offset = 0usize;
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let hidden = state.hide(body);
+        state.see(body);
+        let new = hidden.as_deref().unwrap_or(body);
+        // Keep the underline on the same line: clamp it into the rewritten line.
+        let (start, end) = (offset, offset + body.len());
+        let shift = |p: usize| -> usize {
+            if p < start {
+                p
+            } else if p <= end {
+                out.len() + (p - start).min(new.len())
+            } else {
+                p
+            }
+        };
+        if (start..=end).contains(&range.start) {
+            range_out.start = shift(range.start);
+        }
+        if (start..=end).contains(&range.end) {
+            range_out.end = shift(range.end).max(range_out.start);
+        }
+        out.push_str(new);
+        out.push_str(nl);
+        offset += line.len();
+    }
+    if range.start > offset {
+        range_out = out.len()..out.len();
+    }
+    let range_out = range_out.start.min(out.len())..range_out.end.min(out.len());
+    (out, range_out)
+}
+
+/// What the lines seen so far say about the next one.
+#[derive(Debug, Default)]
+struct LineState {
+    /// Inside a document whose `kind` is Secret.
+    secret_object: bool,
+    /// Indentation of a key whose nested lines are all secret (a Secret's `data:`, a block
+    /// scalar or mapping under `password:`), while lines are deeper than it.
+    secret_block: Option<usize>,
+    /// The previous `name:` named a secret, so the next `value:` is one.
+    named_secret: bool,
+}
+
+impl LineState {
+    fn see(&mut self, line: &str) {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if trimmed == "---" || trimmed.starts_with("--- ") {
+            *self = LineState::default();
+            return;
+        }
+        if let Some(block) = self.secret_block
+            && !trimmed.is_empty()
+            && indent <= block
+        {
+            self.secret_block = None;
+        }
+        let item = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        let item_indent = indent + (trimmed.len() - item.len());
+        if let Some((key, value)) = split_key(item) {
+            let value = value.trim();
+            if key == "kind" {
+                self.secret_object = value.trim_matches(['"', '\'']) == "Secret";
+            }
+            if key == "name" {
+                self.named_secret = is_secret_key(value.trim_matches(['"', '\'']));
+            } else if key != "value" && item_indent == indent {
+                self.named_secret &= !trimmed.starts_with("- ");
+            }
+            let opens_block = value.is_empty() || value.starts_with(['|', '>']);
+            let secret_key = (is_secret_key(key) && !is_reference_key(key))
+                || (self.secret_object && indent == 0 && matches!(key, "data" | "stringData"));
+            if opens_block && secret_key && self.secret_block.is_none() {
+                self.secret_block = Some(item_indent);
+            }
+        }
+    }
+
+    /// The line with its secret part hidden, or `None` to show it as it is.
+    fn hide(&self, line: &str) -> Option<String> {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(block) = self.secret_block
+            && !trimmed.is_empty()
+            && indent > block
+        {
+            // Keep a nested key visible, hide its value; hide block-scalar text whole.
+            return Some(
+                match split_key(trimmed.strip_prefix("- ").unwrap_or(trimmed)) {
+                    Some((_, v)) if !v.trim().is_empty() => {
+                        let cut = line.len() - v.len();
+                        format!("{} {HIDDEN}", line[..cut].trim_end())
+                    }
+                    Some(_) => return None,
+                    None => format!("{}{HIDDEN}", &line[..indent]),
+                },
+            );
+        }
+        let item = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        if let Some((key, value)) = split_key(item) {
+            let v = value.trim();
+            let inline_secret = (is_secret_key(key) && !is_reference_key(key))
+                || (key == "value" && self.named_secret)
+                || (self.secret_object && matches!(key, "data" | "stringData") && indent == 0);
+            if inline_secret && !v.is_empty() && !v.starts_with(['|', '>']) {
+                let cut = line.len() - value.len();
+                return Some(format!("{} {HIDDEN}", line[..cut].trim_end()));
+            }
+        }
+        mask_url_password(line)
+    }
+}
+
+/// `key: value` on a YAML line (plain or quoted key), or `None`.
+fn split_key(item: &str) -> Option<(&str, &str)> {
+    let (key, rest) = if let Some(q) = item.strip_prefix('"') {
+        let end = q.find('"')?;
+        (&q[..end], q[end + 1..].strip_prefix(':')?)
+    } else if let Some(q) = item.strip_prefix('\'') {
+        let end = q.find('\'')?;
+        (&q[..end], q[end + 1..].strip_prefix(':')?)
+    } else {
+        let i = item
+            .find(": ")
+            .or_else(|| item.strip_suffix(':').map(str::len))?;
+        (&item[..i], &item[i + 1..])
+    };
+    (rest.is_empty() || rest.starts_with(' ')).then_some((key.trim(), rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{Dialect, parse};
+
+    #[test]
+    fn secret_keys() {
+        for k in [
+            "password",
+            "DB_PASSWORD",
+            "MYSQL_PWD",
+            "REDIS_PASS",
+            "KEYSTORE_PASS",
+            "SSH_PASSPHRASE",
+            "ENCRYPTION_KEY",
+            "BASIC_AUTH",
+            "apiKey",
+            "api-key",
+            "accessKey",
+            "secretKey",
+            "client_secret",
+            "githubToken",
+            "secrets",
+            "mysqlRootPassword",
+            "SPRING_DATASOURCE_PASSWORD",
+            "jwtSigningKey",
+            "privateKey",
+        ] {
+            assert!(is_secret_key(k), "{k} should be secret");
+        }
+        for k in [
+            "secretName",
+            "secretKeyRef",
+            "passwordFile",
+            "imagePullSecrets",
+            "author",
+            "passenger",
+            "key",
+            "name",
+            "tokenTTL",
+            "replicas",
+            "JAVA_OPTS",
+            "bypass",
+            "compass",
+        ] {
+            assert!(!is_secret_key(k), "{k} should not be secret");
+        }
+    }
+
+    #[test]
+    fn url_passwords() {
+        assert_eq!(
+            mask_url_password("jdbc:mysql://app:s3cr3t@db:3306/shop?x=1").as_deref(),
+            Some("jdbc:mysql://app:(hidden)@db:3306/shop?x=1")
+        );
+        assert_eq!(mask_url_password("http://host:80/a@b"), None);
+        assert_eq!(mask_url_password("redis://user@host"), None);
+    }
+
+    #[test]
+    fn redact_trees() {
+        let text = "env:\n  DB_PASSWORD: hunter2\n  REF: {secretKeyRef: {name: mysql, key: password}}\n  DB_PASSWORD2: {secretKeyRef: {name: mysql, key: pw}}\nlist:\n  - {name: MYSQL_PWD, value: canary1}\n  - {name: USER, value: app}\nurl: jdbc:mysql://u:canary2@h/db\nsecrets: {A: canary3}\n";
+        let mut n = parse(text, 0, Dialect::Values).unwrap();
+        redact(&mut n);
+        let out = crate::yaml::emit(&n).unwrap();
+        for c in ["hunter2", "canary1", "canary2", "canary3"] {
+            assert!(!out.contains(c), "{c} in {out}");
+        }
+        for shown in ["mysql", "password", "app", "u:(hidden)@h"] {
+            assert!(out.contains(shown), "{shown} missing from {out}");
+        }
+    }
+
+    #[test]
+    fn redact_excerpt_lines() {
+        let doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: canary1\n  b: |\n    canary2\n  c: ok\ndata2: shown\n";
+        let (out, r) = redact_lines("", doc, 0..3);
+        assert!(
+            !out.contains("canary1") && !out.contains("canary2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("data2: shown") && out.contains("  c: (hidden)"),
+            "{out}"
+        );
+        assert_eq!(r, 0..3);
+        let env = "env:\n- name: DB_PASSWORD\n  value: canary3\n- name: USER\n  value: app\nx:\n  password: canary4\n  url: http://u:canary5@h\n";
+        let (out, _) = redact_lines("", env, 0..0);
+        for c in ["canary3", "canary4", "canary5"] {
+            assert!(!out.contains(c), "{c}: {out}");
+        }
+        assert!(out.contains("value: app"), "{out}");
+        // The range follows the line it was on.
+        let text = "a: 1\npassword: hunter2\nb: 2\n";
+        let (out, r) = redact_lines("", text, 15..22);
+        assert_eq!(&out[r.clone()], &HIDDEN[..r.len()]);
+        let (_, r) = redact_lines("", text, 25..26);
+        assert_eq!(&out[r], "2");
+    }
+}
