@@ -188,6 +188,7 @@ pub(crate) fn repo_copy(parts: &[&str]) -> TempDir {
 
 /// `../shared/<rel>` (beside the repository: the read-only corpus, OpenAPI documents and bench
 /// data), or `None` when `../shared` is not there, after printing the skip line.
+#[track_caller]
 pub(crate) fn shared(rel: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
     if !root.is_dir() {
@@ -204,6 +205,7 @@ pub(crate) fn shared(rel: &str) -> Option<PathBuf> {
 }
 
 /// `program` from PATH, or `None` after printing the skip line.
+#[track_caller]
 pub(crate) fn tool(program: &str) -> Option<PathBuf> {
     require(on_path(program))
 }
@@ -234,6 +236,7 @@ fn is_executable(path: &Path) -> bool {
 /// `Some` when what the running test needs from outside the repository is there. Otherwise
 /// (`Err` says what is missing) print the skip line and return `None`, or, with
 /// `KILN_REQUIRE_SHARED=1`, fail the test.
+#[track_caller]
 pub(crate) fn require<T>(found: Result<T, String>) -> Option<T> {
     let decision = decide(found.is_ok(), std::env::var_os(REQUIRE).as_deref());
     let test = || {
