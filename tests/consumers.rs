@@ -31,15 +31,21 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Run an installation step: its stdout, or `failed` and the first line it printed.
+/// Run an installation step: its stdout, or `failed` and the line of its stderr that says why
+/// (the first error line; pip and npm print retry warnings first).
 fn install_step(cmd: &mut Command, failed: &str) -> Result<String, String> {
     let o = cmd.output().map_err(|e| format!("{failed}: {e}"))?;
     if o.status.success() {
         return Ok(String::from_utf8_lossy(&o.stdout).into_owned());
     }
     let stderr = String::from_utf8_lossy(&o.stderr);
-    let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    Err(format!("{failed}: {}", first.trim()))
+    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    let why = lines
+        .clone()
+        .find(|l| l.to_lowercase().contains("error") && !l.starts_with("WARNING"))
+        .or_else(|| lines.next())
+        .unwrap_or("");
+    Err(format!("{failed}: {why}"))
 }
 
 /// A Python virtual environment with junitparser, jsonschema and pre-commit, or why there is
@@ -68,7 +74,7 @@ fn venv() -> Result<&'static Path, String> {
                     "jsonschema==4.26.0",
                     "pre-commit==4.3.0",
                 ]),
-                "`pip install` of junitparser, jsonschema and pre-commit from PyPI failed",
+                "`pip install` of junitparser, jsonschema and pre-commit from PyPI failed (offline?)",
             )?;
         }
         Ok(v)
@@ -93,7 +99,7 @@ fn sarif_schema() -> Result<&'static Path, String> {
                     .args(["--fetch-retries", "1", "--fetch-retry-maxtimeout", "10000"])
                     .arg("@microsoft/jest-sarif@1.0.0-beta.0")
                     .current_dir(&dir),
-                "`npm pack @microsoft/jest-sarif` from the npm registry failed",
+                "`npm pack @microsoft/jest-sarif` from the npm registry failed (offline?)",
             )?;
             run(Command::new(tar)
                 .arg("-xzf")
