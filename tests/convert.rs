@@ -4,53 +4,14 @@
 //! `--in-place`, reports, exit codes.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::OnceLock;
 
-fn shared() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    assert!(
-        p.join("corpus/real/SOURCES.tsv").is_file() && p.join("k8s-openapi").is_dir(),
-        "the shared corpus is missing at {}: check out ../shared beside the repository",
-        p.display()
-    );
-    p
-}
-
-/// Run kiln with `stdin`; (exit code, stdout, stderr).
-fn kiln_in(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("--color")
-        .arg("never")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let text = stdin.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(text.as_bytes());
-    });
-    let o = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn kiln(args: &[&str]) -> (i32, String, String) {
-    kiln_in(args, "")
-}
+use crate::support::{Kiln, kiln};
 
 /// A schema cache holding the schemas of one Kubernetes version, imported once per test run
-/// from ../shared/k8s-openapi (`source`: a v2 swagger file or a v3 folder).
-fn schema_cache(version: &str, source: &str) -> String {
+/// from `openapi` (../shared/k8s-openapi; `source`: a v2 swagger file or a v3 folder in it).
+fn schema_cache(openapi: &Path, version: &str, source: &str) -> String {
     static CACHES: OnceLock<std::sync::Mutex<Vec<(String, tempfile::TempDir)>>> = OnceLock::new();
     let caches = CACHES.get_or_init(Default::default);
     let mut caches = caches.lock().unwrap();
@@ -58,7 +19,7 @@ fn schema_cache(version: &str, source: &str) -> String {
         return dir.path().display().to_string();
     }
     let dir = tempfile::tempdir().unwrap();
-    let src = shared().join("k8s-openapi").join(source);
+    let src = openapi.join(source);
     let cache = dir.path().display().to_string();
     let (code, _, err) = kiln(&[
         "schemas",
@@ -82,29 +43,35 @@ fn lint_errors(
     version: &str,
     cache: &str,
 ) -> Vec<(String, String, String)> {
-    let (code, out, err) = kiln_in(
-        &[
-            "lint",
-            path,
-            "--kube-version",
-            version,
-            "--format",
-            "json",
-            "--skip-missing-schemas",
-            "--schema-cache",
-            cache,
-        ],
-        stdin,
-    );
-    assert!(code == 0 || code == 1, "lint {path}: exit {code}: {err}");
-    out.lines()
+    let (code, out, err) = Kiln::new(&[
+        "lint",
+        path,
+        "--kube-version",
+        version,
+        "--format",
+        "json",
+        "--skip-missing-schemas",
+        "--schema-cache",
+        cache,
+    ])
+    .stdin(stdin)
+    .run();
+    let errors: Vec<(String, String, String)> = out
+        .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|f| f["severity"] == "error")
         .map(|f| {
             let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
             (s("rule"), s("resource"), s("path"))
         })
-        .collect()
+        .collect();
+    // Exit 1 exactly when there are error findings.
+    assert_eq!(
+        code,
+        i32::from(!errors.is_empty()),
+        "lint {path}: {errors:?}\n{err}"
+    );
+    errors
 }
 
 /// Objects in old-era corpus files that have no mechanical migration to 1.29: convert must
@@ -172,9 +139,9 @@ const EXCEPTIONS: &[(&str, &str, &str, &str, Option<&str>, &str)] = &[
     ),
 ];
 
-/// The old-era corpus files (SOURCES.tsv category contains `removed-api`).
-fn old_era_files() -> Vec<String> {
-    let tsv = std::fs::read_to_string(shared().join("corpus/real/SOURCES.tsv")).unwrap();
+/// The old-era files of `corpus` (SOURCES.tsv category contains `removed-api`).
+fn old_era_files(corpus: &Path) -> Vec<String> {
+    let tsv = std::fs::read_to_string(corpus.join("SOURCES.tsv")).unwrap();
     let files: Vec<String> = tsv
         .lines()
         .skip(1)
@@ -194,12 +161,17 @@ fn old_era_files() -> Vec<String> {
 
 #[test]
 fn old_era_corpus_converts_to_manifests_that_lint_clean_at_1_29() {
-    let dir = shared().join("corpus/real");
-    let cache = schema_cache("1.29", "v3/1.29");
+    let Some(dir) = crate::support::shared("corpus/real") else {
+        return;
+    };
+    let Some(openapi) = crate::support::shared("k8s-openapi") else {
+        return;
+    };
+    let cache = schema_cache(&openapi, "1.29", "v3/1.29");
     let mut problems = Vec::new();
     let mut used_exceptions = BTreeSet::new();
     let mut converted_files = 0;
-    for file in old_era_files() {
+    for file in old_era_files(&dir) {
         let path = dir.join(&file);
         let p = path.to_str().unwrap();
         let (code, out, err) = kiln(&["convert", "--to", "1.29", p]);
@@ -268,7 +240,7 @@ fn old_era_corpus_converts_to_manifests_that_lint_clean_at_1_29() {
             } else {
                 format!("v{era}.swagger.json")
             };
-            let cache = schema_cache(era, &source);
+            let cache = schema_cache(&openapi, era, &source);
             let original = dir.join(file);
             let kind_name = |r: &str| r.split_once(' ').map_or(r, |(_, rest)| rest).to_string();
             let same = lint_errors(original.to_str().unwrap(), "", era, &cache)
@@ -378,37 +350,54 @@ fn prints_the_converted_stream_and_one_line_per_object() {
         err.contains("1 document(s) were written out again, without the comments inside them"),
         "{err}"
     );
-    // The output is what lint at 1.29 accepts.
-    let cache = schema_cache("1.29", "v3/1.29");
-    assert_eq!(lint_errors("-", &out, "1.29", &cache), []);
 
     // Standard input works the same way.
-    let (code, out, err) = kiln_in(&["convert", "--to", "1.29", "-"], OLD_INGRESS);
+    let (code, stdin_out, err) = Kiln::new(&["convert", "--to", "1.29", "-"])
+        .stdin(OLD_INGRESS)
+        .run();
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("pathType: ImplementationSpecific"), "{out}");
+    assert!(
+        stdin_out.contains("pathType: ImplementationSpecific"),
+        "{stdin_out}"
+    );
     assert!(err.contains("<stdin>:1: converted"), "{err}");
+
+    // The output is what lint at 1.29 accepts, with the upstream 1.29 schemas.
+    let Some(openapi) = crate::support::shared("k8s-openapi") else {
+        return;
+    };
+    let cache = schema_cache(&openapi, "1.29", "v3/1.29");
+    assert_eq!(lint_errors("-", &out, "1.29", &cache), []);
 }
 
 #[test]
 fn only_what_the_target_no_longer_serves_is_converted() {
     let flow = "apiVersion: flowcontrol.apiserver.k8s.io/v1beta3\nkind: FlowSchema\nmetadata:\n  name: f # keep me\n";
     // Deprecated in 1.29 but served until 1.32: left alone, with a note, exit 0.
-    let (code, out, err) = kiln_in(&["convert", "--to", "1.29", "-"], flow);
+    let (code, out, err) = Kiln::new(&["convert", "--to", "1.29", "-"])
+        .stdin(flow)
+        .run();
     assert_eq!((code, out.as_str()), (0, flow), "{err}");
     assert!(
         err.contains("<stdin>:1: note: flowcontrol.apiserver.k8s.io/v1beta3 FlowSchema f is deprecated but still served by Kubernetes 1.29: left unchanged (removed in 1.32; convert with `--to 1.32`)"),
         "{err}"
     );
     // At 1.32 it is converted.
-    let (code, out, err) = kiln_in(&["convert", "--to", "1.32", "-"], flow);
+    let (code, out, err) = Kiln::new(&["convert", "--to", "1.32", "-"])
+        .stdin(flow)
+        .run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, flow.replace("v1beta3", "v1"));
     // Ingress: removed in 1.22, so a 1.21 target keeps it (nothing breaks there).
-    let (code, out, _) = kiln_in(&["convert", "--to", "1.21", "-"], OLD_INGRESS);
+    let (code, out, _) = Kiln::new(&["convert", "--to", "1.21", "-"])
+        .stdin(OLD_INGRESS)
+        .run();
     assert_eq!((code, out.as_str()), (0, OLD_INGRESS));
     // Nothing to do at all: the input comes back as it was.
     let modern = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c} # comment\n";
-    let (code, out, err) = kiln_in(&["convert", "--to", "1.35", "-"], modern);
+    let (code, out, err) = Kiln::new(&["convert", "--to", "1.35", "-"])
+        .stdin(modern)
+        .run();
     assert_eq!((code, out.as_str()), (0, modern));
     assert!(err.contains("converted 0 object(s)"), "{err}");
 }
@@ -416,7 +405,9 @@ fn only_what_the_target_no_longer_serves_is_converted() {
 #[test]
 fn objects_without_a_mechanical_migration_are_reported_and_kept() {
     let input = format!("{PSP}---\n{OLD_INGRESS}");
-    let (code, out, err) = kiln_in(&["convert", "--to", "1.29", "-"], &input);
+    let (code, out, err) = Kiln::new(&["convert", "--to", "1.29", "-"])
+        .stdin(input.as_str())
+        .run();
     assert_eq!(code, 1, "{err}");
     assert!(out.starts_with(PSP), "{out}");
     assert!(out.contains("apiVersion: networking.k8s.io/v1\n"), "{out}");
@@ -430,7 +421,9 @@ fn objects_without_a_mechanical_migration_are_reported_and_kept() {
 
     // ThirdPartyResource: a different kind, never converted.
     let tpr = "apiVersion: extensions/v1beta1\nkind: ThirdPartyResource\nmetadata:\n  name: cron-tab.stable.example.com\n";
-    let (code, out, err) = kiln_in(&["convert", "--to", "1.29", "-"], tpr);
+    let (code, out, err) = Kiln::new(&["convert", "--to", "1.29", "-"])
+        .stdin(tpr)
+        .run();
     assert_eq!((code, out.as_str()), (1, tpr));
     assert!(err.contains("<stdin>:1: error: cannot convert extensions/v1beta1 ThirdPartyResource cron-tab.stable.example.com: no mechanical migration"), "{err}");
 }

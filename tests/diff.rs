@@ -3,81 +3,65 @@
 use std::path::Path;
 use std::process::Command;
 
-fn kiln(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.arg("-C").arg(dir).args(args).env_remove("CI");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
+use crate::support::{Kiln, kiln_in, write};
 
 /// A small project: one template set, two environments, a Secret.
 fn project() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    let d = t.path();
-    write(
-        d,
-        "kiln.yaml",
-        "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n  prod: {namespace: prod, kubeVersion: \"1.35\"}\n",
-    );
-    write(
-        d,
-        "values/defaults.yaml",
-        "template: web\nreplicas: 1\nimage: \"nginx:1.27.1\"\npassword: hunter2\n",
-    );
-    write(d, "values/services/api.yaml", "{}\n");
-    write(d, "values/services/worker.yaml", "replicas: 2\n");
-    write(
-        d,
-        "templates/_env/namespace.yaml.j2",
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ env.namespace }}\n",
-    );
-    write(
-        d,
-        "templates/web/app.yaml.j2",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ env.namespace }}\nspec:\n  replicas: {{ values.replicas }}\n  selector:\n    matchLabels: {app: {{ service.name }}}\n  template:\n    metadata:\n      labels: {app: {{ service.name }}}\n    spec:\n      containers:\n      - name: sidecar\n        image: \"busybox:1.36\"\n      - name: app\n        image: {{ values.image }}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ service.name ~ \"-creds\" }}\n  namespace: {{ env.namespace }}\nstringData:\n  password: {{ values.password }}\n",
-    );
-    t
+    crate::support::project(&[
+        (
+            "kiln.yaml",
+            "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n  prod: {namespace: prod, kubeVersion: \"1.35\"}\n",
+        ),
+        (
+            "values/defaults.yaml",
+            "template: web\nreplicas: 1\nimage: \"nginx:1.27.1\"\npassword: hunter2\n",
+        ),
+        ("values/services/api.yaml", "{}\n"),
+        ("values/services/worker.yaml", "replicas: 2\n"),
+        (
+            "templates/_env/namespace.yaml.j2",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ env.namespace }}\n",
+        ),
+        (
+            "templates/web/app.yaml.j2",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ service.name }}\n  namespace: {{ env.namespace }}\nspec:\n  replicas: {{ values.replicas }}\n  selector:\n    matchLabels: {app: {{ service.name }}}\n  template:\n    metadata:\n      labels: {app: {{ service.name }}}\n    spec:\n      containers:\n      - name: sidecar\n        image: \"busybox:1.36\"\n      - name: app\n        image: {{ values.image }}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ service.name ~ \"-creds\" }}\n  namespace: {{ env.namespace }}\nstringData:\n  password: {{ values.password }}\n",
+        ),
+    ])
+}
+
+/// `kiln golden update`, which must succeed.
+fn golden_update(dir: &Path) {
+    let (code, _, err) = kiln_in(dir, &["golden", "update"]);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]
 fn golden_update_then_no_differences() {
     let p = project();
-    let (code, out, err) = kiln(p.path(), &["golden", "update"], &[]);
+    let (code, out, err) = kiln_in(p.path(), &["golden", "update"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("updated golden (6 files)"), "{out}");
     assert!(p.path().join("golden/dev/api.yaml").is_file());
-    let (code, out, _) = kiln(p.path(), &["diff"], &[]);
+    let (code, out, _) = kiln_in(p.path(), &["diff"]);
     assert_eq!(
         (code, out.trim_end().lines().last()),
         (0, Some("no differences"))
     );
-    let (code, out, _) = kiln(p.path(), &["check"], &[]);
+    let (code, out, _) = kiln_in(p.path(), &["check"]);
     assert_eq!(code, 0, "{out}");
 }
 
 #[test]
 fn a_values_change_shows_fields_by_name_and_fails_check() {
     let p = project();
-    kiln(p.path(), &["golden", "update"], &[]);
+    golden_update(p.path());
     write(
         p.path(),
         "values/services/api.prod.yaml",
         "replicas: 4\nimage: \"nginx:1.27.2\"\n",
     );
-    let (code, out, _) = kiln(p.path(), &["diff"], &[("NO_COLOR", "1")]);
+    // Not a terminal, so no colour, without `--color never` or `NO_COLOR`.
+    let (code, out, _) = Kiln::new(&["diff"]).project(p.path()).default_color().run();
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("== prod: 1 changed, 0 added, 0 removed"),
@@ -98,13 +82,13 @@ fn a_values_change_shows_fields_by_name_and_fails_check() {
     );
     assert!(!out.contains('\x1b'), "no colour when not a terminal");
     assert!(!out.contains("dev: 1 changed"));
-    let (code, out, _) = kiln(p.path(), &["diff", "--summary"], &[]);
+    let (code, out, _) = kiln_in(p.path(), &["diff", "--summary"]);
     assert_eq!(code, 1);
     assert_eq!(
         out,
         "dev: 0 changed, 0 added, 0 removed\nprod: 1 changed, 0 added, 0 removed\n"
     );
-    let (code, out, _) = kiln(p.path(), &["diff", "--format", "json"], &[]);
+    let (code, out, _) = kiln_in(p.path(), &["diff", "--format", "json"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["differences"], true);
@@ -114,7 +98,7 @@ fn a_values_change_shows_fields_by_name_and_fails_check() {
     );
     // kiln check fails with the drift, and never rewrites golden/.
     let before = std::fs::read_to_string(p.path().join("golden/prod/api.yaml")).unwrap();
-    let (code, out, _) = kiln(p.path(), &["check"], &[]);
+    let (code, out, _) = kiln_in(p.path(), &["check"]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("error[golden-drift]") && out.contains("spec.replicas: 1 -> 4"),
@@ -127,7 +111,8 @@ fn a_values_change_shows_fields_by_name_and_fails_check() {
     // Added and removed objects: a new service, a deleted one.
     std::fs::remove_file(p.path().join("values/services/worker.yaml")).unwrap();
     write(p.path(), "values/services/cron.yaml", "{}\n");
-    let (_, out, _) = kiln(p.path(), &["diff", "--env", "dev"], &[]);
+    let (code, out, _) = kiln_in(p.path(), &["diff", "--env", "dev"]);
+    assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("+ apps/v1 Deployment dev/cron")
             && out.contains("- apps/v1 Deployment dev/worker"),
@@ -138,8 +123,8 @@ fn a_values_change_shows_fields_by_name_and_fails_check() {
 #[test]
 fn secrets_are_masked_unless_asked() {
     let p = project();
-    kiln(p.path(), &["golden", "update"], &[]);
-    let (code, out, _) = kiln(p.path(), &["diff", "--set", "password=correct-horse"], &[]);
+    golden_update(p.path());
+    let (code, out, _) = kiln_in(p.path(), &["diff", "--set", "password=correct-horse"]);
     assert_eq!(code, 1);
     assert!(
         !out.contains("hunter2") && !out.contains("correct-horse"),
@@ -149,11 +134,11 @@ fn secrets_are_masked_unless_asked() {
         out.contains("stringData.password: (hidden) -> (hidden; changed)"),
         "{out}"
     );
-    let (_, out, _) = kiln(
+    let (code, out, _) = kiln_in(
         p.path(),
         &["diff", "--set", "password=correct-horse", "--show-secrets"],
-        &[],
     );
+    assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("stringData.password: hunter2 -> correct-horse"),
         "{out}"
@@ -163,43 +148,42 @@ fn secrets_are_masked_unless_asked() {
 #[test]
 fn values_mask_secret_looking_keys_unless_asked() {
     let p = project();
-    let (code, out, _) = kiln(
-        p.path(),
-        &["values", "api", "--env", "dev", "--origin"],
-        &[],
-    );
+    let (code, out, _) = kiln_in(p.path(), &["values", "api", "--env", "dev", "--origin"]);
     assert_eq!(code, 0);
     assert!(
         out.contains("password: (hidden) # values/defaults.yaml:4:11"),
         "{out}"
     );
     assert!(!out.contains("hunter2"));
-    let (_, out, _) = kiln(
+    let (code, out, err) = kiln_in(
         p.path(),
         &["values", "api", "--env", "dev", "--show-secrets"],
-        &[],
     );
+    assert_eq!(code, 0, "{err}");
     assert!(out.contains("password: hunter2"), "{out}");
 }
 
 #[test]
 fn golden_update_is_refused_in_ci_and_atomic() {
     let p = project();
-    let (code, _, err) = kiln(p.path(), &["golden", "update"], &[("CI", "true")]);
+    let (code, _, err) = Kiln::new(&["golden", "update"])
+        .project(p.path())
+        .env("CI", "true")
+        .run();
     assert_eq!(code, 2);
     assert!(
         err.contains("refusing to rewrite golden files in CI"),
         "{err}"
     );
     assert!(!p.path().join("golden").exists());
-    kiln(p.path(), &["golden", "update"], &[]);
+    golden_update(p.path());
     let before = std::fs::read_to_string(p.path().join("golden/dev/api.yaml")).unwrap();
     write(
         p.path(),
         "values/services/api.yaml",
         "replicas: {{ broken\n",
     );
-    let (code, _, _) = kiln(p.path(), &["golden", "update"], &[]);
+    let (code, _, _) = kiln_in(p.path(), &["golden", "update"]);
     assert_eq!(code, 1);
     assert_eq!(
         std::fs::read_to_string(p.path().join("golden/dev/api.yaml")).unwrap(),
@@ -210,11 +194,15 @@ fn golden_update_is_refused_in_ci_and_atomic() {
 
 #[test]
 fn against_a_folder_and_a_git_revision() {
+    let Some(git) = crate::support::tool("git") else {
+        return;
+    };
     let p = project();
     let d = p.path();
-    kiln(d, &["render"], &[]);
+    let (code, _, err) = kiln_in(d, &["render"]);
+    assert_eq!(code, 0, "{err}");
     write(d, "values/envs/dev.yaml", "replicas: 3\n");
-    let (code, out, _) = kiln(d, &["diff", "--against", "out", "--summary"], &[]);
+    let (code, out, _) = kiln_in(d, &["diff", "--against", "out", "--summary"]);
     assert_eq!(
         (code, out.as_str()),
         (
@@ -224,7 +212,7 @@ fn against_a_folder_and_a_git_revision() {
     );
 
     let git = |args: &[&str]| {
-        let o = Command::new("git")
+        let o = Command::new(&git)
             .arg("-C")
             .arg(d)
             .args(args)
@@ -261,7 +249,7 @@ fn against_a_folder_and_a_git_revision() {
     write(d, "values/envs/dev.yaml", "replicas: 5\n");
     git(&["add", "values/envs/dev.yaml"]);
     let status = git(&["status", "--porcelain"]);
-    let (code, out, err) = kiln(d, &["diff", "--against", "git:HEAD", "--env", "dev"], &[]);
+    let (code, out, err) = kiln_in(d, &["diff", "--against", "git:HEAD", "--env", "dev"]);
     assert_eq!(code, 1, "{err}");
     assert!(out.contains("spec.replicas: 3 -> 5"), "{out}");
     assert_eq!(
@@ -283,7 +271,7 @@ fn against_a_folder_and_a_git_revision() {
     ]);
     write(d, "values/services/api.prod.yaml", "replicas: 7\n");
     std::fs::remove_file(d.join("values/services/worker.yaml")).unwrap();
-    let (code, out, err) = kiln(d, &["diff", "--against", "git:HEAD", "--summary"], &[]);
+    let (code, out, err) = kiln_in(d, &["diff", "--against", "git:HEAD", "--summary"]);
     assert_eq!(
         (code, out.as_str()),
         (
@@ -292,12 +280,13 @@ fn against_a_folder_and_a_git_revision() {
         ),
         "{err}"
     );
-    let (_, out, _) = kiln(d, &["diff", "--against", "git:HEAD", "--env", "prod"], &[]);
+    let (code, out, _) = kiln_in(d, &["diff", "--against", "git:HEAD", "--env", "prod"]);
+    assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("spec.replicas: 1 -> 7") && out.contains("- apps/v1 Deployment prod/worker"),
         "{out}"
     );
-    let (code, _, err) = kiln(d, &["diff", "--against", "git:no-such-ref"], &[]);
+    let (code, _, err) = kiln_in(d, &["diff", "--against", "git:no-such-ref"]);
     assert_eq!(code, 2);
     assert!(err.contains("is not a git revision"), "{err}");
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+
+use crate::support::kiln_in;
 
 fn tree(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -27,15 +28,8 @@ fn example_fleet_matches_golden_files() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("-C")
-        .arg(root)
-        .arg("render")
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let (code, _, err) = kiln_in(root, &["render", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
     let got = tree(&out);
     let want = tree(&root.join("golden"));
     let names = |t: &BTreeMap<String, String>| t.keys().cloned().collect::<Vec<_>>();

@@ -10,3 +10,4 @@ mod newcomer; // the first five minutes: init to check, help, did-you-mean, READ
 mod platform; // built-in template library behaviour: eureka, filebeat, variants, RBAC, ingress ports
 mod render; // kiln render end to end: project format, values, templates, output, bad input
 mod schemas; // kiln schemas import/list, consistency with upstream OpenAPI
+mod support; // the kiln runner, temporary projects, ../shared and external tools (skip or fail)

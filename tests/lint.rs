@@ -2,45 +2,23 @@
 //! fixtures in ../shared/corpus/real give the verdicts their SOURCES.tsv expects, bad input is
 //! reported per file while the rest is still checked, and every format is well-formed.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn corpus() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/real");
-    assert!(
-        p.is_dir(),
-        "the shared corpus is missing at {}: check out ../shared beside the repository",
-        p.display()
-    );
-    p
-}
-
-fn kiln(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("--color")
-        .arg("never")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use crate::support::{Kiln, kiln, kiln_in, shared};
 
 fn lint(path: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
     let p = path.to_str().unwrap();
     let mut args = vec!["lint", p, "--kube-version", "1.35", "--format", "json"];
     args.extend_from_slice(extra);
     let (code, out, err) = kiln(&args);
-    assert!(code == 0 || code == 1, "{p}: exit {code}: {err}");
-    (
-        code,
-        out.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-    )
+    let findings: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Exit 1 exactly when there are error findings.
+    let errors = findings.iter().any(|f| f["severity"] == "error");
+    assert_eq!(code, i32::from(errors), "{p}: {err}");
+    (code, findings)
 }
 
 /// Fixtures whose upstream verdict kiln does not share at 1.35, each with the reason.
@@ -95,7 +73,9 @@ const NEEDS_SKIP: &[&str] = &[
 
 #[test]
 fn fixtures_get_the_verdicts_their_sources_expect() {
-    let dir = corpus();
+    let Some(dir) = shared("corpus/real") else {
+        return;
+    };
     let tsv = std::fs::read_to_string(dir.join("SOURCES.tsv")).unwrap();
     let mut checked = 0;
     let mut wrong = Vec::new();
@@ -141,7 +121,9 @@ fn fixtures_get_the_verdicts_their_sources_expect() {
 
 #[test]
 fn findings_name_the_line_path_and_fix() {
-    let dir = corpus();
+    let Some(dir) = shared("corpus/real") else {
+        return;
+    };
     let (code, findings) = lint(&dir.join("yannh__kubeconform__fixtures__invalid.yaml"), &[]);
     assert_eq!(code, 1);
     let replicas = findings
@@ -209,6 +191,9 @@ fn kind_typos_and_missing_groups_suggest_the_real_kind() {
 
 #[test]
 fn bad_input_is_reported_per_file_and_the_rest_is_still_checked() {
+    let Some(dir) = shared("corpus/real") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let good = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good}\ndata: {a: b}\n";
@@ -222,7 +207,7 @@ fn bad_input_is_reported_per_file_and_the_rest_is_still_checked() {
     )
     .unwrap();
     std::fs::write(d.join("05-bomb.yaml"), "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n").unwrap();
-    std::fs::write(d.join("06-helm.yaml"), std::fs::read(corpus().join("../real-helm-templates/FairwindsOps__pluto__e2e__tests__assets__chart__templates__deployment-deprecated.yaml")).unwrap()).unwrap();
+    std::fs::write(d.join("06-helm.yaml"), std::fs::read(dir.join("../real-helm-templates/FairwindsOps__pluto__e2e__tests__assets__chart__templates__deployment-deprecated.yaml")).unwrap()).unwrap();
     std::fs::write(
         d.join("07-dup.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nmetadata: {name: y}\n",
@@ -285,35 +270,27 @@ fn a_fifty_megabyte_file_is_checked() {
 
 #[test]
 fn exit_codes_and_stdin() {
-    let dir = corpus();
+    let Some(dir) = shared("corpus/real") else {
+        return;
+    };
     let valid = dir.join("yannh__kubeconform__fixtures__valid.yaml");
-    assert_eq!(kiln(&["lint", valid.to_str().unwrap()]).0, 0);
-    assert_eq!(
-        kiln(&["lint", valid.to_str().unwrap(), "--kube-version", "one"]).0,
-        2
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["lint", "-", "--kube-version", "1.35"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        child.stdin.as_mut().unwrap(),
-        std::fs::read(dir.join("yannh__kubeconform__fixtures__invalid.yaml"))
-            .unwrap()
-            .as_slice(),
-    )
-    .unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("<stdin>:6:"));
+    let (code, out, err) = kiln(&["lint", valid.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = kiln(&["lint", valid.to_str().unwrap(), "--kube-version", "one"]);
+    assert_eq!(code, 2, "{err}");
+    let invalid = std::fs::read(dir.join("yannh__kubeconform__fixtures__invalid.yaml")).unwrap();
+    let (code, out, err) = Kiln::new(&["lint", "-", "--kube-version", "1.35"])
+        .stdin(invalid)
+        .run();
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("<stdin>:6:"), "{out}");
 }
 
 #[test]
 fn junit_and_sarif_are_well_formed() {
-    let dir = corpus();
+    let Some(dir) = shared("corpus/real") else {
+        return;
+    };
     let files = [
         dir.join("yannh__kubeconform__fixtures__multi_invalid.yaml"),
         dir.join("yannh__kubeconform__fixtures__valid.yaml"),
@@ -341,7 +318,8 @@ fn junit_and_sarif_are_well_formed() {
         xml.matches("<testsuite ").count(),
         xml.matches("</testsuite>").count()
     );
-    let (_, sarif, _) = run("sarif");
+    let (code, sarif, _) = run("sarif");
+    assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let result = &v["runs"][0]["results"][0];
@@ -354,7 +332,9 @@ fn junit_and_sarif_are_well_formed() {
 
 #[test]
 fn field_manifests_at_1_16_report_the_removal_and_the_copy_paste_damage() {
-    let field = corpus().join("../field");
+    let Some(field) = shared("corpus/field") else {
+        return;
+    };
     let (code, findings) = {
         let (code, out, err) = kiln(&[
             "lint",
@@ -508,7 +488,9 @@ fn minor(v: &str) -> u32 {
 
 #[test]
 fn pluto_and_kube_no_trouble_fixtures_break_where_they_expect() {
-    let dir = corpus();
+    let Some(dir) = shared("corpus/real") else {
+        return;
+    };
     for version in ["1.16", "1.22", "1.25", "1.29"] {
         let files: Vec<String> = REMOVALS
             .iter()
@@ -518,7 +500,8 @@ fn pluto_and_kube_no_trouble_fixtures_break_where_they_expect() {
             .collect();
         let mut args = vec!["lint", "--kube-version", version, "--format", "json"];
         args.extend(files.iter().map(String::as_str));
-        let (_, out, err) = kiln(&args);
+        let (code, out, err) = kiln(&args);
+        assert_eq!(code, 1, "every version breaks some of them: {err}");
         let findings: Vec<serde_json::Value> = out
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -546,11 +529,11 @@ fn pluto_and_kube_no_trouble_fixtures_break_where_they_expect() {
             .to_str()
             .unwrap(),
         ]);
+        assert_eq!(code, 0, "{out}");
         assert!(!out.contains("removed-api"), "{out}");
-        let _ = code;
     }
-    // kube-no-trouble also reads what was last applied.
-    let (_, out, _) = kiln(&[
+    // kube-no-trouble also reads what was last applied: a warning, so exit 0.
+    let (code, out, _) = kiln(&[
         "lint",
         "--kube-version",
         "1.16",
@@ -562,6 +545,7 @@ fn pluto_and_kube_no_trouble_fixtures_break_where_they_expect() {
         .to_str()
         .unwrap(),
     ]);
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("last applied as apps/v1beta1 Deployment"),
         "{out}"
@@ -570,7 +554,9 @@ fn pluto_and_kube_no_trouble_fixtures_break_where_they_expect() {
 
 #[test]
 fn upgrade_to_lists_each_hop() {
-    let dir = corpus();
+    let Some(dir) = shared("corpus/real") else {
+        return;
+    };
     let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
     let files = [
         f("doitintl__kube-no-trouble__fixtures__cronjob-v1beta1.yaml"),
@@ -598,7 +584,8 @@ fn upgrade_to_lists_each_hop() {
     assert_eq!(hops, ["1.25", "1.26", "1.29"]);
     let mut args = vec!["lint", "--kube-version", "1.22", "--upgrade-to", "1.29"];
     args.extend(files.iter().map(String::as_str));
-    let (_, text, _) = kiln(&args);
+    let (code, text, _) = kiln(&args);
+    assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("upgrade 1.22 -> 1.29:") && text.contains("  breaks at 1.25: 1 object(s)"),
         "{text}"
@@ -615,21 +602,23 @@ fn severities_from_kiln_yaml_and_suppressions_apply() {
         if let Some(text) = kiln_yaml {
             std::fs::write(d.join("kiln.yaml"), text).unwrap();
         }
-        let (code, out, err) = kiln(&[
-            "-C",
-            d.to_str().unwrap(),
-            "lint",
-            "pod.yaml",
-            "--kube-version",
-            "1.35",
-            "--format",
-            "json",
-        ]);
-        assert!(code < 2, "{err}");
+        let (code, out, err) = kiln_in(
+            d,
+            &[
+                "lint",
+                "pod.yaml",
+                "--kube-version",
+                "1.35",
+                "--format",
+                "json",
+            ],
+        );
         let f: Vec<serde_json::Value> = out
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
+        let errors = f.iter().any(|f| f["severity"] == "error");
+        assert_eq!(code, i32::from(errors), "{err}");
         (code, f)
     };
     let (code, f) = run(None);
@@ -663,24 +652,10 @@ fn severities_from_kiln_yaml_and_suppressions_apply() {
     )
     .unwrap();
     assert_eq!(run(None).1.len(), 0, "suppressed by comment");
-    let (code, _, err) = kiln(&[
-        "-C",
-        d.to_str().unwrap(),
-        "lint",
-        "pod.yaml",
-        "--fail-on",
-        "warning",
-    ]);
+    let (code, _, err) = kiln_in(d, &["lint", "pod.yaml", "--fail-on", "warning"]);
     assert_eq!(code, 0, "{err}");
     std::fs::write(d.join("pod.yaml"), manifest).unwrap();
-    let (code, _, _) = kiln(&[
-        "-C",
-        d.to_str().unwrap(),
-        "lint",
-        "pod.yaml",
-        "--fail-on",
-        "warning",
-    ]);
+    let (code, _, _) = kiln_in(d, &["lint", "pod.yaml", "--fail-on", "warning"]);
     assert_eq!(code, 1, "warnings fail with --fail-on warning");
 }
 

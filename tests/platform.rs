@@ -3,28 +3,20 @@
 //! Each test renders the bundled example fleet (or a small project) and inspects the objects.
 
 use std::path::Path;
-use std::process::Command;
 
 use kiln::yaml::{Dialect, Node, Value, parse_stream};
 
+use crate::support::{Kiln, kiln_in, repo_copy};
+
+/// The bundled example fleet rendered into a temporary `out/`, with `extra` flags.
 fn render_fleet(extra: &[&str]) -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("-C")
-        .arg(root)
-        .arg("render")
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut args = vec!["render", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, _, err) = Kiln::new(&args).project(root).run();
+    assert_eq!(code, 0, "{err}");
     tmp
 }
 
@@ -406,21 +398,18 @@ fn ingress_nginx_ports_route_every_exposed_service_and_the_cluster_dns() {
 #[test]
 fn two_services_claiming_one_tcp_port_are_rejected_naming_both() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("-C")
-        .arg(root)
-        .args([
+    let (code, _, stderr) = kiln_in(
+        root,
+        &[
             "render",
             "--stdout",
             "--env",
             "dev",
             "--set-json",
             "expose={\"tcp\":[{\"port\":9400}]}",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("tcp port 9400 is exposed twice"),
         "{stderr}"
@@ -428,37 +417,9 @@ fn two_services_claiming_one_tcp_port_are_rejected_naming_both() {
     assert!(stderr.contains("by service `"), "{stderr}");
 }
 
+/// The example fleet's values and `kiln.yaml` (with the built-in templates), to change.
 fn fleet_copy() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tmp = tempfile::tempdir().unwrap();
-    for entry in walkdir::WalkDir::new(root.join("values")) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(root).unwrap();
-        let dest = tmp.path().join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-    std::fs::copy(root.join("kiln.yaml"), tmp.path().join("kiln.yaml")).unwrap();
-    tmp
-}
-
-fn kiln_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("--color")
-        .arg("never")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    repo_copy(&["kiln.yaml", "values"])
 }
 
 #[test]
@@ -496,7 +457,7 @@ fn values_schema_reports_a_wrong_type_where_it_was_set() {
         "{err}"
     );
     // The same through a nested key and an enum.
-    let (_, _, err) = kiln_in(
+    let (code, _, err) = kiln_in(
         p.path(),
         &[
             "render",
@@ -507,6 +468,7 @@ fn values_schema_reports_a_wrong_type_where_it_was_set() {
             "service.type=LoadBalancr",
         ],
     );
+    assert_eq!(code, 1, "{err}");
     assert!(err.contains("invalid value for `service.type`"), "{err}");
     assert!(err.contains("--set #1"), "{err}");
 }

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use kiln::yaml::{self, Dialect, Node, Value};
 use tempfile::TempDir;
 
+use crate::support::{Kiln, kiln_in, project, write};
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -48,63 +50,16 @@ const BASIC: &[(&str, &str)] = &[
     ("values/services/db.yaml", "{}\n"),
 ];
 
-/// What one kiln run did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// A project folder holding `files`.
-fn project(files: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (path, text) in files {
-        write(dir.path(), path, text);
-    }
-    dir
-}
-
-fn write(dir: &Path, rel: &str, contents: impl AsRef<[u8]>) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, contents).unwrap();
-}
-
 fn read(dir: &Path, rel: &str) -> String {
     std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
 
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.args(["--color", "never", "-C"]).arg(dir).args(args);
-    // Never run in the crate root (it holds a real kiln project and out/).
-    c.current_dir(dir);
-    c.env_remove("RAYON_NUM_THREADS");
-    c
-}
-
-fn run(mut c: Command) -> Run {
-    let out = c.output().expect("run kiln");
-    Run {
-        // Killed by a signal (a crash) shows as -1; the assertion then prints stderr.
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-/// Run kiln in project `dir` (`-C dir`, plain diagnostics).
-fn kiln(dir: &Path, args: &[&str]) -> Run {
-    run(command(dir, args))
-}
-
 /// Run kiln and require success; returns stdout.
 fn kiln_ok(dir: &Path, args: &[&str]) -> String {
-    let r = kiln(dir, args);
-    assert_eq!(r.code, 0, "kiln {args:?} failed:\n{}", r.stderr);
-    assert_eq!(r.stderr, "", "kiln {args:?} printed to stderr");
-    r.stdout
+    let (code, out, err) = kiln_in(dir, args);
+    assert_eq!(code, 0, "kiln {args:?} failed:\n{err}");
+    assert_eq!(err, "", "kiln {args:?} printed to stderr");
+    out
 }
 
 type Snapshot = BTreeMap<String, Vec<u8>>;
@@ -166,17 +121,12 @@ fn rendered(files: &[(&str, &str)]) -> (TempDir, Snapshot) {
 /// Run a command that must fail with `code`, print nothing on stdout and leave `out/` exactly
 /// as `before`. Returns stderr.
 fn refused(dir: &Path, before: &Snapshot, args: &[&str], code: i32) -> String {
-    let r = kiln(dir, args);
-    assert_eq!(
-        r.code, code,
-        "kiln {args:?}: wrong exit code; stderr:\n{}",
-        r.stderr
-    );
-    assert_eq!(r.stdout, "", "kiln {args:?} printed to stdout on failure");
+    let (got, out, err) = kiln_in(dir, args);
+    assert_eq!(got, code, "kiln {args:?}: wrong exit code; stderr:\n{err}");
+    assert_eq!(out, "", "kiln {args:?} printed to stdout on failure");
     assert!(
-        r.stderr.starts_with("error"),
-        "kiln {args:?}: stderr does not start with an error:\n{}",
-        r.stderr
+        err.starts_with("error"),
+        "kiln {args:?}: stderr does not start with an error:\n{err}"
     );
     let after = snapshot(dir);
     assert!(
@@ -185,7 +135,7 @@ fn refused(dir: &Path, before: &Snapshot, args: &[&str], code: i32) -> String {
         before.keys().collect::<Vec<_>>(),
         after.keys().collect::<Vec<_>>()
     );
-    r.stderr
+    err
 }
 
 #[track_caller]
@@ -627,9 +577,9 @@ fn include_climbing_out_of_templates_is_refused() {
         let err = refused(p.path(), &before, &["render"], 1);
         assert_has(&err, &["templates/web/cm.yaml.j2:8:4", name]);
         assert_lacks(&err, &["TOP-SECRET"]);
-        let r = kiln(p.path(), &["render", "--stdout"]);
-        assert_eq!(r.code, 1);
-        assert_lacks(&r.stdout, &["TOP-SECRET"]);
+        let (code, out, _) = kiln_in(p.path(), &["render", "--stdout"]);
+        assert_eq!(code, 1);
+        assert_lacks(&out, &["TOP-SECRET"]);
     }
 }
 
@@ -881,10 +831,10 @@ fn unquoted_kube_version_is_explained() {
 #[test]
 fn no_kiln_yaml_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
-    let r = kiln(dir.path(), &["render"]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert_eq!(r.stdout, "");
-    assert_has(&r.stderr, &["no `kiln.yaml` in", "-C DIR"]);
+    let (code, out, err) = kiln_in(dir.path(), &["render"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out, "");
+    assert_has(&err, &["no `kiln.yaml` in", "-C DIR"]);
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         0,
@@ -1430,7 +1380,9 @@ fn big() -> TempDir {
 #[test]
 fn stdout_closed_early_is_not_an_error() {
     let p = big();
-    let mut child = command(p.path(), &["render", "--stdout"])
+    let mut child = Kiln::new(&["render", "--stdout"])
+        .project(p.path())
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1454,17 +1406,12 @@ fn stdout_closed_early_is_not_an_error() {
 #[cfg(unix)]
 #[test]
 fn stdout_into_head_exits_zero_in_a_pipeline() {
-    if Command::new("bash")
-        .arg("-c")
-        .arg("true")
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        return; // no bash
-    }
+    let Some(bash) = crate::support::tool("bash") else {
+        return;
+    };
     let p = big();
     let script = "set -o pipefail; \"$0\" --color never -C \"$1\" render --stdout | head -1";
-    let out = Command::new("bash")
+    let out = Command::new(bash)
         .arg("-c")
         .arg(script)
         .arg(env!("CARGO_BIN_EXE_kiln"))
@@ -1512,12 +1459,12 @@ fn output_is_deterministic() {
     let mut outs = Vec::new();
     for (n, threads) in [("a", None), ("b", Some("1")), ("c", Some("4")), ("d", None)] {
         let dir = p.path().join(format!("out-{n}"));
-        let mut c = command(p.path(), &["render", "--out", dir.to_str().unwrap()]);
+        let mut k = Kiln::new(&["render", "--out", dir.to_str().unwrap()]).project(p.path());
         if let Some(t) = threads {
-            c.env("RAYON_NUM_THREADS", t);
+            k = k.env("RAYON_NUM_THREADS", t);
         }
-        let r = run(c);
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        let (code, _, err) = k.run();
+        assert_eq!(code, 0, "{err}");
         outs.push(out_files(&dir));
     }
     assert!(
@@ -1531,13 +1478,13 @@ fn output_is_deterministic() {
     let streams: Vec<String> = [None, Some("1"), Some("4")]
         .into_iter()
         .map(|t| {
-            let mut c = command(p.path(), &["render", "--stdout"]);
+            let mut k = Kiln::new(&["render", "--stdout"]).project(p.path());
             if let Some(t) = t {
-                c.env("RAYON_NUM_THREADS", t);
+                k = k.env("RAYON_NUM_THREADS", t);
             }
-            let r = run(c);
-            assert_eq!(r.code, 0, "{}", r.stderr);
-            r.stdout
+            let (code, out, err) = k.run();
+            assert_eq!(code, 0, "{err}");
+            out
         })
         .collect();
     assert_eq!(streams[0], streams[1]);
@@ -1668,23 +1615,18 @@ fn dash_c_applies_to_relative_paths() {
     write(p.path(), "extra.yaml", "greeting: extra\n");
     let elsewhere = tempfile::tempdir().unwrap();
 
-    let mut c = command(
-        p.path(),
-        &["values", "api", "--env", "dev", "-f", "extra.yaml"],
-    );
-    c.current_dir(elsewhere.path());
-    let r = run(c);
-    assert_eq!(
-        r.code, 0,
-        "relative -f not found from -C DIR:\n{}",
-        r.stderr
-    );
-    assert!(r.stdout.contains("greeting: extra"), "{}", r.stdout);
+    let (code, out, err) = Kiln::new(&["values", "api", "--env", "dev", "-f", "extra.yaml"])
+        .project(p.path())
+        .cwd(elsewhere.path())
+        .run();
+    assert_eq!(code, 0, "relative -f not found from -C DIR:\n{err}");
+    assert!(out.contains("greeting: extra"), "{out}");
 
-    let mut c = command(p.path(), &["render", "--out", "rel-out"]);
-    c.current_dir(elsewhere.path());
-    let r = run(c);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, _, err) = Kiln::new(&["render", "--out", "rel-out"])
+        .project(p.path())
+        .cwd(elsewhere.path())
+        .run();
+    assert_eq!(code, 0, "{err}");
     assert!(
         p.path().join("rel-out/dev/api.yaml").exists(),
         "relative --out was not resolved against -C DIR (wrote into the caller's folder instead)"
