@@ -237,6 +237,49 @@ pub fn hide_in_message(original: &Node, redacted: &Node, mut message: String) ->
     message
 }
 
+/// The values a Kubernetes Secret holds: its `stringData` strings and its `data`, both as
+/// written (base64) and decoded. Used to hide the values-file leaves that flow into a Secret.
+#[must_use]
+pub fn held_by_secret(doc: &Node) -> Vec<String> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    if doc.get_str("kind") != Some("Secret") {
+        return out;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(Value::Map(m)) = doc.get(field).map(|n| &n.value) {
+            for v in m.values() {
+                if let Value::Str(s) = &v.value {
+                    out.push(s.clone());
+                    if field == "data"
+                        && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s)
+                        && let Ok(text) = String::from_utf8(bytes)
+                    {
+                        out.push(text);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Hide every string leaf of `node` that is one of `secrets` (at least 3 characters long, so a
+/// Secret holding `1` does not hide every `1`).
+pub fn redact_matching<S: std::hash::BuildHasher>(
+    node: &mut Node,
+    secrets: &std::collections::HashSet<String, S>,
+) {
+    match &mut node.value {
+        Value::Map(m) => m.values_mut().for_each(|v| redact_matching(v, secrets)),
+        Value::Seq(items) => items.iter_mut().for_each(|v| redact_matching(v, secrets)),
+        Value::Str(s) if s.chars().count() >= 3 && secrets.contains(s.as_str()) => {
+            *s = HIDDEN.into();
+        }
+        _ => {}
+    }
+}
+
 fn hide_all(node: &mut Node) {
     match &mut node.value {
         Value::Map(m) => m.values_mut().for_each(hide_all),

@@ -11,3 +11,4 @@ mod platform; // built-in template library behaviour: eureka, filebeat, variants
 mod render; // kiln render end to end: project format, values, templates, output, bad input
 mod schemas; // kiln schemas import/list, consistency with upstream OpenAPI
 mod support; // the kiln runner, temporary projects, ../shared and external tools (skip or fail)
+mod trust; // no panic, no path escape, exact numbers, runaway templates, secrets never shown

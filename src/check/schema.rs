@@ -484,6 +484,30 @@ fn follow_ref<'a>(
     s
 }
 
+/// JSON Schema's `format` does not constrain numbers, so an `int32` field would accept
+/// `replicas: 3000000000`, which the API server refuses. Give every `int32`/`int64` field the
+/// bounds its format means.
+fn bound_integers(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            let bounds = match map.get("format").and_then(serde_json::Value::as_str) {
+                Some("int32") => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+                Some("int64") => Some((i64::MIN, i64::MAX)),
+                _ => None,
+            };
+            if let Some((min, max)) = bounds {
+                map.entry("minimum").or_insert(min.into());
+                map.entry("maximum").or_insert(max.into());
+            }
+            for v in map.values_mut() {
+                bound_integers(v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,29 +538,5 @@ mod tests {
             plain.path(v, "example.com/v1", "Widget"),
             PathBuf::from("/crds/widget-example-v1.json")
         );
-    }
-}
-
-/// JSON Schema's `format` does not constrain numbers, so an `int32` field would accept
-/// `replicas: 3000000000`, which the API server refuses. Give every `int32`/`int64` field the
-/// bounds its format means.
-fn bound_integers(schema: &mut serde_json::Value) {
-    match schema {
-        serde_json::Value::Object(map) => {
-            let bounds = match map.get("format").and_then(serde_json::Value::as_str) {
-                Some("int32") => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
-                Some("int64") => Some((i64::MIN, i64::MAX)),
-                _ => None,
-            };
-            if let Some((min, max)) = bounds {
-                map.entry("minimum").or_insert(min.into());
-                map.entry("maximum").or_insert(max.into());
-            }
-            for v in map.values_mut() {
-                bound_integers(v);
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(bound_integers),
-        _ => {}
     }
 }

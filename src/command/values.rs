@@ -29,6 +29,18 @@ pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Er
     let mut values = inst.values.clone();
     if !args.show_secrets {
         crate::secret::redact(&mut values);
+        // Values that end up in a Secret are secret whatever their key is called: render the
+        // instance and hide them too (a render error is reported by `render`, not here).
+        let held: std::collections::HashSet<String> = pipeline
+            .render(&envs, std::slice::from_ref(inst), false, &|ms| {
+                Ok(ms
+                    .iter()
+                    .flat_map(|m| crate::secret::held_by_secret(&m.doc))
+                    .collect::<Vec<_>>())
+            })
+            .map(|files| files.into_iter().flat_map(|f| f.payload).collect())
+            .unwrap_or_default();
+        crate::secret::redact_matching(&mut values, &held);
     }
     let text = if args.origin {
         yaml::emit(&WithOrigin {
