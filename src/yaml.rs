@@ -186,6 +186,10 @@ impl ParseError {
         if let Some((head, _)) = message.split_once(", set DuplicateKeyPolicy") {
             message = head.to_string();
         }
+        // The parser's hint names its own API; say what it means for the file instead.
+        if message.contains("use from_str_multiple") {
+            message = "a second YAML document where one was expected (a values file holds one document; remove the extra `---` or `...` part)".to_string();
+        }
         if let Some(first) = message.lines().next() {
             message = first.to_string();
         }

@@ -160,22 +160,40 @@ pub(crate) fn is_blank(chunk: &str) -> bool {
 }
 
 /// Byte ranges (start, lines before start, end) of the documents in a stream. A line that is
-/// `---` (optionally followed by a space or comment) starts a new document; the marker line
-/// belongs to the new document, so its line numbers stay right.
+/// `---` (optionally followed by a space or comment) starts a new document, unless all before
+/// it in the current one is directives (`%YAML 1.2`) and comments; the marker line belongs to
+/// the new document, so its line numbers stay right. A `...` line ends a document, so a bare
+/// document may follow it.
 pub(crate) fn split(text: &str) -> Vec<(usize, u32, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut start_line = 0u32;
     let mut pos = 0;
+    let mut has_content = false;
     for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
-        if is_marker(line.trim_end_matches(['\n', '\r'])) && pos > start {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if is_marker(bare) && pos > start && has_content {
             out.push((start, start_line, pos));
             start = pos;
             start_line = line_no;
+            has_content = false;
         }
         pos += line.len();
+        if bare == "..." || bare.starts_with("... ") || bare.starts_with("...\t") {
+            out.push((start, start_line, pos));
+            start = pos;
+            start_line = line_no + 1;
+            has_content = false;
+            continue;
+        }
+        let t = bare.trim_start();
+        if !(t.is_empty() || t.starts_with('#') || bare.starts_with('%') || bare == "---") {
+            has_content = true;
+        }
     }
-    out.push((start, start_line, text.len()));
+    if start < text.len() || out.is_empty() {
+        out.push((start, start_line, text.len()));
+    }
     out
 }
 
@@ -194,6 +212,15 @@ mod tests {
         assert_eq!(docs[1].position(c.loc).0, 4);
         let err = docs[2].parsed.as_ref().unwrap_err();
         assert!(docs[2].line_base + err.line >= 6);
+    }
+
+    #[test]
+    fn directives_and_document_ends_split_where_yaml_says() {
+        let text = "%YAML 1.2\n---\na: 1\n...\nb: 2\n---\nc: 3\n";
+        let docs = documents("f.yaml", text, &|_| None);
+        assert_eq!(docs.len(), 3, "{docs:?}");
+        assert!(docs.iter().all(|d| d.parsed.is_ok()), "{docs:?}");
+        assert_eq!(docs[1].line_base, 4);
     }
 
     #[test]

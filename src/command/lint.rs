@@ -9,6 +9,7 @@ use crate::check::{self, Checked, Document};
 use crate::cli::LintArgs;
 use crate::command::{Output, catalog, exit_code, upgrade_to};
 use crate::config::{KubeVersion, Project};
+use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Severity;
 use crate::error::Error;
 use crate::report;
@@ -36,6 +37,16 @@ pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
         } else {
             dir.join(path)
         };
+        // A path named on the command line that cannot be read is "could not run" (exit 2);
+        // unreadable files found inside a folder are findings of that folder.
+        if path.as_os_str() != "-"
+            && let Err(e) = std::fs::metadata(&path)
+        {
+            return Err(Error::Run(
+                Diagnostic::error(format!("cannot read `{}`: {e}", path.display()))
+                    .help("check the path; `-` reads standard input"),
+            ));
+        }
         for input in inputs(&path, &args.paths) {
             results.extend(check_input(input, version, &catalog, &args.check, &lint));
         }

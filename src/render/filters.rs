@@ -27,6 +27,23 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
+/// Marks an error a template raised on purpose (`fail`, `required`): its message is the
+/// template author's words, shown as they are.
+#[derive(Debug)]
+pub struct Raised;
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("raised by the template")
+    }
+}
+
+impl std::error::Error for Raised {}
+
+fn raised(msg: impl Into<String>) -> Error {
+    invalid(msg).with_source(Raised)
+}
+
 /// `{{ values.config | toyaml }}`: block YAML text of a value (for a `ConfigMap` file).
 fn toyaml(value: &JValue) -> Result<String, Error> {
     if value.is_undefined() {
@@ -72,7 +89,7 @@ fn sha256(value: &JValue) -> Result<String, Error> {
 /// `{{ values.image.tag | required("set image.tag for every service") }}`.
 fn required(value: &JValue, message: Option<&str>) -> Result<JValue, Error> {
     if value.is_undefined() || value.is_none() || value.as_str() == Some("") {
-        return Err(invalid(
+        return Err(raised(
             message.unwrap_or("a required value is missing").to_string(),
         ));
     }
@@ -143,7 +160,7 @@ fn merge_two(base: &JValue, over: &JValue) -> Result<JValue, Error> {
 
 /// `{{ fail("message") }}`: stop rendering with a message.
 fn fail(message: &str) -> Result<JValue, Error> {
-    Err(invalid(message.to_string()))
+    Err(raised(message.to_string()))
 }
 
 #[cfg(test)]

@@ -170,6 +170,12 @@ pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str
             "template did too much work and was stopped (an endless or very large loop?)"
                 .to_string()
         }
+        // `fail("...")` and `required("...")`: the template author's own words.
+        _ if std::error::Error::source(err)
+            .is_some_and(|s| s.downcast_ref::<filters::Raised>().is_some()) =>
+        {
+            err.detail().unwrap_or("the template stopped").to_string()
+        }
         kind => match err.detail() {
             Some(d) => format!("{kind}: {d}"),
             None => kind.to_string(),
@@ -205,7 +211,9 @@ pub fn template_error(err: &JError, templates: &Templates, instance: Option<&str
     }
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
-        d = d.note(format!("caused by: {s}"));
+        if s.downcast_ref::<filters::Raised>().is_none() {
+            d = d.note(format!("caused by: {s}"));
+        }
         source = s.source();
     }
     d

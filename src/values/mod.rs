@@ -326,11 +326,22 @@ pub fn overrides(
 ) -> Result<Overrides, Error> {
     let mut out = Overrides::default();
     for f in files {
-        if !f.is_file() {
-            return Err(Error::run(format!(
-                "values file `{}` (from -f) does not exist",
-                f.display()
-            )));
+        // Pipes count (`-f /dev/stdin`, `-f <(sops -d x.yaml)`): only a missing path or a
+        // folder is refused.
+        match std::fs::metadata(f) {
+            Err(e) => {
+                return Err(Error::run(format!(
+                    "cannot read values file `{}` (from -f): {e}",
+                    f.display()
+                )));
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(Error::run(format!(
+                    "values file `{}` (from -f) is a folder",
+                    f.display()
+                )));
+            }
+            Ok(_) => {}
         }
         let shown = f.display().to_string();
         out.files
