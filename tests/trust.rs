@@ -615,3 +615,64 @@ fn planted_secrets_never_reach_errors_or_findings() {
         assert_no_canary(&format!("lint --format {format}"), &out);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Smaller items
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn unreadable_inputs_pipes_directives_and_raised_errors() {
+    // A path named on the command line that does not exist: kiln could not run.
+    no_panic(&kiln(&["lint", "/nonexistent/kiln-test"]), 2);
+
+    // `-f` reads pipes.
+    let p = basic();
+    let out = Kiln::new(&["render", "--stdout", "-f", "/dev/stdin"])
+        .project(p.path())
+        .stdin("greeting: from-a-pipe\n")
+        .run();
+    no_panic(&out, 0);
+    assert!(out.1.contains("greeting: from-a-pipe"), "{}", out.1);
+    let out = kiln_in(p.path(), &["render", "-f", "/nonexistent/x.yaml"]);
+    no_panic(&out, 2);
+    assert!(out.2.contains("/nonexistent/x.yaml"), "{}", out.2);
+
+    // `%YAML 1.2` directives and a bare document after `...` are YAML.
+    let stream = "%YAML 1.2\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n...\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n...\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n";
+    let out = Kiln::new(&["lint", "-"]).stdin(stream).run();
+    no_panic(&out, 0);
+    assert!(
+        out.1.contains("checked 3 resource(s): 0 error(s)"),
+        "{}",
+        out.1
+    );
+
+    // Two documents in a values file: said in the file's terms, not the parser's API.
+    write(
+        p.path(),
+        "values/services/api.yaml",
+        "greeting: a\n---\ngreeting: b\n",
+    );
+    let out = kiln_in(p.path(), &["render"]);
+    no_panic(&out, 1);
+    assert!(
+        out.2.contains("values/services/api.yaml:3:") && !out.2.contains("from_str"),
+        "{}",
+        out.2
+    );
+
+    // `required`/`fail` messages are the template author's words.
+    let p = basic();
+    write(
+        p.path(),
+        "templates/web/cm.yaml.j2",
+        CM.replace(
+            "{{ values.greeting }}",
+            "{{ values.nope | default(none) | required(\"set nope for \" ~ service.name) }}",
+        ),
+    );
+    let out = kiln_in(p.path(), &["render"]);
+    no_panic(&out, 1);
+    assert!(out.2.starts_with("error: set nope for api"), "{}", out.2);
+    assert!(out.2.contains("templates/web/cm.yaml.j2:7:"), "{}", out.2);
+}
