@@ -676,3 +676,36 @@ fn unreadable_inputs_pipes_directives_and_raised_errors() {
     assert!(out.2.starts_with("error: set nope for api"), "{}", out.2);
     assert!(out.2.contains("templates/web/cm.yaml.j2:7:"), "{}", out.2);
 }
+
+#[test]
+fn template_checks_blame_the_values_line_once() {
+    let p = project(&[
+        (
+            "kiln.yaml",
+            "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n  prod: {namespace: prod, kubeVersion: \"1.35\"}\n",
+        ),
+        ("templates/web/cm.yaml.j2", CM),
+        (
+            "values/defaults.yaml",
+            "template: web\ngreeting: hello\nteams:\n  - name: mall\n    group: mall-devs\n    access: owner\n    envs: [dev, prod]\n",
+        ),
+        ("values/services/api.yaml", "{}\n"),
+        ("values/services/db.yaml", "{}\n"),
+    ]);
+    let out = kiln_in(p.path(), &["render"]);
+    no_panic(&out, 1);
+    assert!(
+        out.2
+            .starts_with("error: team `mall`: access must be view, edit or admin, not `owner`"),
+        "{}",
+        out.2
+    );
+    assert!(out.2.contains("values/defaults.yaml:6:13"), "{}", out.2);
+    assert_eq!(
+        out.2.matches("error:").count(),
+        1,
+        "once, not once per environment: {}",
+        out.2
+    );
+    assert!(!out.2.contains("invalid operation"), "{}", out.2);
+}

@@ -290,6 +290,7 @@ impl Pipeline {
             &env_values,
             &extra,
             only,
+            &self.sources,
             finish,
         )
     }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use minijinja::value::{Rest, Value as JValue, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value as JValue, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 use sha2::Digest as _;
 
@@ -28,9 +28,13 @@ fn invalid(msg: impl Into<String>) -> Error {
 }
 
 /// Marks an error a template raised on purpose (`fail`, `required`): its message is the
-/// template author's words, shown as they are.
+/// template author's words, shown as they are, and `at` (a values path such as
+/// `teams[0].access`) names the value to blame, so the error points at the values line.
 #[derive(Debug)]
-pub struct Raised;
+pub struct Raised {
+    /// The values path the template blames.
+    pub at: Option<String>,
+}
 
 impl std::fmt::Display for Raised {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,8 +44,14 @@ impl std::fmt::Display for Raised {
 
 impl std::error::Error for Raised {}
 
-fn raised(msg: impl Into<String>) -> Error {
-    invalid(msg).with_source(Raised)
+fn raised(msg: impl Into<String>, at: Option<String>) -> Error {
+    invalid(msg).with_source(Raised { at })
+}
+
+fn at_of(kwargs: &Kwargs) -> Result<Option<String>, Error> {
+    let at: Option<String> = kwargs.get("at")?;
+    kwargs.assert_all_used()?;
+    Ok(at)
 }
 
 /// `{{ values.config | toyaml }}`: block YAML text of a value (for a `ConfigMap` file).
@@ -86,11 +96,17 @@ fn sha256(value: &JValue) -> Result<String, Error> {
     Ok(hex)
 }
 
-/// `{{ values.image.tag | required("set image.tag for every service") }}`.
-fn required(value: &JValue, message: Option<&str>) -> Result<JValue, Error> {
+/// `{{ values.image.tag | required("set image.tag for every service", at="image.tag") }}`.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "minijinja passes keyword arguments as Kwargs by value"
+)]
+fn required(value: &JValue, message: Option<&str>, kwargs: Kwargs) -> Result<JValue, Error> {
+    let at = at_of(&kwargs)?;
     if value.is_undefined() || value.is_none() || value.as_str() == Some("") {
         return Err(raised(
             message.unwrap_or("a required value is missing").to_string(),
+            at,
         ));
     }
     Ok(value.clone())
@@ -158,9 +174,14 @@ fn merge_two(base: &JValue, over: &JValue) -> Result<JValue, Error> {
     Ok(JValue::from_pairs(out))
 }
 
-/// `{{ fail("message") }}`: stop rendering with a message.
-fn fail(message: &str) -> Result<JValue, Error> {
-    Err(raised(message.to_string()))
+/// `{{ fail("message", at="teams[0].access") }}`: stop rendering with a message, blaming the
+/// value at `at` when given.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "minijinja passes keyword arguments as Kwargs by value"
+)]
+fn fail(message: &str, kwargs: Kwargs) -> Result<JValue, Error> {
+    Err(raised(message.to_string(), at_of(&kwargs)?))
 }
 
 #[cfg(test)]
@@ -178,10 +199,14 @@ mod tests {
         assert_eq!(trunc("abc-def", 4), "abc");
         assert_eq!(dns_label("Order_Service.V2"), "order-service-v2");
         assert!(
-            required(&JValue::UNDEFINED, Some("need x"))
-                .unwrap_err()
-                .to_string()
-                .contains("need x")
+            required(
+                &JValue::UNDEFINED,
+                Some("need x"),
+                std::iter::empty::<(&str, JValue)>().collect::<Kwargs>()
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("need x")
         );
         assert_eq!(
             toyaml(&JValue::from(minijinja::value::Serde(

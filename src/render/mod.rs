@@ -25,6 +25,7 @@ use crate::config::Environment as KEnv;
 use crate::diagnostic::{Diagnostic, Excerpt, did_you_mean};
 use crate::error::Error;
 use crate::manifest::{Manifest, Origin, ResourceId};
+use crate::source::Sources;
 use crate::values::{Instance, dedup};
 use crate::yaml::{self, Dialect, Node};
 
@@ -106,6 +107,36 @@ pub fn check_templates(env: &Environment<'static>, templates: &Templates) -> Res
     } else {
         Err(Error::Project(problems))
     }
+}
+
+/// A `fail(..., at=PATH)` or `required(..., at=PATH)` error, pointed at the values line that
+/// set PATH (or, when nothing set it, saying to set it), with the template as a note. The
+/// message names no instance, so the same problem in many instances is reported once.
+fn blamed(
+    err: &JError,
+    templates: &Templates,
+    (values, sources): (&Node, &Sources),
+) -> Option<Diagnostic> {
+    let raised = std::error::Error::source(err)?.downcast_ref::<filters::Raised>()?;
+    let at = raised.at.as_deref()?;
+    let path = crate::values::set::parse_path(at).ok()?;
+    let mut d = Diagnostic::error(err.detail().unwrap_or("the template stopped").to_string());
+    d = match crate::values::set::lookup(values, &path) {
+        Some(node) if node.loc != crate::source::Loc::default() => {
+            d.at(sources, node.loc, "set here")
+        }
+        _ => d.help(format!("set `{at}` in a values file")),
+    };
+    if let Some(name) = err.name() {
+        let shown = templates
+            .get(name)
+            .map_or_else(|_| name.to_string(), |f| f.shown_as.clone());
+        d = d.note(format!(
+            "checked by `{shown}`, line {}",
+            err.line().unwrap_or(0)
+        ));
+    }
+    Some(d)
 }
 
 /// The template engine panicked on `name`: say so at the line that makes it fail, found by
@@ -277,6 +308,7 @@ pub fn render_all<T: Send>(
     env_values: &HashMap<usize, Node, impl std::hash::BuildHasher + Sync>,
     extra_context: &(dyn Fn(usize) -> JValue + Sync),
     only: Option<&std::collections::HashSet<String>>,
+    sources: &Sources,
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
 ) -> Result<Vec<FileResult<T>>, Error> {
     // Unknown template sets are reported once per set, with a suggestion.
@@ -350,9 +382,9 @@ pub fn render_all<T: Send>(
                 templates,
                 &templates.set_files(&inst.template),
                 &ctx,
-                inst.env,
-                env,
+                (inst.env, env),
                 &inst.name,
+                (&inst.values, sources),
                 finish,
             )
         });
@@ -362,9 +394,9 @@ pub fn render_all<T: Send>(
             templates,
             &env_files,
             ctx,
-            *e,
-            &environments[*e],
+            (*e, &environments[*e]),
             "_env",
+            (&env_values[e], sources),
             finish,
         )
     });
@@ -417,9 +449,9 @@ fn render_file<T>(
     templates: &Templates,
     names: &[&str],
     ctx: &JValue,
-    env_index: usize,
-    env: &KEnv,
+    (env_index, env): (usize, &KEnv),
     instance: &str,
+    values: (&Node, &Sources),
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
 ) -> Result<FileResult<T>, Diagnostic> {
     let mut manifests = Vec::new();
@@ -431,6 +463,7 @@ fn render_file<T>(
             ctx.clone(),
             env,
             instance,
+            values,
         )?);
     }
     crate::manifest::order::sort(&mut manifests);
@@ -450,6 +483,7 @@ fn render_one(
     ctx: JValue,
     env: &KEnv,
     instance: &str,
+    values: (&Node, &Sources),
 ) -> Result<Vec<Manifest>, Diagnostic> {
     let what = if instance == "_env" {
         format!("the environment-level templates of `{}`", env.name)
@@ -462,7 +496,10 @@ fn render_one(
     let text = crate::guard::catch(|| {
         jenv.get_template(name)
             .and_then(|t| t.render(ctx))
-            .map_err(|e| template_error(&e, templates, Some(&what)))
+            .map_err(|e| {
+                blamed(&e, templates, values)
+                    .unwrap_or_else(|| template_error(&e, templates, Some(&what)))
+            })
     })
     .map_err(|bug| engine_bug(templates, name, &bug).note(format!("while rendering {what}")))??;
     let shown = templates

@@ -107,7 +107,19 @@ fn split_assignment(text: &str) -> Option<(&str, &str)> {
     None
 }
 
-fn parse_path(text: &str) -> Result<Vec<Seg>, (&'static str, usize)> {
+/// The node at `path` in `root`, if there is one.
+#[must_use]
+pub fn lookup<'a>(root: &'a Node, path: &[Seg]) -> Option<&'a Node> {
+    path.iter()
+        .try_fold(root, |node, seg| match (seg, &node.value) {
+            (Seg::Key(k), Value::Map(m)) => m.get(k),
+            (Seg::Index(i), Value::Seq(items)) => items.get(*i),
+            _ => None,
+        })
+}
+
+/// Parse a values path: `a.b[2].c`, with `\\.` for a dot inside a key.
+pub fn parse_path(text: &str) -> Result<Vec<Seg>, (&'static str, usize)> {
     let mut segs = Vec::new();
     let mut key = String::new();
     let mut chars = text.char_indices().peekable();
