@@ -169,26 +169,31 @@ pub(crate) fn split(text: &str) -> Vec<(usize, u32, usize)> {
     let mut start = 0;
     let mut start_line = 0u32;
     let mut pos = 0;
-    let mut has_content = false;
+    // Content, or a `---`, seen in the current document: only directives and comments may
+    // stand before the `---` that starts a document.
+    let mut begun = false;
     for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
-        if is_marker(bare) && pos > start && has_content {
+        if is_marker(bare) && pos > start && begun {
             out.push((start, start_line, pos));
             start = pos;
             start_line = line_no;
-            has_content = false;
         }
         pos += line.len();
         if bare == "..." || bare.starts_with("... ") || bare.starts_with("...\t") {
             out.push((start, start_line, pos));
             start = pos;
             start_line = line_no + 1;
-            has_content = false;
+            begun = false;
+            continue;
+        }
+        if is_marker(bare) {
+            begun = true;
             continue;
         }
         let t = bare.trim_start();
-        if !(t.is_empty() || t.starts_with('#') || bare.starts_with('%') || bare == "---") {
-            has_content = true;
+        if !(t.is_empty() || t.starts_with('#') || bare.starts_with('%')) {
+            begun = true;
         }
     }
     if start < text.len() || out.is_empty() {
@@ -216,9 +221,9 @@ mod tests {
 
     #[test]
     fn directives_and_document_ends_split_where_yaml_says() {
-        let text = "%YAML 1.2\n---\na: 1\n...\nb: 2\n---\nc: 3\n";
+        let text = "%YAML 1.2\n---\na: 1\n...\nb: 2\n---\nc: 3\n---\n---\n# empty\n---\nd: 4\n";
         let docs = documents("f.yaml", text, &|_| None);
-        assert_eq!(docs.len(), 3, "{docs:?}");
+        assert_eq!(docs.len(), 4, "{docs:?}");
         assert!(docs.iter().all(|d| d.parsed.is_ok()), "{docs:?}");
         assert_eq!(docs[1].line_base, 4);
     }

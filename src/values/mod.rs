@@ -329,6 +329,12 @@ pub fn overrides(
         // Pipes count (`-f /dev/stdin`, `-f <(sops -d x.yaml)`): only a missing path or a
         // folder is refused.
         match std::fs::metadata(f) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::run(format!(
+                    "values file `{}` (from -f) does not exist",
+                    f.display()
+                )));
+            }
             Err(e) => {
                 return Err(Error::run(format!(
                     "cannot read values file `{}` (from -f): {e}",
