@@ -160,6 +160,9 @@ pub struct ParseError {
     pub col: u32,
     /// Byte offset when known.
     pub offset: Option<usize>,
+    /// A mapping holds the same key twice (the one structural error reported as its own
+    /// rule); decided from the parser's error variant, never from the message.
+    pub duplicate_key: bool,
 }
 
 impl fmt::Display for ParseError {
@@ -204,6 +207,10 @@ impl ParseError {
             line: loc.map_or(0, |l| l.line() as u32),
             col: loc.map_or(0, |l| l.column() as u32),
             offset: loc.and_then(|l| l.span().byte_offset()).map(|o| o as usize),
+            duplicate_key: matches!(
+                err.without_snippet(),
+                serde_saphyr::Error::DuplicateMappingKey { .. }
+            ),
         }
     }
 
@@ -272,6 +279,7 @@ fn core_numbers(node: &mut Node, text: &str) -> Result<(), ParseError> {
                     line: node.loc.line,
                     col: node.loc.col,
                     offset: Some(node.loc.offset as usize),
+                    duplicate_key: false,
                 });
             }
         }
@@ -639,7 +647,7 @@ mod tests {
     fn duplicate_keys_are_errors_with_a_line() {
         let e = parse("a: 1\nb: 2\na: 3\n", 0, Dialect::Values).unwrap_err();
         assert_eq!(e.line, 3);
-        assert!(e.message.contains("duplicate"), "{}", e.message);
+        assert!(e.duplicate_key && e.message.contains("duplicate"), "{}", e.message);
     }
 
     #[test]

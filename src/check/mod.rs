@@ -116,7 +116,7 @@ fn check_one(
     let node = match &doc.parsed {
         Ok(n) => n,
         Err(e) => {
-            let rule = if e.message.contains("duplicate") {
+            let rule = if e.duplicate_key {
                 "duplicate-key"
             } else {
                 "yaml-syntax"
