@@ -647,7 +647,11 @@ mod tests {
     fn duplicate_keys_are_errors_with_a_line() {
         let e = parse("a: 1\nb: 2\na: 3\n", 0, Dialect::Values).unwrap_err();
         assert_eq!(e.line, 3);
-        assert!(e.duplicate_key && e.message.contains("duplicate"), "{}", e.message);
+        assert!(
+            e.duplicate_key && e.message.contains("duplicate"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -32,6 +32,13 @@ pub struct Finding {
     pub kube_version: Option<String>,
     /// For removed APIs: the Kubernetes version at which the object stops working.
     pub breaks_at: Option<String>,
+    /// For API findings (`removed-api`, `deprecated-api`): the object's `apiVersion` and kind,
+    /// `extensions/v1beta1 Ingress`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// For findings of `--upgrade-to`: the upgrade, from and to.
+    #[serde(skip)]
+    pub upgrade: Option<(crate::config::KubeVersion, crate::config::KubeVersion)>,
     /// Lines of the file around the problem, for the text report.
     #[serde(skip)]
     pub excerpt: Option<Excerpt>,

@@ -73,6 +73,8 @@ impl Checked {
                 template: None,
                 kube_version: None,
                 breaks_at: None,
+                api: None,
+                upgrade: None,
                 excerpt: None,
             }],
             skipped: false,
@@ -136,6 +138,8 @@ fn check_one(
                 template: doc.template.as_deref().map(str::to_string),
                 kube_version: Some(version.to_string()),
                 breaks_at: None,
+                api: None,
+                upgrade: None,
                 excerpt: Some(Excerpt::from_text(
                     &doc.file,
                     &doc.text,
@@ -187,6 +191,8 @@ fn check_one(
             template: doc.template.as_deref().map(str::to_string),
             kube_version: Some(version.to_string()),
             breaks_at: None,
+            api: None,
+            upgrade: None,
             excerpt: Some(Excerpt::from_text(
                 &doc.file,
                 &doc.text,
@@ -260,6 +266,7 @@ fn check_one(
                 res.clone(),
             );
             f.breaks_at.clone_from(&row.removed);
+            f.api = Some(format!("{api_version} {kind}"));
             out.findings.push(f);
         }
         lint::deprecated_api::Status::Deprecated(row) => {
@@ -267,7 +274,7 @@ fn check_one(
                 || "no removal is scheduled".to_string(),
                 |r| format!("removed in {r}"),
             );
-            out.findings.push(finding(
+            let mut f = finding(
                 "deprecated-api",
                 Severity::Warning,
                 "/apiVersion",
@@ -277,7 +284,9 @@ fn check_one(
                     row.advice()
                 ),
                 res.clone(),
-            ));
+            );
+            f.api = Some(format!("{api_version} {kind}"));
+            out.findings.push(f);
         }
         lint::deprecated_api::Status::Fine => {}
     }
@@ -312,6 +321,8 @@ fn check_one(
             res.clone(),
         );
         f.breaks_at = Some(at);
+        f.api = Some(format!("{api_version} {kind}"));
+        f.upgrade = Some((version, to));
         out.findings.push(f);
     }
     let json = serde_json::to_value(node).unwrap_or_default();
@@ -560,6 +571,8 @@ pub fn flag_duplicates(results: &mut [Checked]) {
                 template: None,
                 kube_version: None,
                 breaks_at: None,
+                api: None,
+                upgrade: None,
                 excerpt: None,
             });
         } else {

@@ -163,12 +163,7 @@ fn per_template(mut results: Vec<Checked>, templates: &crate::render::Templates)
         });
         r.findings = rest;
         for f in upgrade {
-            let api = f
-                .message
-                .split(" is ")
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let api = f.api.clone().unwrap_or_default();
             let affected = f
                 .file
                 .trim_end_matches(".yaml")

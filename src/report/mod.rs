@@ -112,25 +112,17 @@ fn text(results: &[Checked]) -> String {
             hops.entry((v.major, v.minor)).or_default().push(f);
         }
     }
-    let upgrade = results.iter().flat_map(|r| &r.findings).find_map(|f| {
-        f.message.split_once(" on the way from ").map(|(_, rest)| {
-            rest.split(';')
-                .next()
-                .unwrap_or_default()
-                .replace(" to ", " -> ")
-        })
-    });
-    if let Some(path) = upgrade {
-        let _ = writeln!(out, "upgrade {path}:");
+    let upgrade = results
+        .iter()
+        .flat_map(|r| &r.findings)
+        .find_map(|f| f.upgrade);
+    if let Some((from, to)) = upgrade {
+        let _ = writeln!(out, "upgrade {from} -> {to}:");
         for ((major, minor), fs) in &hops {
             let mut kinds: Vec<&str> = fs
                 .iter()
-                .filter_map(|f| {
-                    f.message
-                        .split(" breaks at ")
-                        .next()
-                        .filter(|k| !k.contains(" is not served"))
-                })
+                .filter(|f| f.upgrade.is_some())
+                .filter_map(|f| f.api.as_deref())
                 .collect();
             kinds.sort_unstable();
             kinds.dedup();
