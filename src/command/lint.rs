@@ -158,7 +158,17 @@ fn check_input(
         upgrade_to: upgrade_to(flags).unwrap_or(None),
         lint: lint.clone(),
     };
+    // A bug in kiln's checks on one document is reported on that document; the others are
+    // still checked.
     docs.par_iter()
-        .map(|d| check::check_document(d, version, catalog, &options))
+        .map(|d| {
+            crate::guard::catch(|| check::check_document(d, version, catalog, &options))
+                .unwrap_or_else(|bug| {
+                    file_error(
+                        &d.file,
+                        format!("kiln could not check this document (a bug in kiln: {bug}); please report it"),
+                    )
+                })
+        })
         .collect()
 }
