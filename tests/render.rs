@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kiln::yaml::{self, Dialect, Node, Value};
 use tempfile::TempDir;
 
-use crate::support::{Kiln, kiln_in, project, write};
+use crate::support::{CM, Kiln, kiln_in, project, write};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -28,17 +28,6 @@ const KILN_YAML: &str = "\
 environments:
   dev: {namespace: dev, kubeVersion: \"1.35\"}
   prod: {namespace: prod, kubeVersion: \"1.35\"}
-";
-
-/// One `ConfigMap` per service; `greeting` is on line 7.
-const CM: &str = "\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ service.name }}
-  namespace: {{ env.namespace }}
-data:
-  greeting: {{ values.greeting }}
 ";
 
 /// Two environments (dev, prod), two services (api, db), one template set (`web`).

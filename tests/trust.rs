@@ -5,19 +5,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::support::{Kiln, kiln, kiln_in, project, write};
+use crate::support::{CM, Kiln, kiln, kiln_in, project, write};
 
 const KILN_YAML: &str = "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n";
-
-const CM: &str = "\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ service.name }}
-  namespace: {{ env.namespace }}
-data:
-  greeting: {{ values.greeting }}
-";
 
 fn basic() -> tempfile::TempDir {
     project(&[

@@ -16,6 +16,17 @@ use std::sync::OnceLock;
 
 use tempfile::TempDir;
 
+/// One `ConfigMap` per service; `greeting` is on line 7.
+pub(crate) const CM: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ service.name }}
+  namespace: {{ env.namespace }}
+data:
+  greeting: {{ values.greeting }}
+";
+
 /// The environment variable that turns skips into failures.
 const REQUIRE: &str = "KILN_REQUIRE_SHARED";
 
