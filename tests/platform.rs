@@ -790,8 +790,9 @@ fn the_richer_keys_are_off_by_default_and_misspellings_are_caught() {
     let kinds: Vec<_> = d.iter().filter_map(|n| n.get_str("kind")).collect();
     assert_eq!(kinds, ["ConfigMap", "Service", "Deployment"]);
     let pod = pod_spec(of_kind(&d, "Deployment")[0]);
+    // (The fleet's own values/defaults.yaml sets imagePullSecrets for every service.)
     for key in [
-        "imagePullSecrets",
+        "securityContext",
         "serviceAccountName",
         "initContainers",
         "affinity",
