@@ -11,4 +11,5 @@ mod platform; // built-in template library behaviour: eureka, filebeat, variants
 mod render; // kiln render end to end: project format, values, templates, output, bad input
 mod schemas; // kiln schemas import/list, consistency with upstream OpenAPI
 mod support; // the kiln runner, temporary projects, ../shared and external tools (skip or fail)
+mod templates; // kiln templates list/show/eject; adding a file to a built-in set, extending its schema
 mod trust; // no panic, no path escape, exact numbers, runaway templates, secrets never shown

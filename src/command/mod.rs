@@ -13,6 +13,7 @@ pub mod lint;
 pub mod render;
 pub mod schema;
 pub mod schemas;
+pub mod templates;
 pub mod values;
 
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             render::run(&dir, &args, sets)
         }
         Command::Schema(args) => schema::run(&dir, args),
+        Command::Templates(cmd) => templates::run(&dir, cmd),
         Command::Lint(args) => lint::run(&dir, args),
         Command::Diff(args) => {
             let mut args = args.clone();
