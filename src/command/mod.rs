@@ -251,12 +251,16 @@ impl Pipeline {
         if with_env_level {
             for e in envs {
                 let name = &self.project.environments[*e].name;
-                let v = self
+                let mut v = self
                     .tree
                     .merged(name, None, None, None, &self.overrides)
                     .map_err(|(m, at)| {
                         Error::Run(Diagnostic::error(m).at(&self.sources, at, "set here"))
                     })?;
+                // Patches are for each instance's objects; `_env` templates do not see them.
+                if let crate::yaml::Value::Map(m) = &mut v.value {
+                    m.shift_remove("patches");
+                }
                 env_values.insert(*e, v);
             }
         }
