@@ -140,6 +140,38 @@ Examples:
                                       # yaml-language-server: $schema=kiln.schema.json
   kiln schema spring-boot             the values schema of the built-in spring-boot set")]
     Schema(SchemaArgs),
+    /// List, print or copy into the project the template sets (built-in and the project's own).
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+}
+
+/// `kiln templates ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TemplatesCommand {
+    /// List the template sets and their files: built-in, the project's own, or a project file
+    /// replacing a built-in one.
+    #[command(after_help = "Examples:
+  kiln templates list")]
+    List,
+    /// Print a template file, or every file of a set (each after a `# ==> NAME <==` line).
+    #[command(after_help = "Examples:
+  kiln templates show spring-boot/deployment.yaml.j2
+  kiln templates show spring-boot")]
+    Show(TemplatesNameArgs),
+    /// Copy a built-in set (its templates, `defaults.yaml` and `values.schema.json`), or one of
+    /// its files, into the project's templates folder; refuses to overwrite any file.
+    #[command(after_help = "Examples:
+  kiln templates eject spring-boot                      take over the whole set
+  kiln templates eject spring-boot/values.schema.json   extend its values schema")]
+    Eject(TemplatesNameArgs),
+}
+
+/// A template set or one of its files.
+#[derive(Debug, Clone, Args)]
+pub struct TemplatesNameArgs {
+    /// `SET` or `SET/FILE` (`spring-boot`, `spring-boot/deployment.yaml.j2`, `_lib/k8s.j2`).
+    #[arg(value_name = "SET[/FILE]")]
+    pub name: String,
 }
 
 /// Flags shared by `check` and `lint`.

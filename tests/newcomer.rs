@@ -159,6 +159,10 @@ const README_EXIT_CODES: &[(&str, i32)] = &[
     ("kiln check --format sarif > kiln-check.sarif", 0),
     ("kiln check --format json", 0),
     ("kiln values order-service --env prod --origin | head -4", 0),
+    ("kiln templates list", 0),
+    ("kiln templates show spring-boot/pdb.yaml.j2", 0),
+    // Into the project `kiln init my-fleet` made: the fleet's own templates/ already holds the set.
+    ("kiln -C my-fleet templates eject spring-boot", 0),
     ("kiln schemas list", 0),
     (
         "kiln schemas import ../shared/k8s-openapi/v3/1.29 --schema-cache .kiln/schemas",

@@ -505,3 +505,308 @@ fn schema_command_prints_the_project_and_set_schemas() {
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `spring-boot`?"), "{err}");
 }
+
+/// The example fleet with `prod` values for `order-service` (the richer `spring-boot` keys),
+/// rendered for that one instance; `kiln check` must pass on it (every object against the
+/// embedded 1.34 schemas and the API-server rules).
+fn order_service_prod_with(values: &str) -> Vec<Node> {
+    let p = fleet_copy();
+    crate::support::write(p.path(), "values/services/order-service.prod.yaml", values);
+    let args = ["--env", "prod", "--service", "order-service"];
+    let (code, _, err) = kiln_in(p.path(), &[&["check"], &args[..]].concat());
+    assert_eq!(code, 0, "kiln check: {err}");
+    let (code, out, err) = kiln_in(p.path(), &[&["render", "--stdout"], &args[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    parse_stream(&out, 0, Dialect::Kube).unwrap()
+}
+
+fn pod_spec(deploy: &Node) -> &Node {
+    deploy
+        .get("spec")
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("spec"))
+        .unwrap()
+}
+
+fn names(items: &[Node]) -> Vec<&str> {
+    items.iter().filter_map(|c| c.get_str("name")).collect()
+}
+
+#[test]
+fn autoscaling_renders_an_hpa_and_the_deployment_leaves_replicas_to_it() {
+    let d = order_service_prod_with(
+        "autoscaling: {enabled: true, minReplicas: 3, maxReplicas: 10, targetMemoryUtilizationPercentage: 75}\n",
+    );
+    let deploy = of_kind(&d, "Deployment")[0];
+    assert!(
+        deploy.get("spec").unwrap().get("replicas").is_none(),
+        "replicas would fight the HPA"
+    );
+    let hpa = of_kind(&d, "HorizontalPodAutoscaler")[0];
+    assert_eq!(hpa.get_str("apiVersion"), Some("autoscaling/v2"));
+    assert_eq!(
+        str_at(hpa, &["spec", "scaleTargetRef", "name"]),
+        Some("order-service")
+    );
+    assert_eq!(
+        str_at(hpa, &["spec", "scaleTargetRef", "kind"]),
+        Some("Deployment")
+    );
+    let num = |path: &[&str]| {
+        let mut n = hpa;
+        for p in path {
+            n = n.get(p).unwrap();
+        }
+        serde_json::to_value(n).unwrap()
+    };
+    assert_eq!(num(&["spec", "minReplicas"]), 3);
+    assert_eq!(num(&["spec", "maxReplicas"]), 10);
+    let metrics = seq(hpa, &["spec", "metrics"]);
+    let resources: Vec<_> = metrics
+        .iter()
+        .filter_map(|m| str_at(m, &["resource", "name"]))
+        .collect();
+    assert_eq!(
+        resources,
+        ["cpu", "memory"],
+        "the default 80% CPU and the 75% memory"
+    );
+    // Without autoscaling: replicas as before, no HPA.
+    let plain = order_service_prod_with("replicas: 6\n");
+    assert!(of_kind(&plain, "HorizontalPodAutoscaler").is_empty());
+    assert!(
+        of_kind(&plain, "Deployment")[0]
+            .get("spec")
+            .unwrap()
+            .get("replicas")
+            .is_some()
+    );
+}
+
+#[test]
+fn pod_disruption_budget_takes_one_of_min_available_and_max_unavailable() {
+    let d =
+        order_service_prod_with("podDisruptionBudget: {enabled: true, minAvailable: \"50%\"}\n");
+    let pdb = of_kind(&d, "PodDisruptionBudget")[0];
+    assert_eq!(pdb.get_str("apiVersion"), Some("policy/v1"));
+    assert_eq!(str_at(pdb, &["spec", "minAvailable"]), Some("50%"));
+    assert!(pdb.get("spec").unwrap().get("maxUnavailable").is_none());
+    assert_eq!(
+        labels(
+            pdb.get("spec")
+                .and_then(|s| s.get("selector"))
+                .and_then(|s| s.get("matchLabels"))
+        ),
+        labels(
+            of_kind(&d, "Deployment")[0]
+                .get("spec")
+                .and_then(|s| s.get("selector"))
+                .and_then(|s| s.get("matchLabels"))
+        ),
+        "the PDB selects exactly the Deployment's pods"
+    );
+    let d = order_service_prod_with("podDisruptionBudget: {enabled: true}\n");
+    let pdb = of_kind(&d, "PodDisruptionBudget")[0];
+    assert_eq!(
+        serde_json::to_value(pdb.get("spec").unwrap().get("maxUnavailable").unwrap()).unwrap(),
+        1
+    );
+    assert!(
+        of_kind(
+            &order_service_prod_with("replicas: 2\n"),
+            "PodDisruptionBudget"
+        )
+        .is_empty()
+    );
+    // Both is an error at the values line.
+    let p = fleet_copy();
+    crate::support::write(
+        p.path(),
+        "values/services/order-service.prod.yaml",
+        "podDisruptionBudget:\n  enabled: true\n  minAvailable: 1\n  maxUnavailable: 1\n",
+    );
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout", "--env", "prod"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("set only one of"), "{err}");
+    assert!(
+        err.contains("values/services/order-service.prod.yaml:4:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn env_values_are_scalars_or_a_value_from_source() {
+    let d = order_service_prod_with(
+        "env:
+  SPRING_DATASOURCE_PASSWORD: {secretKeyRef: {name: mysql-mall-order, key: password}}
+  FEATURE_FLAGS: {configMapKeyRef: {name: flags, key: order, optional: true}}
+  NODE_NAME: {fieldRef: {fieldPath: spec.nodeName}}
+  HEAP_LIMIT_MB: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
+  PLAIN: 42
+envFrom:
+  - secretRef: {name: order-common}
+",
+    );
+    let app = &containers(of_kind(&d, "Deployment")[0])[0];
+    let var = |name: &str| {
+        seq(app, &["env"])
+            .iter()
+            .find(|e| e.get_str("name") == Some(name))
+            .unwrap_or_else(|| panic!("no env {name}"))
+            .clone()
+    };
+    let pw = var("SPRING_DATASOURCE_PASSWORD");
+    assert!(pw.get("value").is_none());
+    assert_eq!(
+        str_at(&pw, &["valueFrom", "secretKeyRef", "name"]),
+        Some("mysql-mall-order")
+    );
+    assert_eq!(
+        str_at(&pw, &["valueFrom", "secretKeyRef", "key"]),
+        Some("password")
+    );
+    assert_eq!(
+        str_at(
+            &var("FEATURE_FLAGS"),
+            &["valueFrom", "configMapKeyRef", "key"]
+        ),
+        Some("order")
+    );
+    assert_eq!(
+        str_at(&var("NODE_NAME"), &["valueFrom", "fieldRef", "fieldPath"]),
+        Some("spec.nodeName")
+    );
+    assert_eq!(
+        str_at(
+            &var("HEAP_LIMIT_MB"),
+            &["valueFrom", "resourceFieldRef", "divisor"]
+        ),
+        Some("1Mi")
+    );
+    assert_eq!(env_value(app, "PLAIN").as_deref(), Some("42"));
+    assert_eq!(
+        str_at(&seq(app, &["envFrom"])[0], &["secretRef", "name"]),
+        Some("order-common")
+    );
+    // A misspelled source is an unknown key with a suggestion; two sources are refused.
+    let p = fleet_copy();
+    crate::support::write(
+        p.path(),
+        "values/services/order-service.prod.yaml",
+        "env:\n  DB_PASSWORD: {secretKeyRf: {name: mysql, key: password}}\n",
+    );
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout", "--env", "prod"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("unknown values key `env.DB_PASSWORD.secretKeyRf`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean `env.DB_PASSWORD.secretKeyRef`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("values/services/order-service.prod.yaml:2:"),
+        "{err}"
+    );
+    crate::support::write(
+        p.path(),
+        "values/services/order-service.prod.yaml",
+        "env:\n  X: {fieldRef: {fieldPath: a}, secretKeyRef: {name: b, key: c}}\n",
+    );
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout", "--env", "prod"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("invalid value for `env.X`"), "{err}");
+}
+
+#[test]
+fn init_and_extra_containers_volumes_and_pull_secrets_join_the_pod() {
+    let d = order_service_prod_with(
+        "imagePullSecrets: [{name: aliyun-acr-mall}]
+initContainers:
+  - name: wait-for-mysql
+    image: busybox:1.36
+    command: [sh, -c, 'until nc -z mysql.infra 3306; do sleep 2; done']
+    resources: {limits: {cpu: 100m, memory: 64Mi}, requests: {cpu: 10m, memory: 16Mi}}
+extraContainers:
+  - name: skywalking-agent
+    image: apache/skywalking-java-agent:9.3.0-alpine
+    resources: {limits: {cpu: 100m, memory: 128Mi}, requests: {cpu: 10m, memory: 32Mi}}
+    volumeMounts: [{name: agent, mountPath: /agent}]
+volumes: [{name: agent, emptyDir: {}}]
+volumeMounts: [{name: agent, mountPath: /skywalking}]
+command: [java]
+args: [-jar, /app/app.jar]
+serviceAccount: {create: true}
+podSecurityContext: {runAsNonRoot: true, fsGroup: 1000}
+securityContext: {allowPrivilegeEscalation: false}
+priorityClassName: mall-critical
+strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+lifecycle: {preStop: {sleep: {seconds: 10}}}
+startupProbe: {httpGet: {path: /actuator/health/liveness, port: http}, failureThreshold: 30, periodSeconds: 10}
+topologySpreadConstraints:
+  - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: order-service}}}
+affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: order-service}}}}]}}
+",
+    );
+    let deploy = of_kind(&d, "Deployment")[0];
+    let pod = pod_spec(deploy);
+    assert_eq!(
+        names(seq(pod, &["containers"])),
+        ["app", "filebeat", "skywalking-agent"],
+        "the app stays first: the default container of kubectl logs/exec"
+    );
+    assert_eq!(names(seq(pod, &["initContainers"])), ["wait-for-mysql"]);
+    assert_eq!(names(seq(pod, &["imagePullSecrets"])), ["aliyun-acr-mall"]);
+    assert_eq!(
+        names(seq(pod, &["volumes"])),
+        ["app-logs", "filebeat-config", "agent"]
+    );
+    let app = &containers(deploy)[0];
+    assert_eq!(names(seq(app, &["volumeMounts"])), ["app-logs", "agent"]);
+    assert_eq!(str_at(&seq(app, &["command"])[0], &[]), Some("java"));
+    assert_eq!(seq(app, &["args"]).len(), 2);
+    for key in ["startupProbe", "lifecycle", "securityContext"] {
+        assert!(app.get(key).is_some(), "app container has no {key}");
+    }
+    for key in ["securityContext", "affinity", "topologySpreadConstraints"] {
+        assert!(pod.get(key).is_some(), "pod has no {key}");
+    }
+    assert_eq!(pod.get_str("serviceAccountName"), Some("order-service"));
+    assert_eq!(pod.get_str("priorityClassName"), Some("mall-critical"));
+    assert_eq!(
+        str_at(deploy, &["spec", "strategy", "type"]),
+        Some("RollingUpdate")
+    );
+    let sa = of_kind(&d, "ServiceAccount")[0];
+    assert_eq!(str_at(sa, &["metadata", "name"]), Some("order-service"));
+}
+
+#[test]
+fn the_richer_keys_are_off_by_default_and_misspellings_are_caught() {
+    // Defaults add nothing: the example fleet's golden files are unchanged by the new keys
+    // (tests/golden.rs), and a plain instance has no new objects.
+    let d = order_service_prod_with("replicas: 2\n");
+    let kinds: Vec<_> = d.iter().filter_map(|n| n.get_str("kind")).collect();
+    assert_eq!(kinds, ["ConfigMap", "Service", "Deployment"]);
+    let pod = pod_spec(of_kind(&d, "Deployment")[0]);
+    // (The fleet's own values/defaults.yaml sets imagePullSecrets for every service.)
+    for key in [
+        "securityContext",
+        "serviceAccountName",
+        "initContainers",
+        "affinity",
+    ] {
+        assert!(pod.get(key).is_none(), "{key} rendered by default");
+    }
+    let p = fleet_copy();
+    crate::support::write(
+        p.path(),
+        "values/services/order-service.prod.yaml",
+        "podDisruptionBudjet: {enabled: true}\nimagePullSecret: [{name: x}]\n",
+    );
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout", "--env", "prod"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("did you mean `podDisruptionBudget`?"), "{err}");
+    assert!(err.contains("did you mean `imagePullSecrets`?"), "{err}");
+}

@@ -13,6 +13,7 @@ pub mod lint;
 pub mod render;
 pub mod schema;
 pub mod schemas;
+pub mod templates;
 pub mod values;
 
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             render::run(&dir, &args, sets)
         }
         Command::Schema(args) => schema::run(&dir, args),
+        Command::Templates(cmd) => templates::run(&dir, cmd),
         Command::Lint(args) => lint::run(&dir, args),
         Command::Diff(args) => {
             let mut args = args.clone();
@@ -249,12 +251,16 @@ impl Pipeline {
         if with_env_level {
             for e in envs {
                 let name = &self.project.environments[*e].name;
-                let v = self
+                let mut v = self
                     .tree
                     .merged(name, None, None, None, &self.overrides)
                     .map_err(|(m, at)| {
                         Error::Run(Diagnostic::error(m).at(&self.sources, at, "set here"))
                     })?;
+                // Patches are for each instance's objects; `_env` templates do not see them.
+                if let crate::yaml::Value::Map(m) = &mut v.value {
+                    m.shift_remove("patches");
+                }
                 env_values.insert(*e, v);
             }
         }

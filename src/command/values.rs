@@ -27,6 +27,17 @@ pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Er
         )));
     };
     let mut values = inst.values.clone();
+    // The patches of every layer, shown (with `--origin`, each at its file and line) though
+    // they are not values the templates see.
+    if !inst.patches.is_empty()
+        && let Value::Map(m) = &mut values.value
+    {
+        let at = inst.patches[0].loc;
+        m.insert(
+            "patches".to_string(),
+            Node::new(Value::Seq(inst.patches.clone()), at),
+        );
+    }
     if !args.show_secrets {
         crate::secret::redact(&mut values);
         // Values that end up in a Secret are secret whatever their key is called: render the

@@ -6,6 +6,7 @@
 
 pub mod id;
 pub mod order;
+pub mod patch;
 
 use std::fmt::Write as _;
 

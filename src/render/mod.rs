@@ -384,7 +384,7 @@ pub fn render_all<T: Send>(
                 &ctx,
                 (inst.env, env),
                 &inst.name,
-                (&inst.values, sources),
+                (&inst.values, &inst.patches, sources),
                 finish,
             )
         });
@@ -396,7 +396,7 @@ pub fn render_all<T: Send>(
             ctx,
             (*e, &environments[*e]),
             "_env",
-            (&env_values[e], sources),
+            (&env_values[e], &[], sources),
             finish,
         )
     });
@@ -451,9 +451,10 @@ fn render_file<T>(
     ctx: &JValue,
     (env_index, env): (usize, &KEnv),
     instance: &str,
-    values: (&Node, &Sources),
+    (values, patches, sources): (&Node, &[Node], &Sources),
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
 ) -> Result<FileResult<T>, Diagnostic> {
+    let values = (values, sources);
     let mut manifests = Vec::new();
     for name in names {
         manifests.extend(render_one(
@@ -466,6 +467,13 @@ fn render_file<T>(
             values,
         )?);
     }
+    // Patches apply after rendering and before every check, sort and duplicate test.
+    crate::manifest::patch::apply(&mut manifests, patches, sources).map_err(|d| {
+        d.note(format!(
+            "while rendering `{instance}` in environment `{}`",
+            env.name
+        ))
+    })?;
     crate::manifest::order::sort(&mut manifests);
     let payload = finish(&manifests)?;
     Ok(FileResult {

@@ -20,6 +20,8 @@ pub struct TemplateFile {
     pub source: Arc<str>,
     /// Where it comes from: `templates/spring-boot/service.yaml.j2`, or `built-in spring-boot/...`.
     pub shown_as: String,
+    /// Whether the project's templates folder holds it (it may replace a built-in file).
+    pub from_project: bool,
 }
 
 /// Every template a project can use, by name relative to the templates folder.
@@ -38,6 +40,7 @@ impl Templates {
                 TemplateFile {
                     source: Arc::from(*source),
                     shown_as: format!("built-in {name}"),
+                    from_project: false,
                 },
             );
         }
@@ -115,6 +118,7 @@ impl Templates {
                                 TemplateFile {
                                     source: Arc::from(text),
                                     shown_as,
+                                    from_project: true,
                                 },
                             );
                         }
@@ -190,6 +194,43 @@ impl Templates {
     #[must_use]
     pub fn set_data(&self, set: &str, file: &str) -> Option<&TemplateFile> {
         self.files.get(&format!("{set}/{file}"))
+    }
+
+    /// Names of every folder of the templates (renderable sets, then `_env` and `_lib`).
+    #[must_use]
+    pub fn folders(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .files
+            .keys()
+            .filter_map(|n| n.split_once('/').map(|(s, _)| s))
+            .collect();
+        all.sort_by_key(|s| (s.starts_with('_'), *s));
+        all.dedup();
+        all
+    }
+
+    /// Every file of a folder (`spring-boot`, `_lib`), by name within it, sorted.
+    #[must_use]
+    pub fn folder_files(&self, folder: &str) -> Vec<(&str, &TemplateFile)> {
+        let prefix = format!("{folder}/");
+        self.files
+            .iter()
+            .filter_map(|(n, f)| n.strip_prefix(&prefix).map(|rest| (rest, f)))
+            .collect()
+    }
+
+    /// The built-in source of `name` (relative to the templates folder), if kiln has one.
+    #[must_use]
+    pub fn builtin(name: &str) -> Option<&'static str> {
+        EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, source)| *source)
+    }
+
+    /// Every built-in file: (name relative to the templates folder, source), sorted by name.
+    pub fn builtins() -> impl Iterator<Item = (&'static str, &'static str)> {
+        EMBEDDED.iter().copied()
     }
 
     /// Every template file (for load-time checks).

@@ -67,6 +67,8 @@ pub struct Instance {
     pub template: String,
     /// Merged values.
     pub values: Node,
+    /// `patches` of every layer, in layer order, applied to the rendered objects.
+    pub patches: Vec<Node>,
 }
 
 /// Read one values file strictly: UTF-8, valid YAML, no duplicate keys, a mapping at the top.
@@ -293,8 +295,36 @@ impl ValuesTree {
             svc.and_then(|l| l.envs.get(env)),
             variant,
         ];
+        // `patches` add up across layers (each keeps its file and line) instead of replacing the
+        // lower layers' list; `patches: null` drops the ones below.
+        let mut patches: Option<Node> = None;
         for layer in layers.into_iter().flatten().chain(overrides.files.iter()) {
-            merge::merge(&mut acc, layer);
+            match layer.get("patches") {
+                None => merge::merge(&mut acc, layer),
+                Some(p) => {
+                    match (&mut patches, &p.value) {
+                        (_, Value::Null) => patches = None,
+                        (
+                            Some(Node {
+                                value: Value::Seq(all),
+                                ..
+                            }),
+                            Value::Seq(items),
+                        ) => {
+                            all.extend(items.iter().cloned());
+                        }
+                        _ => patches = Some(p.clone()),
+                    }
+                    let mut rest = layer.clone();
+                    if let Value::Map(m) = &mut rest.value {
+                        m.shift_remove("patches");
+                    }
+                    merge::merge(&mut acc, &rest);
+                }
+            }
+        }
+        if let (Some(p), Value::Map(m)) = (patches, &mut acc.value) {
+            m.insert("patches".to_string(), p);
         }
         for op in &overrides.sets {
             set::apply(&mut acc, op).map_err(|(e, at)| {
@@ -516,8 +546,21 @@ fn service_instances(
                 .map_err(context)?,
             None => base,
         };
+        let mut patches = Vec::new();
         if let Value::Map(m) = &mut values.value {
             m.shift_remove("variants");
+            if let Some(p) = m.shift_remove("patches") {
+                match p.value {
+                    Value::Seq(items) => patches = items,
+                    _ => {
+                        return Err(Diagnostic::error(format!(
+                            "`patches` must be a list of patches, found a {}",
+                            p.type_name()
+                        ))
+                        .at(sources, p.loc, "here"));
+                    }
+                }
+            }
         }
         let name = variant
             .as_ref()
@@ -529,6 +572,7 @@ fn service_instances(
             variant,
             template,
             values,
+            patches,
         });
     }
     Ok(out)

@@ -80,21 +80,28 @@ impl SetSchemas {
             let pointer = err.instance_path().as_str().to_string();
             let path = display_path(&pointer);
             let target = find(&inst.values, &pointer);
-            let mut d = match err.kind() {
+            // Every unknown key of a mapping is its own diagnostic: all typos in one run.
+            let found: Vec<Diagnostic> = match err.kind() {
                 ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    let key = unexpected.first().cloned().unwrap_or_default();
                     let allowed = allowed_keys(schema, &pointer);
-                    let mut d =
-                        Diagnostic::error(format!("unknown values key `{}`", join(&path, &key)));
-                    if let Some(node) = target.and_then(|t| t.get(&key)) {
-                        d = d.at(sources, node.key_loc, "not a key of this template set");
-                    }
-                    if let Some(s) = did_you_mean(&key, allowed.iter().map(String::as_str)) {
-                        d = d.help(format!("did you mean `{}`?", join(&path, s)));
-                    } else if !allowed.is_empty() {
-                        d = d.help(format!("keys here: {}", allowed.join(", ")));
-                    }
-                    d
+                    unexpected
+                        .iter()
+                        .map(|key| {
+                            let mut d = Diagnostic::error(format!(
+                                "unknown values key `{}`",
+                                join(&path, key)
+                            ));
+                            if let Some(node) = target.and_then(|t| t.get(key)) {
+                                d = d.at(sources, node.key_loc, "not a key of this template set");
+                            }
+                            if let Some(s) = did_you_mean(key, allowed.iter().map(String::as_str)) {
+                                d = d.help(format!("did you mean `{}`?", join(&path, s)));
+                            } else if !allowed.is_empty() {
+                                d = d.help(format!("keys here: {}", allowed.join(", ")));
+                            }
+                            d
+                        })
+                        .collect()
                 }
                 _ => {
                     let message = format!(
@@ -106,14 +113,15 @@ impl SetSchemas {
                     if let Some(node) = target {
                         d = d.at(sources, node.loc, "set here");
                     }
-                    d
+                    vec![d]
                 }
             };
-            d = d.note(format!(
-                "checked against `{shown}` for `{}` in environment `{env}`",
-                inst.name
-            ));
-            out.push(d);
+            for d in found {
+                out.push(d.note(format!(
+                    "checked against `{shown}` for `{}` in environment `{env}`",
+                    inst.name
+                )));
+            }
         }
         out
     }
@@ -158,24 +166,52 @@ fn find<'a>(root: &'a Node, pointer: &str) -> Option<&'a Node> {
     Some(node)
 }
 
-/// The property names the schema declares at a pointer (following `properties` only).
+/// The property names the schema declares at a pointer: follows `properties`, `items`,
+/// `additionalProperties` (a map of values such as `env`), local `$ref`s and the `then` of an
+/// `if` (the object form of a value that may also be a scalar).
 fn allowed_keys(schema: &serde_json::Value, pointer: &str) -> Vec<String> {
-    let mut s = schema;
+    let mut s = resolve(schema, schema);
     for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
         let next = if part.parse::<usize>().is_ok() {
             s.get("items")
         } else {
-            s.get("properties").and_then(|p| p.get(part))
+            s.get("properties")
+                .and_then(|p| p.get(&part))
+                .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
         };
         match next {
-            Some(n) => s = n,
+            Some(n) => s = resolve(schema, n),
             None => return Vec::new(),
         }
     }
-    s.get("properties")
-        .and_then(|p| p.as_object())
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
+    let mut keys: Vec<String> = Vec::new();
+    for candidate in [Some(s), s.get("then").map(|t| resolve(schema, t))]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(o) = candidate.get("properties").and_then(|p| p.as_object()) {
+            keys.extend(o.keys().cloned());
+        }
+    }
+    keys
+}
+
+/// Follow local `$ref`s (`#/$defs/probe`) to the schema they name; a bounded number of hops,
+/// so a reference cycle cannot hang.
+fn resolve<'a>(root: &'a serde_json::Value, mut s: &'a serde_json::Value) -> &'a serde_json::Value {
+    for _ in 0..16 {
+        let Some(target) = s
+            .get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|p| root.pointer(p))
+        else {
+            break;
+        };
+        s = target;
+    }
+    s
 }
 
 #[cfg(test)]
@@ -194,5 +230,28 @@ mod tests {
             "labels.app.kubernetes.io/name"
         );
         assert_eq!(display_path(""), "");
+    }
+
+    #[test]
+    fn declared_keys_follow_refs_maps_and_then() {
+        let schema = serde_json::json!({
+            "properties": {
+                "image": {"$ref": "#/$defs/image"},
+                "env": {"additionalProperties": {"if": {"type": "object"}, "then": {"$ref": "#/$defs/source"}}},
+                "list": {"items": {"properties": {"name": {}}}}
+            },
+            "$defs": {
+                "image": {"properties": {"repository": {}, "tag": {}}},
+                "source": {"properties": {"secretKeyRef": {}, "fieldRef": {}}}
+            }
+        });
+        assert_eq!(allowed_keys(&schema, ""), ["image", "env", "list"]);
+        assert_eq!(allowed_keys(&schema, "/image"), ["repository", "tag"]);
+        assert_eq!(
+            allowed_keys(&schema, "/env/DB_PASSWORD"),
+            ["secretKeyRef", "fieldRef"]
+        );
+        assert_eq!(allowed_keys(&schema, "/list/0"), ["name"]);
+        assert!(allowed_keys(&schema, "/nothing").is_empty());
     }
 }

@@ -1,0 +1,396 @@
+//! `patches:` in values layers: the kustomize oracle (kiln's patched objects equal
+//! `kubectl kustomize`'s for the same base and patch), and bad patches as located errors.
+
+use serde_json::{Value, json};
+
+use crate::support::{kiln_in, project, tool, write};
+
+const TEMPLATE: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ service.name }}
+  labels: {app: {{ service.name }}, tier: backend}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: {{ service.name }}}}
+  template:
+    metadata:
+      labels: {app: {{ service.name }}}
+    spec:
+      imagePullSecrets: [{name: regcred}]
+      containers:
+      - name: app
+        image: registry.example.com/web:1.0.0
+        args: ["--port=8080", "--verbose"]
+        ports: [{name: http, containerPort: 8080}]
+        env:
+        - {name: A, value: "1"}
+        - {name: B, value: "2"}
+        resources: {limits: {cpu: "1", memory: 1Gi}, requests: {cpu: 100m, memory: 256Mi}}
+        volumeMounts: [{name: logs, mountPath: /logs}]
+      - name: filebeat
+        image: docker.elastic.co/beats/filebeat:8.15.3
+        volumeMounts: [{name: logs, mountPath: /logs, readOnly: true}]
+      volumes: [{name: logs, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ service.name }}
+spec:
+  selector: {app: {{ service.name }}}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+  - {name: admin, port: 9000, targetPort: 9000}
+"#;
+
+fn web_project() -> tempfile::TempDir {
+    project(&[
+        (
+            "kiln.yaml",
+            "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n",
+        ),
+        ("templates/web/web.yaml.j2", TEMPLATE),
+        ("values/defaults.yaml", "template: web\n"),
+        ("values/services/web.yaml", "{}\n"),
+    ])
+}
+
+/// The documents of a YAML stream as JSON values.
+fn docs(text: &str) -> Vec<Value> {
+    kiln::yaml::parse_stream(text, 0, kiln::yaml::Dialect::Kube)
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::to_value(n).unwrap())
+        .collect()
+}
+
+/// Lists merged by key are compared by key: kustomize puts patched items first, kiln keeps the
+/// base order and appends (as `kubectl` does), which the README documents.
+fn by_key(v: &mut Value) {
+    match v {
+        Value::Object(m) => m.values_mut().for_each(by_key),
+        Value::Array(items) => {
+            items.iter_mut().for_each(by_key);
+            let key = ["name", "mountPath", "containerPort", "port"]
+                .into_iter()
+                .find(|k| !items.is_empty() && items.iter().all(|i| i.get(*k).is_some()));
+            if let Some(k) = key {
+                items.sort_by_key(|i| i[k].to_string());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn object<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter().find(|d| d["kind"] == kind).unwrap()
+}
+
+/// (what, target kind, name glob, `strategic` or `json`, the patch).
+fn cases() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Value,
+)> {
+    let pod = |spec: Value| json!({"spec": {"template": {"spec": spec}}});
+    vec![
+        (
+            "env var added to the app by name",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(json!({"containers": [{"name": "app", "env": [{"name": "C", "value": "3"}]}]})),
+        ),
+        (
+            "env var changed by name",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(json!({"containers": [{"name": "app", "env": [{"name": "B", "value": "20"}]}]})),
+        ),
+        (
+            "sidecar container added",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(json!({"containers": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}]})),
+        ),
+        (
+            "volume and mount added",
+            "Deployment",
+            "w*",
+            "strategic",
+            pod(json!({"volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "containers": [{"name": "app", "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}]})),
+        ),
+        (
+            "container deleted with $patch: delete",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(json!({"containers": [{"name": "filebeat", "$patch": "delete"}]})),
+        ),
+        (
+            "env var deleted with $patch: delete",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(
+                json!({"containers": [{"name": "app", "env": [{"name": "A", "$patch": "delete"}]}]}),
+            ),
+        ),
+        (
+            "replicas and a label",
+            "Deployment",
+            "*",
+            "strategic",
+            json!({"metadata": {"labels": {"team": "mall"}}, "spec": {"replicas": 5}}),
+        ),
+        (
+            "$patch: replace on a mapping",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(
+                json!({"containers": [{"name": "app", "resources": {"$patch": "replace", "limits": {"cpu": "2"}}}]}),
+            ),
+        ),
+        (
+            "a list without a merge key is replaced",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(json!({"containers": [{"name": "app", "args": ["--port=9090"]}]})),
+        ),
+        (
+            "image pull secret added by name",
+            "Deployment",
+            "web",
+            "strategic",
+            pod(json!({"imagePullSecrets": [{"name": "aliyun-acr"}]})),
+        ),
+        (
+            "service port changed by port",
+            "Service",
+            "web",
+            "strategic",
+            json!({"spec": {"ports": [{"port": 9000, "targetPort": 9001, "name": "admin"}]}}),
+        ),
+        (
+            "json add: annotations",
+            "Service",
+            "*",
+            "json",
+            json!([{"op": "add", "path": "/metadata/annotations", "value": {"team": "mall"}}]),
+        ),
+        (
+            "json replace: replicas",
+            "Deployment",
+            "web",
+            "json",
+            json!([{"op": "replace", "path": "/spec/replicas", "value": 7}]),
+        ),
+        (
+            "json remove: a list index",
+            "Deployment",
+            "web",
+            "json",
+            json!([{"op": "remove", "path": "/spec/template/spec/containers/0/env/1"}]),
+        ),
+        (
+            "json add: end of a list",
+            "Deployment",
+            "web",
+            "json",
+            json!([{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "Z", "value": "26"}}]),
+        ),
+        (
+            "json add: list index 0",
+            "Deployment",
+            "web",
+            "json",
+            json!([{"op": "add", "path": "/spec/template/spec/containers/0/args/0", "value": "--first"}]),
+        ),
+        (
+            "json replace: a field in a list item",
+            "Deployment",
+            "web",
+            "json",
+            json!([{"op": "replace", "path": "/spec/template/spec/containers/1/image", "value": "docker.elastic.co/beats/filebeat:8.16.0"}]),
+        ),
+        (
+            "json move and copy",
+            "Deployment",
+            "web",
+            "json",
+            json!([{"op": "copy", "from": "/metadata/labels/app", "path": "/metadata/labels/copied"},
+                {"op": "move", "from": "/metadata/labels/tier", "path": "/metadata/labels/layer"}]),
+        ),
+    ]
+}
+
+#[test]
+fn patches_match_kubectl_kustomize() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let p = web_project();
+    let (code, base, err) = kiln_in(p.path(), &["render", "--stdout"]);
+    assert_eq!(code, 0, "{err}");
+    let mut checked = 0;
+    for (what, kind, name, form, patch) in cases() {
+        // kiln
+        let values = json!({"patches": [{"target": {"kind": kind, "name": name}, form: patch}]});
+        write(p.path(), "values/services/web.dev.yaml", values.to_string());
+        let (code, ours, err) = kiln_in(p.path(), &["render", "--stdout"]);
+        assert_eq!(code, 0, "{what}: {err}");
+        // kustomize, on kiln's unpatched output
+        let k = tempfile::tempdir().unwrap();
+        write(k.path(), "base.yaml", &base);
+        let body = if form == "strategic" {
+            let mut b = patch.clone();
+            let api = if kind == "Service" { "v1" } else { "apps/v1" };
+            b["apiVersion"] = json!(api);
+            b["kind"] = json!(kind);
+            if b.get("metadata").is_none() {
+                b["metadata"] = json!({});
+            }
+            b["metadata"]["name"] = json!("web");
+            b
+        } else {
+            patch.clone()
+        };
+        let kustomization = json!({
+            "resources": ["base.yaml"],
+            "patches": [{"target": {"kind": kind, "name": name.replace('*', ".*")}, "patch": body.to_string()}],
+        });
+        write(k.path(), "kustomization.yaml", kustomization.to_string());
+        let out = std::process::Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(k.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: kustomize: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs = docs(&String::from_utf8(out.stdout).unwrap());
+        let ours = docs(&ours);
+        for kind in ["Deployment", "Service"] {
+            let (mut a, mut b) = (object(&ours, kind).clone(), object(&theirs, kind).clone());
+            by_key(&mut a);
+            by_key(&mut b);
+            assert_eq!(a, b, "{what}: {kind} differs from kustomize's");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15);
+}
+
+#[test]
+fn null_deletes_a_key_as_kubectl_does() {
+    // Not in the oracle: `kubectl kustomize` 5.5 writes the string "null" for a null in an
+    // inline patch with a target; `kubectl patch --type strategic` deletes the key, as kiln does.
+    let p = web_project();
+    write(
+        p.path(),
+        "values/services/web.dev.yaml",
+        "patches:\n  - target: {kind: Deployment}\n    strategic: {metadata: {labels: {tier: null}}}\n",
+    );
+    let (code, out, err) = kiln_in(p.path(), &["render", "--stdout"]);
+    assert_eq!(code, 0, "{err}");
+    let d = docs(&out);
+    assert_eq!(
+        object(&d, "Deployment")["metadata"]["labels"],
+        json!({"app": "web"})
+    );
+}
+
+fn refused(values: &str, want: &[&str]) {
+    let p = web_project();
+    write(p.path(), "values/services/web.dev.yaml", values);
+    let (code, out, err) = kiln_in(p.path(), &["render", "--stdout"]);
+    assert_eq!(code, 1, "{values}\n{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("values/services/web.dev.yaml:"),
+        "not located: {err}"
+    );
+    for w in want {
+        assert!(err.contains(w), "{values}: lacks {w}:\n{err}");
+    }
+    assert_eq!(err.matches("error:").count(), 1, "one error: {err}");
+}
+
+#[test]
+fn bad_patches_are_one_located_error_each() {
+    refused(
+        "patches:\n  - target: {kind: Job}\n    json: []\n",
+        &["matches no object", "kind `Job`"],
+    );
+    refused(
+        "patches:\n  - json:\n      - {op: remove, path: /spec/nope}\n",
+        &["path `/spec/nope` does not exist"],
+    );
+    refused(
+        "patches:\n  - json:\n      - {op: replace, path: /spec/template/spec/containers/9/image, value: x}\n",
+        &["index 9 of a list of 2"],
+    );
+    refused(
+        "patches:\n  - target: {kind: Deployment}\n    strategic: [1, 2]\n",
+        &["`strategic` must be a mapping"],
+    );
+    refused(
+        "patches:\n  - target: {kind: Deployment}\n    strategic: {spec: {template: {spec: {containers: [{image: x}]}}}}\n",
+        &["has no `name`", "merges by `name`"],
+    );
+    refused(
+        "patches:\n  - target: {kind: Deployment}\n    strategc: {}\n",
+        &["unknown patch key `strategc`"],
+    );
+}
+
+#[test]
+fn patches_add_up_across_layers_and_are_checked_like_any_object() {
+    let p = web_project();
+    write(
+        p.path(),
+        "values/defaults.yaml",
+        "template: web\npatches:\n  - target: {kind: Service}\n    json: [{op: add, path: /metadata/annotations, value: {team: mall}}]\n",
+    );
+    write(
+        p.path(),
+        "values/services/web.dev.yaml",
+        "patches:\n  - target: {kind: Deployment}\n    strategic: {spec: {replicas: 4}}\n",
+    );
+    let (code, out, err) = kiln_in(p.path(), &["render", "--stdout"]);
+    assert_eq!(code, 0, "{err}");
+    let d = docs(&out);
+    assert_eq!(
+        object(&d, "Service")["metadata"]["annotations"]["team"],
+        "mall"
+    );
+    assert_eq!(object(&d, "Deployment")["spec"]["replicas"], 4);
+    // `kiln values --origin` names the file and line of each patch.
+    let (code, out, err) = kiln_in(p.path(), &["values", "web", "--env", "dev", "--origin"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("values/defaults.yaml:"), "{out}");
+    assert!(out.contains("values/services/web.dev.yaml:"), "{out}");
+    // A patched object that breaks the schema is a finding.
+    write(
+        p.path(),
+        "values/services/web.dev.yaml",
+        "patches:\n  - target: {kind: Deployment}\n    strategic: {spec: {replicas: many}}\n",
+    );
+    let (code, out, err) = kiln_in(p.path(), &["check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("replicas"), "{out}");
+    assert!(
+        out.contains("patched by values/services/web.dev.yaml:2:"),
+        "the finding names the patch: {out}"
+    );
+}
