@@ -219,7 +219,9 @@ fn bad_input_is_reported_per_file_and_the_rest_is_still_checked() {
     std::os::unix::fs::symlink("..", d.join("loop/parent")).unwrap();
     let start = std::time::Instant::now();
     let (code, findings) = lint(d, &[]);
-    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+    // The alias bomb must end, not hang; the bound leaves room for a debug build on a loaded
+    // 2-core machine (about 6 s alone, over 20 s beside parallel builds).
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
     assert_eq!(code, 1);
     let rule_of = |file: &str| -> Vec<String> {
         findings
