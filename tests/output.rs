@@ -632,6 +632,43 @@ fn an_unwritable_parent_names_the_folder_asked_for() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7. golden/
+// ---------------------------------------------------------------------------------------------
+
+/// An empty golden/ means "nothing recorded yet"; a missing one is a drift finding (exit 1), not
+/// a silently skipped check. A golden/ a killed `kiln golden update` left aside comes back.
+#[test]
+fn a_missing_golden_folder_is_a_finding() {
+    let p = project(1, "one");
+    let d = p.path();
+    let r = kiln(d, &["check"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("error[golden-drift]")
+            && r.stdout.contains("`golden` is missing")
+            && r.stdout.contains("kiln golden update"),
+        "{}",
+        r.stdout
+    );
+    std::fs::create_dir(d.join("golden")).unwrap();
+    kiln_ok(d, &["check"]);
+    kiln_ok(d, &["golden", "update"]);
+    kiln_ok(d, &["check"]);
+    let recorded = tree(&d.join("golden"));
+    std::fs::rename(d.join("golden"), d.join(format!(".golden.kiln-old-{DEAD}"))).unwrap();
+    kiln_ok(d, &["check"]);
+    assert_eq!(
+        tree(&d.join("golden")),
+        recorded,
+        "golden/ was not recovered"
+    );
+    assert_eq!(strays(d), Vec::<String>::new());
+    // A drifting render still fails once golden/ is back.
+    greet(d, "two");
+    assert_eq!(kiln(d, &["check"]).code, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 8. Kills
 // ---------------------------------------------------------------------------------------------
 
