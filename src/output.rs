@@ -12,8 +12,8 @@
 //!
 //! - A filesystem that refuses the exchange (EINVAL, ENOSYS, EOPNOTSUPP; systems other than
 //!   Linux): the destination is renamed aside to `.out.kiln-old-<pid>`, then the new tree is
-//!   renamed in. A run killed between the two renames leaves no destination; the next run renames
-//!   the old one back before anything else (`kiln check` and `kiln diff` do so for golden/).
+//!   renamed in. A run killed between the two renames leaves no destination; the next run of any
+//!   command renames the old one back before anything else ([`recover`]).
 //! - A destination that is a mount point cannot be renamed (EBUSY). Its new children (the `<env>`
 //!   folders and the marker) are built in `.kiln-new-<pid>` inside it and exchanged one by one,
 //!   then the children the render no longer has are removed. Each child is replaced atomically,
@@ -123,7 +123,8 @@ fn write_with(
 }
 
 /// Recover `dest` if a killed run left it renamed aside (`.<dest>.kiln-old-<pid>`) and it is
-/// missing. Commands that only read a folder kiln writes (golden/) call this first.
+/// missing. Commands call this first, for out/ and golden/, so that nothing (not even a failed
+/// render, nor a check reading golden/) sees the folder missing.
 pub fn recover(dest: &Path) -> Result<(), Error> {
     tidy(&parent_of(dest), Some(&base_name(dest)), false)
 }

@@ -362,16 +362,30 @@ fn without_exchange_two_renames_and_the_next_run_recovers() {
 }
 
 /// The same recovery without strace: the state a kill between the two renames leaves, made by
-/// hand. `kiln render --env dev` must bring back `out/prod` from the moved-aside folder.
+/// hand. The next run brings `out/` back before anything else, even a render that then fails;
+/// `kiln render --env dev` then leaves the recovered `out/prod` as it was.
 #[test]
 fn a_missing_output_folder_comes_back_from_its_moved_aside_copy() {
     let p = project(2, "one");
     let d = p.path();
     kiln_ok(d, &["render"]);
     let before = tree(&d.join("out"));
-    std::fs::rename(d.join("out"), d.join(format!(".out.kiln-old-{DEAD}"))).unwrap();
-    // The killed run's complete new tree is beside it.
-    std::fs::create_dir_all(d.join(format!(".out.kiln-new-{DEAD}/dev"))).unwrap();
+    let aside = |d: &Path| {
+        std::fs::rename(d.join("out"), d.join(format!(".out.kiln-old-{DEAD}"))).unwrap();
+        // The killed run's complete new tree is beside it.
+        std::fs::create_dir_all(d.join(format!(".out.kiln-new-{DEAD}/dev"))).unwrap();
+    };
+    aside(d);
+    write(d, "values/services/svc0000.yaml", "greeting: [unclosed\n");
+    let r = kiln(d, &["render"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        tree(&d.join("out")),
+        before,
+        "a failing render did not recover out/"
+    );
+    write(d, "values/services/svc0000.yaml", "{}\n");
+    aside(d);
     greet(d, "two");
     kiln_ok(d, &["render", "--env", "dev"]);
     let after = tree(&d.join("out"));

@@ -9,7 +9,6 @@ use crate::cli::{CheckArgs, SetFlag};
 use crate::command::{Output, Pipeline, catalog, exit_code, text_with_parts, upgrade_to};
 use crate::error::Error;
 use crate::manifest::Manifest;
-use crate::output;
 use crate::render::FileResult;
 use crate::report;
 
@@ -27,8 +26,7 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     };
     let templates = &pipeline.templates;
     let golden = &pipeline.project.golden_dir;
-    // A `kiln golden update` killed mid-swap may have left it renamed aside.
-    output::recover(golden)?;
+    // (`Pipeline::load` has brought it back if a killed `kiln golden update` left it aside.)
     // An empty golden/ (as `kiln init` makes it) means "nothing recorded yet"; a missing one is a
     // finding below, never a quietly skipped drift check.
     let missing = !golden.is_dir();

@@ -25,8 +25,6 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
             let (target, shown) = match args.against.as_deref() {
                 None => {
                     let golden = &pipeline.project.golden_dir;
-                    // A `kiln golden update` killed mid-swap may have left it renamed aside.
-                    crate::output::recover(golden)?;
                     if !golden.is_dir() {
                         return Err(Error::Run(
                             Diagnostic::error(format!("there is no `{}` to compare with", pipeline.project.relative(golden)))
