@@ -1,12 +1,33 @@
 //! Writing rendered files, atomically.
 //!
-//! Everything is rendered and checked in memory before this module is called. It then writes the
-//! new tree beside the old one and swaps it in with renames, so a failed run leaves the previous
-//! output untouched and a successful run leaves exactly this render (files of removed services
-//! are gone). It refuses to replace a folder kiln did not write.
+//! Everything is rendered and checked in memory before this module is called. It builds the new
+//! tree beside the destination (`.out.kiln-new-<pid>`), fsyncs every file and folder in it, swaps
+//! it in with one `renameat2(RENAME_EXCHANGE)` and fsyncs the parent folder. At every instant,
+//! and after a crash or a power cut, the destination holds either the complete previous output or
+//! the complete new one: a failed run leaves the previous output untouched and a successful one
+//! leaves exactly this render (files of removed services are gone). It refuses to replace a
+//! folder kiln did not write (kiln marks its own with `.kiln-output`).
+//!
+//! Two cases are weaker, because the kernel allows no better:
+//!
+//! - A filesystem that refuses the exchange (EINVAL, ENOSYS, EOPNOTSUPP; systems other than
+//!   Linux): the destination is renamed aside to `.out.kiln-old-<pid>`, then the new tree is
+//!   renamed in. A run killed between the two renames leaves no destination; the next run of any
+//!   command renames the old one back before anything else ([`recover`]).
+//! - A destination that is a mount point cannot be renamed (EBUSY). Its new children (the `<env>`
+//!   folders and the marker) are built in `.kiln-new-<pid>` inside it and exchanged one by one,
+//!   then the children the render no longer has are removed. Each child is replaced atomically,
+//!   but a run killed halfway leaves some environments old and some new until the next run.
+//!
+//! Leftovers of killed runs (`.out.kiln-new-*`, `.out.kiln-old-*` beside the destination;
+//! `.<env>.kiln-*`, `.kiln-new-*`, `.kiln-old-*` inside it) are removed at the start of the next
+//! write, after that recovery. Only folders named so are removed, and none of a process that is
+//! still running (two renders of one folder at once must not delete each other's trees).
 
-use std::collections::BTreeMap;
-use std::fs;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -16,6 +37,8 @@ use crate::error::Error;
 
 /// The file that marks a folder as kiln's output.
 pub const MARKER: &str = ".kiln-output";
+
+const MARKER_TEXT: &str = "written by kiln render; the whole folder is replaced on every render\n";
 
 /// What part of the output folder a render replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,40 +51,82 @@ pub enum Scope {
     Files,
 }
 
+/// Swaps two paths atomically (`renameat2(RENAME_EXCHANGE)`); a seam so tests can fail it the
+/// way a filesystem or a mount point does.
+type Exchange<'a> = dyn Fn(&Path, &Path) -> io::Result<()> + Sync + 'a;
+
 /// Write `files` (relative path -> contents) under `out`, replacing what `scope` covers.
 pub fn write(out: &Path, files: &BTreeMap<String, String>, scope: &Scope) -> Result<(), Error> {
+    write_with(out, files, scope, &exchange)
+}
+
+fn write_with(
+    out: &Path,
+    files: &BTreeMap<String, String>,
+    scope: &Scope,
+    exchange: &Exchange<'_>,
+) -> Result<(), Error> {
+    // Recover and tidy first: a killed run may have left `out` missing or leftovers in it that
+    // would make it look like a folder kiln did not write.
+    tidy(&parent_of(out), Some(&base_name(out)), true)?;
+    if out.is_dir() {
+        tidy(out, None, true)?;
+    }
     check_ours(out)?;
     match scope {
-        Scope::All => swap_in(out, files.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        Scope::All => {
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            swap_in(out, &files, true, exchange)
+        }
         Scope::Envs(envs) => {
             ensure_dir(out)?;
             for env in envs {
                 let prefix = format!("{env}/");
-                let subset = files
+                let subset: Vec<(&str, &str)> = files
                     .iter()
-                    .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|rest| (rest, v.as_str())));
-                swap_in(&out.join(env), subset)?;
+                    .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|rest| (rest, v.as_str())))
+                    .collect();
+                swap_in(&out.join(env), &subset, false, exchange)?;
             }
             Ok(())
         }
         Scope::Files => {
             ensure_dir(out)?;
+            // Every folder a file was renamed into is synced, and `out` for a new `<env>` folder.
+            let mut touched = BTreeSet::from([out.to_path_buf()]);
             for (rel, text) in files {
                 let path = out.join(rel);
                 if let Some(parent) = path.parent() {
                     fs::create_dir_all(parent)
                         .map_err(|e| Error::io("create folder", parent, &e))?;
+                    touched.insert(parent.to_path_buf());
                 }
                 let tmp = path.with_extension(format!("yaml.kiln-tmp-{}", std::process::id()));
-                fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, &e))?;
+                write_synced(&tmp, text).map_err(|e| {
+                    let _ = fs::remove_file(&tmp);
+                    Error::io("write", &path, &e)
+                })?;
                 fs::rename(&tmp, &path).map_err(|e| {
                     let _ = fs::remove_file(&tmp);
                     Error::io("replace", &path, &e)
                 })?;
             }
+            for dir in &touched {
+                sync_dir(dir).map_err(|e| Error::io("sync", dir, &e))?;
+            }
             Ok(())
         }
     }
+}
+
+/// Recover `dest` if a killed run left it renamed aside (`.<dest>.kiln-old-<pid>`) and it is
+/// missing. Commands call this first, for out/ and golden/, so that nothing (not even a failed
+/// render, nor a check reading golden/) sees the folder missing.
+pub fn recover(dest: &Path) -> Result<(), Error> {
+    tidy(&parent_of(dest), Some(&base_name(dest)), false)
 }
 
 /// Refuse to overwrite a non-empty folder that kiln did not create.
@@ -77,8 +142,10 @@ fn check_ours(out: &Path) -> Result<(), Error> {
     }
     if out.is_dir() && !out.join(MARKER).exists() {
         let mut entries = fs::read_dir(out).map_err(|e| Error::io("read folder", out, &e))?;
-        // A folder holding only a `.gitkeep` counts as empty.
-        if entries.any(|e| e.is_ok_and(|e| e.file_name() != ".gitkeep")) {
+        // A folder holding only a `.gitkeep` counts as empty, and so does a fresh filesystem's
+        // `lost+found` (`--out` on a mount point).
+        let counts = |name: &OsString| name != GITKEEP && name != LOST_FOUND;
+        if entries.any(|e| e.is_ok_and(|e| counts(&e.file_name()))) {
             return Err(Error::Run(
                 Diagnostic::error(format!(
                     "output folder `{}` was not written by kiln; refusing to replace its contents",
@@ -91,78 +158,546 @@ fn check_ours(out: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Kept by users in a folder they mean to fill; it does not make the folder "not written by kiln".
+const GITKEEP: &str = ".gitkeep";
+/// A fresh ext2/3/4 filesystem's root has it; `fsck` owns it, so a swap never moves it.
+const LOST_FOUND: &str = "lost+found";
+
+/// Make the top output folder (with its marker) for a render that replaces only part of it.
 fn ensure_dir(out: &Path) -> Result<(), Error> {
-    fs::create_dir_all(out).map_err(|e| Error::io("create folder", out, &e))?;
+    if !out.is_dir() {
+        let parent = parent_of(out);
+        fs::create_dir_all(out).map_err(|e| Error::io("create folder", out, &e))?;
+        sync_dir(&parent).map_err(|e| Error::io("sync", &parent, &e))?;
+    }
     let marker = out.join(MARKER);
     if !marker.exists() {
-        fs::write(
-            &marker,
-            "written by kiln render; the whole folder is replaced on every render\n",
-        )
-        .map_err(|e| Error::io("write", &marker, &e))?;
+        write_synced(&marker, MARKER_TEXT).map_err(|e| Error::io("write", &marker, &e))?;
+        sync_dir(out).map_err(|e| Error::io("sync", out, &e))?;
     }
     Ok(())
 }
 
-/// Build a complete new folder beside `dest`, then rename it into place.
-fn swap_in<'a>(dest: &Path, files: impl Iterator<Item = (&'a str, &'a str)>) -> Result<(), Error> {
-    let parent = dest
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let parent = if parent.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        parent
-    };
+/// Replace `dest` by a folder holding exactly `files` (and the marker when `top`).
+fn swap_in(
+    dest: &Path,
+    files: &[(&str, &str)],
+    top: bool,
+    exchange: &Exchange<'_>,
+) -> Result<(), Error> {
+    if dest.is_dir() && is_mount_point(dest) {
+        // Renaming it would fail with EBUSY, and its parent may not even be writable.
+        return swap_children(dest, files, top, exchange);
+    }
+    let parent = parent_of(dest);
     fs::create_dir_all(&parent).map_err(|e| Error::io("create folder", &parent, &e))?;
-    let base = dest
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let base = base_name(dest);
     let pid = std::process::id();
-    let tmp = parent.join(format!(".{base}.kiln-new-{pid}"));
-    let old = parent.join(format!(".{base}.kiln-old-{pid}"));
+    let tmp = parent.join(temp_name(&base, "new", pid));
     let _ = fs::remove_dir_all(&tmp);
-    let result = (|| {
-        fs::create_dir_all(&tmp).map_err(|e| Error::io("create folder", &tmp, &e))?;
-        let is_top = dest.join(MARKER).exists() || !dest.exists();
-        if is_top && dest.parent().is_none_or(|p| !p.join(MARKER).exists()) {
-            fs::write(
-                tmp.join(MARKER),
-                "written by kiln render; the whole folder is replaced on every render\n",
-            )
-            .map_err(|e| Error::io("write", &tmp, &e))?;
-        }
-        // Folders first, then the files in parallel: thousands of small files are the bulk of
-        // a large render's wall time otherwise.
-        let files: Vec<(&str, &str)> = files.collect();
-        let mut dirs: Vec<PathBuf> = files
-            .iter()
-            .filter_map(|(rel, _)| tmp.join(rel).parent().map(Path::to_path_buf))
-            .collect();
-        dirs.dedup();
-        for d in &dirs {
-            fs::create_dir_all(d).map_err(|e| Error::io("create folder", d, &e))?;
-        }
-        files.par_iter().try_for_each(|(rel, text)| {
-            fs::write(tmp.join(rel), text).map_err(|e| Error::io("write", &dest.join(rel), &e))
-        })?;
-        Ok(())
-    })();
-    if let Err(e) = result {
+    build(&tmp, dest, files, top)?;
+    let fail = |e: Error| {
         let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
+        Err(e)
+    };
+    if dest.symlink_metadata().is_err() {
+        if let Err(e) = fs::rename(&tmp, dest) {
+            return fail(Error::io("replace", dest, &e));
+        }
+        return sync_dir(&parent).map_err(|e| Error::io("sync", &parent, &e));
     }
-    if dest.exists() {
-        fs::rename(dest, &old).map_err(|e| {
+    match exchange(&tmp, dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
             let _ = fs::remove_dir_all(&tmp);
-            Error::io("move aside", dest, &e)
-        })?;
+            return swap_children(dest, files, top, exchange);
+        }
+        Err(e) if exchange_refused(&e) => {
+            // Two renames: between them `dest` is missing, and the next run recovers it.
+            let old = parent.join(temp_name(&base, "old", pid));
+            let _ = fs::remove_dir_all(&old);
+            match fs::rename(dest, &old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    return swap_children(dest, files, top, exchange);
+                }
+                Err(e) => return fail(Error::io("move aside", dest, &e)),
+            }
+            if let Err(e) = fs::rename(&tmp, dest) {
+                let _ = fs::rename(&old, dest);
+                return fail(Error::io("replace", dest, &e));
+            }
+            // The old tree leaves under the name the exchange would have given it, so that a
+            // removal cut short never leaves a partial tree under a name recovery brings back.
+            if fs::rename(&old, &tmp).is_err() {
+                let _ = fs::remove_dir_all(&old);
+            }
+        }
+        Err(e) => return fail(Error::io("replace", dest, &e)),
     }
-    if let Err(e) = fs::rename(&tmp, dest) {
-        let _ = fs::rename(&old, dest);
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(Error::io("replace", dest, &e));
+    // `tmp` now holds the previous tree.
+    let synced = sync_dir(&parent);
+    let _ = fs::remove_dir_all(&tmp);
+    synced.map_err(|e| Error::io("sync", &parent, &e))
+}
+
+/// Replace the children of `dest` one by one, for a `dest` that cannot itself be renamed (a
+/// mount point). The new tree is built inside `dest`, on the same filesystem as its children.
+fn swap_children(
+    dest: &Path,
+    files: &[(&str, &str)],
+    top: bool,
+    exchange: &Exchange<'_>,
+) -> Result<(), Error> {
+    let pid = std::process::id();
+    let stage = dest.join(temp_name("", "new", pid));
+    let aside = dest.join(temp_name("", "old", pid));
+    let _ = fs::remove_dir_all(&stage);
+    let _ = fs::remove_dir_all(&aside);
+    build(&stage, dest, files, top)?;
+    let mut names: Vec<OsString> = fs::read_dir(&stage)
+        .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
+        .map_err(|e| Error::io("read folder", dest, &e))?;
+    // The marker first, so a folder left half-swapped is still recognised as kiln's.
+    names.sort_by_key(|n| (n != MARKER, n.clone()));
+    for name in &names {
+        let new = stage.join(name);
+        let cur = dest.join(name);
+        let result = if cur.symlink_metadata().is_ok() {
+            match exchange(&new, &cur) {
+                Err(e) if exchange_refused(&e) => fs::create_dir_all(&aside)
+                    .and_then(|()| fs::rename(&cur, aside.join(name)))
+                    .and_then(|()| fs::rename(&new, &cur)),
+                other => other,
+            }
+        } else {
+            fs::rename(&new, &cur)
+        };
+        result.map_err(|e| Error::io("replace", &cur, &e))?;
     }
-    let _ = fs::remove_dir_all(&old);
+    // What the render no longer has goes into the stage, which is then removed whole.
+    let entries = fs::read_dir(dest).map_err(|e| Error::io("read folder", dest, &e))?;
+    for entry in entries {
+        let name = entry
+            .map_err(|e| Error::io("read folder", dest, &e))?
+            .file_name();
+        let ours = name == stage.file_name().unwrap_or_default()
+            || name == aside.file_name().unwrap_or_default();
+        if ours || names.contains(&name) || name == LOST_FOUND {
+            continue;
+        }
+        fs::rename(dest.join(&name), stage.join(&name))
+            .map_err(|e| Error::io("remove", &dest.join(&name), &e))?;
+    }
+    sync_dir(dest).map_err(|e| Error::io("sync", dest, &e))?;
+    let _ = fs::remove_dir_all(&stage);
+    let _ = fs::remove_dir_all(&aside);
     Ok(())
+}
+
+/// Write `files` into the new folder `root`, then fsync every file and folder in it. Errors name
+/// the path in `dest` a file is for, never the temporary folder.
+fn build(root: &Path, dest: &Path, files: &[(&str, &str)], marker: bool) -> Result<(), Error> {
+    let result = (|| {
+        fs::create_dir(root).map_err(|e| unwritable(dest, root, &e))?;
+        // Folders first, then the files in parallel: thousands of small files (each fsynced) are
+        // the bulk of a large render's wall time otherwise.
+        let mut dirs: BTreeSet<&Path> = BTreeSet::new();
+        for (rel, _) in files {
+            dirs.extend(
+                Path::new(rel)
+                    .ancestors()
+                    .skip(1)
+                    .filter(|d| !d.as_os_str().is_empty()),
+            );
+        }
+        for d in &dirs {
+            fs::create_dir(root.join(d))
+                .map_err(|e| Error::io("create folder", &dest.join(d), &e))?;
+        }
+        let marker = marker.then_some((MARKER, MARKER_TEXT));
+        writers(|| {
+            files
+                .par_iter()
+                .copied()
+                .chain(marker)
+                .try_for_each(|(rel, text)| {
+                    write_synced(&root.join(rel), text)
+                        .map_err(|e| Error::io("write", &dest.join(rel), &e))
+                })?;
+            // A folder's entries are durable only once the folder itself is synced.
+            dirs.par_iter()
+                .copied()
+                .chain([Path::new("")])
+                .try_for_each(|d| {
+                    sync_dir(&root.join(d)).map_err(|e| Error::io("sync", &dest.join(d), &e))
+                })
+        })
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(root);
+    }
+    result
+}
+
+/// The error for a new folder that cannot be created beside (or in) the destination: it names
+/// the folder the user asked for, not kiln's temporary one.
+fn unwritable(dest: &Path, tmp: &Path, err: &io::Error) -> Error {
+    let place = parent_of(tmp);
+    Error::Run(
+        Diagnostic::error(format!(
+            "cannot write `{}`: cannot create a folder in `{}`: {err}",
+            dest.display(),
+            place.display()
+        ))
+        .help(format!(
+            "kiln builds the new output in `{}` and swaps it in: make that folder writable, or write elsewhere with `--out DIR`",
+            place.display()
+        )),
+    )
+}
+
+/// How many files are written and fsynced at once. An fsync waits for the disk, not the CPU, and
+/// fsyncs in flight together share one journal commit, so this is wider than the CPU count.
+const WRITERS: usize = 16;
+
+/// Run `f` (which writes files with rayon) on a pool of [`WRITERS`] threads.
+fn writers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(WRITERS)
+        .thread_name(|i| format!("kiln-writer-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(f),
+        // No threads to be had: the global pool writes just as correctly.
+        Err(_) => f(),
+    }
+}
+
+fn write_synced(path: &Path, text: &str) -> io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+/// fsync a folder, so that the entries created or renamed in it survive a power cut.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    if cfg!(unix) {
+        File::open(dir)?.sync_all()
+    } else {
+        // Folders cannot be opened as files elsewhere; NTFS journals its metadata.
+        Ok(())
+    }
+}
+
+fn parent_of(dest: &Path) -> PathBuf {
+    match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn base_name(dest: &Path) -> String {
+    dest.file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned())
+}
+
+/// `renameat2(a, b, RENAME_EXCHANGE)`: both must exist; afterwards each has the other's name.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(io::Error::from)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// The filesystem (or the system) cannot exchange: fall back to two renames.
+fn exchange_refused(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    if let Some(errno) = rustix::io::Errno::from_io_error(e) {
+        use rustix::io::Errno;
+        return matches!(errno, Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP);
+    }
+    e.kind() == io::ErrorKind::Unsupported
+}
+
+/// Whether `dir` is the root of a mount (`statx`'s `STATX_ATTR_MOUNT_ROOT`, Linux 5.8+; else a
+/// different device than its parent's).
+fn is_mount_point(dir: &Path) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{AtFlags, CWD, StatxAttributes, StatxFlags, statx};
+        let flags = AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW;
+        if let Ok(s) = statx(CWD, dir, flags, StatxFlags::empty())
+            && s.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
+        {
+            return s.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let dev = |p: &Path| fs::symlink_metadata(p).map(|m| m.dev()).ok();
+        dev(dir).is_some_and(|d| dev(&parent_of(dir)).is_some_and(|p| p != d))
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// The name of a temporary folder of run `pid` for `of` (see [`Leftover`]).
+fn temp_name(of: &str, kind: &str, pid: u32) -> String {
+    if of.is_empty() {
+        format!(".kiln-{kind}-{pid}")
+    } else {
+        format!(".{of}.kiln-{kind}-{pid}")
+    }
+}
+
+/// A folder named by kiln's own pattern: `.<of>.kiln-new-<pid>` / `.<of>.kiln-old-<pid>`, or
+/// `.kiln-new-<pid>` / `.kiln-old-<pid>` (`of` empty: the stage inside a mount point).
+#[derive(Debug, PartialEq, Eq)]
+struct Leftover {
+    of: String,
+    old: bool,
+    pid: u32,
+}
+
+impl Leftover {
+    fn parse(name: &str) -> Option<Leftover> {
+        let (head, pid) = name.strip_prefix('.')?.rsplit_once('-')?;
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let pid = pid.parse().ok()?;
+        let (of, old) = [("kiln-new", false), ("kiln-old", true)]
+            .into_iter()
+            .find_map(|(kind, old)| {
+                let of = head.strip_suffix(kind)?;
+                match of.strip_suffix('.') {
+                    Some(of) => Some((of, old)),
+                    None => of.is_empty().then_some((of, old)),
+                }
+            })?;
+        Some(Leftover {
+            of: of.to_string(),
+            old,
+            pid,
+        })
+    }
+
+    /// A run that is still going owns its folders.
+    fn running(&self) -> bool {
+        self.pid != std::process::id()
+            && cfg!(target_os = "linux")
+            && Path::new("/proc").join(self.pid.to_string()).exists()
+    }
+}
+
+/// Recover, then (when `remove`) delete what killed runs left in `dir`: a missing `<of>` comes
+/// back from its newest `.<of>.kiln-old-*`, and every other leftover folder goes. `only`
+/// restricts both to the leftovers of one name (the parent of an output folder is the user's).
+fn tidy(dir: &Path, only: Option<&str>, remove: bool) -> Result<(), Error> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut found: Vec<(PathBuf, Leftover)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let left = Leftover::parse(e.file_name().to_str()?)?;
+            // Real folders only: never follow a symlink out of here.
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            let wanted = only.is_none_or(|o| o == left.of);
+            (is_dir && wanted && !left.running()).then(|| (e.path(), left))
+        })
+        .collect();
+    let missing: BTreeSet<String> = found
+        .iter()
+        .filter(|(_, l)| l.old && !l.of.is_empty())
+        .map(|(_, l)| l.of.clone())
+        .filter(|of| dir.join(of).symlink_metadata().is_err())
+        .collect();
+    for of in missing {
+        let newest = found
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, l))| l.old && l.of == of)
+            .max_by_key(|(_, (p, _))| (fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()))
+            .map(|(i, _)| i);
+        if let Some(i) = newest {
+            let (path, _) = found.remove(i);
+            let dest = dir.join(&of);
+            fs::rename(&path, &dest).map_err(|e| Error::io("recover", &dest, &e))?;
+            sync_dir(dir).map_err(|e| Error::io("sync", dir, &e))?;
+        }
+    }
+    if remove {
+        // Best effort: what cannot be removed now is tried again next time. An old tree is first
+        // renamed to its run's new-tree name, so that a removal cut short never leaves a partial
+        // tree under a name the recovery above would bring back.
+        found.sort_by_key(|(_, l)| l.old);
+        for (path, l) in found {
+            let doomed = dir.join(temp_name(&l.of, "new", l.pid));
+            let path = if l.old && fs::rename(&path, &doomed).is_ok() {
+                doomed
+            } else {
+                path
+            };
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn files(list: &[(&str, &str)]) -> BTreeMap<String, String> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    /// Every file under `dir`, relative, with contents.
+    fn tree(dir: &Path) -> BTreeMap<String, String> {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e.path().strip_prefix(dir).unwrap();
+                (
+                    rel.to_string_lossy().into_owned(),
+                    fs::read_to_string(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut n: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    }
+
+    fn errno(e: rustix::io::Errno) -> io::Error {
+        io::Error::from_raw_os_error(e.raw_os_error())
+    }
+
+    #[test]
+    fn leftover_names() {
+        let l = |of: &str, old, pid| {
+            Some(Leftover {
+                of: of.into(),
+                old,
+                pid,
+            })
+        };
+        assert_eq!(Leftover::parse(".out.kiln-new-12"), l("out", false, 12));
+        assert_eq!(Leftover::parse(".golden.kiln-old-7"), l("golden", true, 7));
+        assert_eq!(Leftover::parse(".my.out.kiln-old-7"), l("my.out", true, 7));
+        assert_eq!(Leftover::parse(".kiln-new-3"), l("", false, 3));
+        for not in [
+            "out",
+            ".out.kiln-new-",
+            ".out.kiln-new-12x",
+            ".out.kiln-tmp-12",
+            "out.kiln-new-12",
+            ".outkiln-new-12",
+            ".out.kiln-new-+1",
+            ".kiln-output",
+        ] {
+            assert_eq!(Leftover::parse(not), None, "{not}");
+        }
+    }
+
+    /// A destination that cannot be renamed (EBUSY: a mount point) has its children exchanged
+    /// one by one; removed environments go, and nothing is left behind.
+    #[test]
+    fn busy_destination_swaps_its_children() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        let first = files(&[
+            ("dev/a.yaml", "a1"),
+            ("dev/b.yaml", "b1"),
+            ("prod/a.yaml", "pa"),
+        ]);
+        write(&out, &first, &Scope::All).unwrap();
+        let busy = |a: &Path, b: &Path| {
+            if b == out {
+                Err(errno(rustix::io::Errno::BUSY))
+            } else {
+                exchange(a, b)
+            }
+        };
+        let ino = |p: &Path| {
+            use std::os::unix::fs::MetadataExt as _;
+            fs::metadata(p).unwrap().ino()
+        };
+        let before = ino(&out);
+        let second = files(&[("dev/a.yaml", "a2"), ("stage/c.yaml", "c2")]);
+        write_with(&out, &second, &Scope::All, &busy).unwrap();
+        assert_eq!(ino(&out), before, "the folder itself stays");
+        let mut want = second.clone();
+        want.insert(MARKER.into(), MARKER_TEXT.into());
+        assert_eq!(tree(&out), want);
+        assert_eq!(names(&out), [MARKER, "dev", "stage"]);
+        assert_eq!(names(t.path()), ["out"]);
+        // Where the exchange is refused too, each child is replaced with two renames.
+        let neither = |_: &Path, b: &Path| {
+            let e = if b == out {
+                rustix::io::Errno::BUSY
+            } else {
+                rustix::io::Errno::INVAL
+            };
+            Err(errno(e))
+        };
+        write_with(&out, &first, &Scope::All, &neither).unwrap();
+        let mut want = first.clone();
+        want.insert(MARKER.into(), MARKER_TEXT.into());
+        assert_eq!(tree(&out), want);
+        assert_eq!(names(&out), [MARKER, "dev", "prod"]);
+        assert_eq!(ino(&out), before);
+    }
+
+    /// A filesystem without RENAME_EXCHANGE gets the two renames, and the same result.
+    #[test]
+    fn refused_exchange_falls_back_to_two_renames() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        write(&out, &files(&[("dev/a.yaml", "1")]), &Scope::All).unwrap();
+        for e in [
+            rustix::io::Errno::INVAL,
+            rustix::io::Errno::NOSYS,
+            rustix::io::Errno::OPNOTSUPP,
+        ] {
+            let refuse = move |_: &Path, _: &Path| Err(errno(e));
+            let new = files(&[("prod/b.yaml", &e.raw_os_error().to_string())]);
+            write_with(&out, &new, &Scope::All, &refuse).unwrap();
+            let mut want = new.clone();
+            want.insert(MARKER.into(), MARKER_TEXT.into());
+            assert_eq!(tree(&out), want);
+            assert_eq!(names(t.path()), ["out"], "{e:?}");
+        }
+        // Any other failure is an error naming the destination, and changes nothing.
+        let broken = |_: &Path, _: &Path| Err(errno(rustix::io::Errno::IO));
+        let err = write_with(&out, &files(&[("x/y.yaml", "z")]), &Scope::All, &broken).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("cannot replace `{}`", out.display())),
+            "{err}"
+        );
+        let last = rustix::io::Errno::OPNOTSUPP.raw_os_error().to_string();
+        assert_eq!(tree(&out).get("prod/b.yaml"), Some(&last));
+        assert_eq!(names(t.path()), ["out"]);
+    }
 }

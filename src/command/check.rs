@@ -26,7 +26,10 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     };
     let templates = &pipeline.templates;
     let golden = &pipeline.project.golden_dir;
-    // An empty golden/ (as `kiln init` makes it) means "nothing recorded yet".
+    // (`Pipeline::load` has brought it back if a killed `kiln golden update` left it aside.)
+    // An empty golden/ (as `kiln init` makes it) means "nothing recorded yet"; a missing one is a
+    // finding below, never a quietly skipped drift check.
+    let missing = !golden.is_dir();
     let recorded = walkdir::WalkDir::new(golden)
         .into_iter()
         .filter_map(Result::ok)
@@ -99,6 +102,17 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
         }
     }
     let mut results = per_template(results, templates);
+    if missing {
+        let shown = pipeline.project.relative(golden);
+        results.push(Checked::file_level(
+            "golden-drift",
+            crate::diagnostic::Severity::Error,
+            &shown,
+            format!(
+                "`{shown}` is missing, so drift from the recorded output cannot be checked; run `kiln golden update` to record it (an empty `{shown}` folder means nothing recorded yet)"
+            ),
+        ));
+    }
     // When the project keeps golden files, drift from them fails the check (and is shown).
     let mut drift_text = String::new();
     if recorded {

@@ -122,6 +122,10 @@ impl Pipeline {
     pub fn load(dir: &Path, value_args: &ValueArgs, sets: &[SetFlag]) -> Result<Pipeline, Error> {
         let mut sources = Sources::default();
         let project = Project::discover(dir, &mut sources)?;
+        // A write a killed run left half done (the folder renamed aside) is repaired before
+        // anything can fail, whatever the command.
+        crate::output::recover(&project.out_dir)?;
+        crate::output::recover(&project.golden_dir)?;
         let overrides = layers::overrides(&value_args.values_files, sets, &mut sources)?;
         let tree = ValuesTree::load(&project, &mut sources)?;
         let shown = project.relative(&project.templates_dir);

@@ -10,6 +10,10 @@ use crate::output::{self, Scope};
 
 /// Run `kiln render`.
 pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Error> {
+    if let Some(out) = &args.out {
+        // As `Pipeline::load` does for the project's own out/ and golden/.
+        output::recover(out)?;
+    }
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
     let envs = pipeline.select_envs(&args.env)?;
     let instances = pipeline.instances(&envs, &args.service)?;

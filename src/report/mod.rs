@@ -406,7 +406,7 @@ pub const RULES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "golden-drift",
-        "The render differs from the reviewed golden files in golden/.",
+        "The render differs from the reviewed golden files in golden/, or there is no golden/ (an empty one means nothing recorded yet).",
         "An unreviewed change to values or templates would reach the cluster.",
         "Review with `kiln diff`; if intended, run `kiln golden update` and commit golden/.",
     ),

@@ -1,0 +1,796 @@
+//! Replacing `out/` and `golden/` atomically, through the real binary: the exchange, fsync,
+//! leftovers of killed runs, mount points, and kills at every step.
+//!
+//! Tests that watch or fault system calls need `strace`: without it they print one line on stderr
+//! and pass, unless `KILN_REQUIRE_SHARED=1` is set. Tests that need a mount (`mount -t tmpfs`,
+//! root only) print one line and pass where mounting is not permitted.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const KILN_YAML: &str = "\
+environments:
+  dev: {namespace: dev, kubeVersion: \"1.35\"}
+  prod: {namespace: prod, kubeVersion: \"1.35\"}
+";
+
+const CM: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ service.name }}
+  namespace: {{ env.namespace }}
+data:
+  greeting: {{ values.greeting }}
+";
+
+/// A PID no process has (Linux PIDs stop at 2^22), for leftovers of a "killed" run.
+const DEAD: u32 = 999_999_990;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A project with `services` services in dev and prod, all saying `greeting`.
+fn project(services: usize, greeting: &str) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "kiln.yaml", KILN_YAML);
+    write(d, "templates/web/cm.yaml.j2", CM);
+    greet(d, greeting);
+    for i in 0..services {
+        write(d, &format!("values/services/svc{i:04}.yaml"), "{}\n");
+    }
+    dir
+}
+
+/// Change what every service says: the next render differs in every file.
+fn greet(dir: &Path, greeting: &str) {
+    write(
+        dir,
+        "values/defaults.yaml",
+        &format!("template: web\ngreeting: {greeting}\n"),
+    );
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    c.args(["--color", "never", "-C"]).arg(dir).args(args);
+    c.current_dir(dir).env_remove("CI");
+    c
+}
+
+fn run(mut c: Command) -> Run {
+    let out = c.output().expect("run");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn kiln(dir: &Path, args: &[&str]) -> Run {
+    run(command(dir, args))
+}
+
+#[track_caller]
+fn kiln_ok(dir: &Path, args: &[&str]) -> String {
+    let r = kiln(dir, args);
+    assert_eq!(r.code, 0, "kiln {args:?} failed:\n{}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+/// Every file and folder under `root` (folders end in `/`), with contents.
+type Tree = BTreeMap<String, Vec<u8>>;
+
+fn tree(root: &Path) -> Tree {
+    let mut t = Tree::new();
+    if !root.exists() {
+        return t;
+    }
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if e.file_type().is_dir() {
+            t.insert(format!("{rel}/"), Vec::new());
+        } else {
+            t.insert(rel, std::fs::read(e.path()).unwrap());
+        }
+    }
+    t
+}
+
+/// Names in `dir` (not below) that look like kiln's temporary folders.
+fn strays(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut s: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".kiln-new-") || n.contains(".kiln-old-"))
+        .collect();
+    s.sort();
+    s
+}
+
+/// What differs between two trees, for a readable failure.
+fn differences(a: &Tree, b: &Tree) -> Vec<String> {
+    let mut d: Vec<String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| format!("-{k}"))
+        .collect();
+    d.extend(
+        b.iter()
+            .filter(|(k, v)| a.get(*k) != Some(v))
+            .map(|(k, _)| format!("+{k}")),
+    );
+    d.truncate(8);
+    d
+}
+
+/// Say on stderr (one line, past the test harness's capture) why a test did not run.
+fn skip(why: &str) {
+    let _ = writeln!(std::io::stderr(), "{why}");
+}
+
+/// `strace`, when it is installed and allowed to trace here. Otherwise one line on stderr and
+/// `None`, or a failure when `KILN_REQUIRE_SHARED=1` says the tools must be present.
+fn strace(test: &str) -> Option<Command> {
+    let works = Command::new("strace")
+        .args(["-o", "/dev/null", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if works {
+        let mut c = Command::new("strace");
+        c.args(["-f", "-qq"]);
+        return Some(c);
+    }
+    assert!(
+        std::env::var_os("KILN_REQUIRE_SHARED").is_none_or(|v| v != "1"),
+        "{test}: strace is required (KILN_REQUIRE_SHARED=1) but missing or not permitted: apt-get install -y strace"
+    );
+    skip(&format!(
+        "{test}: skipped, strace is missing or cannot trace here (apt-get install -y strace)"
+    ));
+    None
+}
+
+/// kiln `args` in `dir` under `strace` with `options`; returns the run and the trace.
+fn traced(strace: Command, options: &[&str], dir: &Path, args: &[&str]) -> (Run, String) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let k = command(dir, args);
+    let mut c = strace;
+    c.arg("-o").arg(log.path()).args(options).arg("--");
+    c.arg(k.get_program())
+        .args(k.get_args())
+        .current_dir(dir)
+        .env_remove("CI");
+    let r = run(c);
+    (r, std::fs::read_to_string(log.path()).unwrap())
+}
+
+/// The quoted strings of a strace line (its path arguments).
+fn quoted(line: &str) -> Vec<&str> {
+    line.split('"').skip(1).step_by(2).collect()
+}
+
+/// A tmpfs mounted on `at`, unmounted on drop; `None` (one line on stderr) where mounting is not
+/// permitted.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, test: &str) -> Option<Mount> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "kiln-test"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        Mount::made(ok, at, test)
+    }
+
+    /// `at` bind-mounted onto itself read-only.
+    fn read_only(at: &Path, test: &str) -> Option<Mount> {
+        let bind = |args: &[&str]| {
+            Command::new("mount")
+                .args(args)
+                .arg(at)
+                .arg(at)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let ok = bind(&["--bind"]);
+        let m = Mount::made(ok, at, test)?;
+        let ro = Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ro {
+            Some(m)
+        } else {
+            skip(&format!("{test}: skipped, cannot remount read-only here"));
+            None
+        }
+    }
+
+    fn made(ok: bool, at: &Path, test: &str) -> Option<Mount> {
+        if ok {
+            Some(Mount(at.to_path_buf()))
+        } else {
+            skip(&format!(
+                "{test}: skipped, mounting is not permitted here (needs root)"
+            ));
+            None
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// `/proc/self/mountinfo` lists `dir` as a mount point.
+fn is_mounted(dir: &Path) -> bool {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let dir = dir.to_string_lossy();
+    info.lines()
+        .any(|l| l.split(' ').nth(4) == Some(dir.as_ref()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The exchange, the fallback to two renames, recovery
+// ---------------------------------------------------------------------------------------------
+
+/// The output folder is never renamed away: one `renameat2(RENAME_EXCHANGE)` swaps the new tree
+/// in, so there is no moment without a complete `out/`.
+#[test]
+fn the_output_folder_is_exchanged_never_renamed_away() {
+    let Some(strace) = strace("the_output_folder_is_exchanged_never_renamed_away") else {
+        return;
+    };
+    let p = project(3, "one");
+    kiln_ok(p.path(), &["render"]);
+    greet(p.path(), "two");
+    let out = p.path().join("out");
+    let (r, trace) = traced(
+        strace,
+        &["-e", "trace=rename,renameat,renameat2"],
+        p.path(),
+        &["render"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let renames: Vec<&str> = trace.lines().filter(|l| l.contains("rename")).collect();
+    let out = out.to_string_lossy();
+    assert!(
+        !renames
+            .iter()
+            .any(|l| quoted(l).first() == Some(&out.as_ref())),
+        "out/ was renamed away:\n{trace}"
+    );
+    let exchanged = renames.iter().any(|l| {
+        l.contains("RENAME_EXCHANGE")
+            && l.ends_with("= 0")
+            && quoted(l).get(1) == Some(&out.as_ref())
+    });
+    assert!(exchanged, "no RENAME_EXCHANGE onto out/:\n{trace}");
+    assert!(
+        String::from_utf8_lossy(&tree(p.path().join("out").as_path())["dev/svc0000.yaml"])
+            .contains("greeting: two")
+    );
+    assert_eq!(strays(p.path()), Vec::<String>::new());
+}
+
+/// Where the filesystem refuses the exchange (faked with strace: EINVAL), kiln renames twice; a
+/// kill between the two renames leaves no `out/`, and the next run brings the old one back
+/// before anything else (here a render of one environment, so the other is the recovered one).
+#[test]
+fn without_exchange_two_renames_and_the_next_run_recovers() {
+    let test = "without_exchange_two_renames_and_the_next_run_recovers";
+    let Some(_) = strace(test) else {
+        return;
+    };
+    let p = project(3, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    let first = tree(&d.join("out"));
+    greet(d, "two");
+    let refuse = ["-e", "inject=renameat2:error=EINVAL"];
+    let (r, _) = traced(strace(test).unwrap(), &refuse, d, &["render"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = tree(&d.join("out"));
+    assert!(String::from_utf8_lossy(&second["prod/svc0002.yaml"]).contains("greeting: two"));
+    assert_eq!(strays(d), Vec::<String>::new());
+
+    // Killed on entering the second rename: `out` is aside, the new tree beside it.
+    greet(d, "three");
+    let kill = [
+        "-e",
+        "inject=renameat2:error=EINVAL",
+        "-e",
+        "inject=rename:signal=KILL:when=2",
+    ];
+    let (r, _) = traced(strace(test).unwrap(), &kill, d, &["render"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        !d.join("out").exists(),
+        "the kill did not land between the renames"
+    );
+    assert_eq!(strays(d).len(), 2, "{:?}", strays(d));
+    kiln_ok(d, &["render", "--env", "dev"]);
+    let now = tree(&d.join("out"));
+    let prod = |t: &Tree| -> Tree {
+        t.iter()
+            .filter(|(k, _)| k.starts_with("prod"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(prod(&now), prod(&second), "prod/ is the recovered output");
+    assert!(String::from_utf8_lossy(&now["dev/svc0002.yaml"]).contains("greeting: three"));
+    assert_eq!(strays(d), Vec::<String>::new());
+    assert_ne!(first, second);
+}
+
+/// The same recovery without strace: the state a kill between the two renames leaves, made by
+/// hand. The next run brings `out/` back before anything else, even a render that then fails;
+/// `kiln render --env dev` then leaves the recovered `out/prod` as it was.
+#[test]
+fn a_missing_output_folder_comes_back_from_its_moved_aside_copy() {
+    let p = project(2, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    let before = tree(&d.join("out"));
+    let aside = |d: &Path| {
+        std::fs::rename(d.join("out"), d.join(format!(".out.kiln-old-{DEAD}"))).unwrap();
+        // The killed run's complete new tree is beside it.
+        std::fs::create_dir_all(d.join(format!(".out.kiln-new-{DEAD}/dev"))).unwrap();
+    };
+    aside(d);
+    write(d, "values/services/svc0000.yaml", "greeting: [unclosed\n");
+    let r = kiln(d, &["render"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        tree(&d.join("out")),
+        before,
+        "a failing render did not recover out/"
+    );
+    write(d, "values/services/svc0000.yaml", "{}\n");
+    aside(d);
+    greet(d, "two");
+    kiln_ok(d, &["render", "--env", "dev"]);
+    let after = tree(&d.join("out"));
+    for (k, v) in &before {
+        if !k.starts_with("dev") {
+            assert_eq!(after.get(k), Some(v), "{k} was not recovered");
+        }
+    }
+    assert!(String::from_utf8_lossy(&after["dev/svc0001.yaml"]).contains("greeting: two"));
+    assert_eq!(strays(d), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. fsync
+// ---------------------------------------------------------------------------------------------
+
+/// Every file and folder of the new tree is fsynced before the exchange, and the parent folder
+/// after it: a power cut cannot leave a swapped-in tree of empty files.
+#[test]
+fn every_file_and_folder_is_synced_before_the_swap_and_the_parent_after() {
+    let Some(strace) =
+        strace("every_file_and_folder_is_synced_before_the_swap_and_the_parent_after")
+    else {
+        return;
+    };
+    let p = project(5, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    greet(d, "two");
+    let (r, trace) = traced(
+        strace,
+        &["-y", "-e", "trace=fsync,fdatasync,renameat2"],
+        d,
+        &["render"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = trace.lines().collect();
+    let swap = lines
+        .iter()
+        .position(|l| l.contains("RENAME_EXCHANGE") && l.ends_with("= 0"))
+        .unwrap_or_else(|| panic!("no exchange:\n{trace}"));
+    // `fsync(3</tmp/x/.out.kiln-new-12/dev/a.yaml>)`: the path the descriptor is open on.
+    let synced = |range: &[&str]| -> Vec<String> {
+        range
+            .iter()
+            .filter(|l| l.contains("fsync(") || l.contains("fdatasync("))
+            .filter_map(|l| Some(l.split_once('<')?.1.split_once('>')?.0.to_string()))
+            .collect()
+    };
+    let before = synced(&lines[..swap]);
+    let after = synced(&lines[swap..]);
+    let root = d.to_string_lossy().into_owned();
+    let prefix = format!("{root}/.out.kiln-new-");
+    let relative: Vec<String> = before
+        .iter()
+        .filter_map(|p| p.strip_prefix(&prefix))
+        .map(|p| {
+            p.split_once('/')
+                .map_or_else(String::new, |(_, rest)| rest.to_string())
+        })
+        .collect();
+    let mut want: Vec<String> = tree(&d.join("out"))
+        .into_keys()
+        .map(|k| k.trim_end_matches('/').to_string())
+        .collect();
+    want.push(String::new());
+    for w in &want {
+        assert!(
+            relative.contains(w),
+            "`out/{w}` was not fsynced before the swap:\n{trace}"
+        );
+    }
+    assert!(
+        after.contains(&root),
+        "the parent was not fsynced after the swap:\n{trace}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Leftovers
+// ---------------------------------------------------------------------------------------------
+
+/// Temporary folders of killed runs, of any PID, beside `out/` and inside it, are removed by the
+/// next run; anything not named by kiln's pattern, not a folder, or of a running process stays.
+#[test]
+fn leftovers_of_killed_runs_are_removed_and_nothing_else() {
+    let p = project(2, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    let me = std::process::id();
+    let gone = [
+        format!(".out.kiln-new-{DEAD}"),
+        format!(".out.kiln-old-{}", DEAD + 1),
+        format!("out/.dev.kiln-new-{}", DEAD + 2),
+        format!("out/.prod.kiln-old-{}", DEAD + 3),
+        format!("out/.kiln-new-{}", DEAD + 4),
+    ];
+    let kept = [
+        format!(".out.kiln-new-{me}"),
+        format!(".other.kiln-new-{DEAD}"),
+        ".out.kiln-new-12x".to_string(),
+        ".out.kiln-new-".to_string(),
+        "out.kiln-new-5".to_string(),
+    ];
+    for f in gone.iter().chain(&kept) {
+        write(d, &format!("{f}/dev/svc0000.yaml"), "half\n");
+    }
+    write(
+        d,
+        &format!(".out.kiln-old-{}", DEAD + 5),
+        "a file, not a folder\n",
+    );
+    greet(d, "two");
+    kiln_ok(d, &["render"]);
+    for f in &gone {
+        assert!(!d.join(f).exists(), "{f} was left");
+    }
+    for f in &kept {
+        assert!(
+            d.join(f).join("dev/svc0000.yaml").is_file(),
+            "{f} was removed"
+        );
+    }
+    assert!(d.join(format!(".out.kiln-old-{}", DEAD + 5)).is_file());
+    let out: Vec<String> = tree(&d.join("out")).into_keys().collect();
+    assert_eq!(
+        out,
+        [
+            ".kiln-output",
+            "dev/",
+            "dev/_env.yaml",
+            "dev/svc0000.yaml",
+            "dev/svc0001.yaml",
+            "prod/",
+            "prod/_env.yaml",
+            "prod/svc0000.yaml",
+            "prod/svc0001.yaml"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A mount point
+// ---------------------------------------------------------------------------------------------
+
+/// `--out` on a mount point (which cannot be renamed: EBUSY) swaps its children one by one; the
+/// mount stays, removed environments and services go, nothing is left behind.
+#[test]
+fn a_mount_point_gets_its_children_swapped() {
+    let p = project(3, "one");
+    let d = p.path();
+    let mnt = d.join("mnt");
+    let Some(_mount) = Mount::tmpfs(&mnt, "a_mount_point_gets_its_children_swapped") else {
+        return;
+    };
+    let out = mnt.to_string_lossy().into_owned();
+    kiln_ok(d, &["render", "--out", &out]);
+    let first = tree(&mnt);
+    assert!(first.contains_key(".kiln-output") && first.contains_key("prod/svc0002.yaml"));
+    // A second run (the folder is now kiln's), with a service and an environment removed.
+    greet(d, "two");
+    std::fs::remove_file(d.join("values/services/svc0002.yaml")).unwrap();
+    write(
+        d,
+        "kiln.yaml",
+        "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n",
+    );
+    kiln_ok(d, &["render", "--out", &out]);
+    let second: Vec<String> = tree(&mnt).into_keys().collect();
+    assert_eq!(
+        second,
+        [
+            ".kiln-output",
+            "dev/",
+            "dev/_env.yaml",
+            "dev/svc0000.yaml",
+            "dev/svc0001.yaml"
+        ]
+    );
+    assert!(String::from_utf8_lossy(&tree(&mnt)["dev/svc0000.yaml"]).contains("greeting: two"));
+    assert!(is_mounted(&mnt), "the mount point itself was replaced");
+    assert_eq!(strays(d), Vec::<String>::new());
+    assert_eq!(strays(&mnt), Vec::<String>::new());
+    // One environment at a time works inside the mount as anywhere else.
+    greet(d, "three");
+    kiln_ok(d, &["render", "--out", &out, "--env", "dev"]);
+    assert!(String::from_utf8_lossy(&tree(&mnt)["dev/svc0000.yaml"]).contains("greeting: three"));
+    assert_eq!(strays(&mnt), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5, 6. The folder asked for
+// ---------------------------------------------------------------------------------------------
+
+/// `--out` on an existing empty folder (or one holding only `.gitkeep`) works, and keeps
+/// working: the marker is written into the new tree whenever it is the top output folder.
+#[test]
+fn an_existing_empty_folder_can_be_rendered_into_again() {
+    let p = project(1, "one");
+    let d = p.path();
+    std::fs::create_dir(d.join("empty")).unwrap();
+    write(d, "kept/.gitkeep", "");
+    for out in ["empty", "kept"] {
+        for _ in 0..2 {
+            kiln_ok(d, &["render", "--out", out]);
+            assert!(d.join(out).join(".kiln-output").is_file(), "{out}");
+            assert!(d.join(out).join("dev/svc0000.yaml").is_file(), "{out}");
+        }
+    }
+}
+
+/// When the new tree cannot be made beside the output folder, the error names the folder asked
+/// for and says what to do, never kiln's temporary folder; the output is untouched.
+#[test]
+fn an_unwritable_parent_names_the_folder_asked_for() {
+    let test = "an_unwritable_parent_names_the_folder_asked_for";
+    let p = project(1, "one");
+    let d = p.path();
+    let ro = d.join("ro");
+    let out = ro.join("out");
+    std::fs::create_dir(&ro).unwrap();
+    let out_arg = out.to_string_lossy().into_owned();
+    kiln_ok(d, &["render", "--out", &out_arg]);
+    let before = tree(&out);
+    // Permissions stop anyone but root; root needs a read-only mount.
+    let set_mode = |mode| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set_mode(0o555);
+    let mount = if std::fs::File::create(ro.join("probe")).is_ok() {
+        std::fs::remove_file(ro.join("probe")).unwrap();
+        set_mode(0o755);
+        match Mount::read_only(&ro, test) {
+            Some(m) => Some(m),
+            None => return,
+        }
+    } else {
+        None
+    };
+    greet(d, "two");
+    let r = kiln(d, &["render", "--out", &out_arg]);
+    drop(mount);
+    set_mode(0o755);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("cannot write `{out_arg}`")),
+        "the error does not name the folder asked for:\n{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("kiln-new"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("make that folder writable"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree(&out), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. golden/
+// ---------------------------------------------------------------------------------------------
+
+/// An empty golden/ means "nothing recorded yet"; a missing one is a drift finding (exit 1), not
+/// a silently skipped check. A golden/ a killed `kiln golden update` left aside comes back.
+#[test]
+fn a_missing_golden_folder_is_a_finding() {
+    let p = project(1, "one");
+    let d = p.path();
+    let r = kiln(d, &["check"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("error[golden-drift]")
+            && r.stdout.contains("`golden` is missing")
+            && r.stdout.contains("kiln golden update"),
+        "{}",
+        r.stdout
+    );
+    std::fs::create_dir(d.join("golden")).unwrap();
+    kiln_ok(d, &["check"]);
+    kiln_ok(d, &["golden", "update"]);
+    kiln_ok(d, &["check"]);
+    let recorded = tree(&d.join("golden"));
+    std::fs::rename(d.join("golden"), d.join(format!(".golden.kiln-old-{DEAD}"))).unwrap();
+    kiln_ok(d, &["check"]);
+    assert_eq!(
+        tree(&d.join("golden")),
+        recorded,
+        "golden/ was not recovered"
+    );
+    assert_eq!(strays(d), Vec::<String>::new());
+    // A drifting render still fails once golden/ is back.
+    greet(d, "two");
+    assert_eq!(kiln(d, &["check"]).code, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Kills
+// ---------------------------------------------------------------------------------------------
+
+/// After a kill, `out/` is exactly the previous output or exactly the new one; the next run
+/// completes and leaves no temporary folder.
+#[track_caller]
+fn assert_old_or_new(d: &Path, old: &Tree, new: &Tree, when: &str) {
+    let now = tree(&d.join("out"));
+    assert!(
+        now == *old || now == *new,
+        "{when}: out/ is neither the previous output nor the new one: vs previous {:?}, vs new {:?}",
+        differences(old, &now),
+        differences(new, &now)
+    );
+    kiln_ok(d, &["render"]);
+    assert!(
+        tree(&d.join("out")) == *new,
+        "{when}: the next run did not finish the render"
+    );
+    assert_eq!(strays(d), Vec::<String>::new(), "{when}: leftovers stayed");
+    assert_eq!(strays(&d.join("out")), Vec::<String>::new(), "{when}");
+}
+
+/// Two complete outputs of a project big enough that a render takes a moment: (old, new, how
+/// long a render took). The project is left saying "old".
+fn two_outputs(d: &Path) -> (Tree, Tree, Duration) {
+    kiln_ok(d, &["render"]);
+    let old = tree(&d.join("out"));
+    greet(d, "new");
+    let start = Instant::now();
+    kiln_ok(d, &["render"]);
+    let took = start.elapsed();
+    let new = tree(&d.join("out"));
+    greet(d, "old");
+    kiln_ok(d, &["render"]);
+    (old, new, took)
+}
+
+/// SIGKILL at spread-out moments of a real render (no tools needed).
+#[test]
+fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_output() {
+    let p = project(300, "old");
+    let d = p.path();
+    let (mut old, mut new, took) = two_outputs(d);
+    let mut greeting = "new";
+    for step in 1..=8u32 {
+        greet(d, greeting);
+        let mut child = command(d, &["render"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(took * step / 8);
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none_or(|c| c == 0), "{status}");
+        assert_old_or_new(d, &old, &new, &format!("killed at {step}/8 of a render"));
+        std::mem::swap(&mut old, &mut new);
+        greeting = if greeting == "new" { "old" } else { "new" };
+    }
+}
+
+/// SIGKILL (delivered by strace on entering a system call) at each step of the swap: making the
+/// new tree, writing and syncing files (strace counts per thread), just before the exchange,
+/// just after it (the parent's fsync), and while the previous tree is removed.
+#[test]
+fn a_render_killed_at_each_step_leaves_the_old_or_the_new_output() {
+    let test = "a_render_killed_at_each_step_leaves_the_old_or_the_new_output";
+    let Some(_) = strace(test) else {
+        return;
+    };
+    // 200 files on the 16 writer threads: one of them surely makes 5 fsyncs.
+    let p = project(99, "old");
+    let d = p.path();
+    let (mut old, mut new, _) = two_outputs(d);
+    let mut greeting = "new";
+    let root = d.to_string_lossy().into_owned();
+    for (options, when) in [
+        (
+            &["-e", "inject=mkdir,mkdirat:signal=KILL:when=3"][..],
+            "making the new tree",
+        ),
+        (
+            &["-e", "inject=fsync:signal=KILL:when=1"],
+            "at the first fsync",
+        ),
+        (
+            &["-e", "inject=fsync:signal=KILL:when=5"],
+            "among the fsyncs",
+        ),
+        (
+            &["-e", "inject=renameat2:signal=KILL"],
+            "on entering the exchange",
+        ),
+        (
+            &["-P", &root, "-e", "inject=fsync:signal=KILL"],
+            "syncing the parent after the exchange",
+        ),
+        (
+            &["-e", "inject=unlinkat:signal=KILL:when=3"],
+            "removing the previous tree",
+        ),
+    ] {
+        greet(d, greeting);
+        let (r, trace) = traced(strace(test).unwrap(), options, d, &["render"]);
+        assert_eq!(r.code, -1, "{when}: not killed ({options:?}):\n{trace}");
+        assert_old_or_new(d, &old, &new, when);
+        std::mem::swap(&mut old, &mut new);
+        greeting = if greeting == "new" { "old" } else { "new" };
+    }
+}
