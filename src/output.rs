@@ -60,12 +60,37 @@ pub fn write(out: &Path, files: &BTreeMap<String, String>, scope: &Scope) -> Res
     write_with(out, files, scope, &exchange)
 }
 
+/// A relative path made only of plain names: no root, no `.` or `..`, not empty.
+fn stays_inside(rel: &str) -> bool {
+    let path = Path::new(rel);
+    !rel.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 fn write_with(
     out: &Path,
     files: &BTreeMap<String, String>,
     scope: &Scope,
     exchange: &Exchange<'_>,
 ) -> Result<(), Error> {
+    // Paths are built from names checked as DNS labels when the project loads; this is the
+    // last line of defence: nothing is written unless every path stays inside `out`.
+    if let Some(bad) = files.keys().find(|rel| !stays_inside(rel)) {
+        return Err(Error::Run(Diagnostic::error(format!(
+            "refusing to write `{bad}`: it is not a plain path inside the output folder `{}`",
+            out.display()
+        ))));
+    }
+    if let Scope::Envs(envs) = scope
+        && let Some(bad) = envs.iter().find(|e| !stays_inside(e) || e.contains('/'))
+    {
+        return Err(Error::Run(Diagnostic::error(format!(
+            "refusing to replace `{bad}`: it is not a folder name inside `{}`",
+            out.display()
+        ))));
+    }
     // Recover and tidy first: a killed run may have left `out` missing or leftovers in it that
     // would make it look like a folder kiln did not write.
     tidy(&parent_of(out), Some(&base_name(out)), true)?;
@@ -557,6 +582,20 @@ fn tidy(dir: &Path, only: Option<&str>, remove: bool) -> Result<(), Error> {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_paths_inside_the_folder_are_written() {
+        for ok in ["dev/api.yaml", "dev/_env.yaml", "x"] {
+            assert!(stays_inside(ok), "{ok}");
+        }
+        for bad in ["", "../values", "..", "/abs", "dev/../../x", "./dev/a.yaml"] {
+            assert!(!stays_inside(bad), "{bad}");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let files = BTreeMap::from([("../escape.yaml".to_string(), "x".to_string())]);
+        assert!(write(&tmp.path().join("out"), &files, &Scope::All).is_err());
+        assert!(!tmp.path().join("escape.yaml").exists() && !tmp.path().join("out").exists());
+    }
 
     fn files(list: &[(&str, &str)]) -> BTreeMap<String, String> {
         list.iter()
