@@ -570,7 +570,7 @@ mod tests {
         let text = "a: 1\npassword: hunter2\nb: 2\n";
         let (out, r) = redact_lines("", text, 15..22);
         assert_eq!(&out[r.clone()], &HIDDEN[..r.len()]);
-        let (_, r) = redact_lines("", text, 25..26);
+        let (_, r) = redact_lines("", text, 26..27);
         assert_eq!(&out[r], "2");
     }
 }
