@@ -17,14 +17,18 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo=(cargo test --release --locked --quiet --manifest-path "$here/Cargo.toml" --test integration)
 "${cargo[@]}" --no-run
-echo "fuzzing for $minutes minute(s)"
+# One seed for every target, printed so that a run can be repeated.
+export KILN_FUZZ_SEED=${KILN_FUZZ_SEED:-$(date +%s%N)}
+echo "fuzzing for $minutes minute(s), KILN_FUZZ_SEED=$KILN_FUZZ_SEED"
 start=$(date +%s)
 status=0
 KILN_FUZZ_SECONDS=$((minutes * 60)) "${cargo[@]}" fuzz:: -- --test-threads 6 2>&1 | tee "$log" ||
   status=$?
 elapsed=$(($(date +%s) - start))
-# Lines like `fuzz values: 123 cases in 600 s, 0 panics, 0 hangs, 0 wrong (seed 42)`.
+# Lines like `fuzz values: 123 cases in 600 s, 0 panics, 0 hangs, 0 wrong (seed 42)`, possibly
+# after the test runner's progress dots on the same line.
 awk -v elapsed="$elapsed" '
+  { i = index($0, "fuzz "); if (i > 1) $0 = substr($0, i) }
   /^fuzz [a-z]+: [0-9]+ cases in / { n++; c += $3; p += $8; h += $10; w += $12 }
   END {
     printf "total: %d cases in %.1f minutes, %d panics, %d hangs, %d wrong (%d targets)\n",
