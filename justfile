@@ -20,3 +20,7 @@ golden:
 # Benchmark `kiln render` on a generated fleet of N services x 4 environments.
 bench n="1000":
     bash bench/run.sh {{n}}
+
+# Fuzz every input reader for MINUTES in a release build; failing inputs land in target/fuzz-failures/.
+fuzz minutes="10":
+    bash bench/fuzz.sh {{minutes}}

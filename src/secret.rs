@@ -368,11 +368,16 @@ pub fn redact_lines(
         out.push_str(nl);
         offset += line.len();
     }
-    if range.start > offset {
-        range_out = out.len()..out.len();
+    // A place past the text is the end of the new text, which hiding may have lengthened: an
+    // end left unmoved there could fall before a start that was moved.
+    if range.end > offset {
+        range_out.end = out.len();
     }
-    let range_out = range_out.start.min(out.len())..range_out.end.min(out.len());
-    (out, range_out)
+    if range.start > offset {
+        range_out.start = out.len();
+    }
+    let end = range_out.end.min(out.len());
+    (out, range_out.start.min(end)..end)
 }
 
 /// What the lines seen so far say about the next one.
@@ -545,6 +550,16 @@ mod tests {
         for shown in ["mysql", "password", "app", "u:(hidden)@h"] {
             assert!(out.contains(shown), "{shown} missing from {out}");
         }
+    }
+
+    #[test]
+    fn a_range_past_the_text_ends_with_the_redacted_text() {
+        // Found by tests/fuzz.rs: the hidden line grew and an end past the text stayed put,
+        // before the moved start.
+        let (out, r) = redact_lines("", "password: a\nb", 12..14);
+        assert_eq!((out.as_str(), r), ("password: (hidden)\nb", 19..20));
+        let (out, r) = redact_lines("", "password: a\n", 30..40);
+        assert_eq!(r, out.len()..out.len());
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod changelog; // CHANGELOG.md keeps its Unreleased section
 mod consumers; // reports and hooks read by real tools: junitparser, the SARIF schema, pre-commit
 mod convert; // kiln convert: mechanical API migrations
 mod diff; // kiln diff, golden update, golden drift in kiln check
+mod fuzz; // mutation fuzzing of every input reader: no panic, no hang, exact YAML round trip
 mod golden; // the bundled example fleet renders exactly to golden/
 mod lint; // kiln lint and the checks: corpus verdicts, bad input, report formats
 mod newcomer; // the first five minutes: init to check, help, did-you-mean, README commands

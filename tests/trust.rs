@@ -197,6 +197,27 @@ fn template_set_folders_are_names() {
     assert!(out.2.contains("templates/Web_Set"), "{}", out.2);
 }
 
+#[test]
+fn template_file_names_cannot_break_the_source_comment() {
+    // Found by tests/fuzz.rs: `# Source: web/x` + newline + `kind: Secret ...` was written, and
+    // the rest of the name became YAML content.
+    for name in [
+        "x\nkind: Secret\ny.yaml.j2",
+        "x\r.yaml.j2",
+        "x\u{2028}.yaml.j2",
+    ] {
+        let p = basic();
+        write(p.path(), &format!("templates/web/{name}"), CM);
+        let out = kiln_in(p.path(), &["render", "--stdout"]);
+        no_panic(&out, 1);
+        assert!(
+            out.2.contains("the file name holds a line break") && out.1.is_empty(),
+            "{name:?}: {}",
+            out.2
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One values layer per name; symlinks
 // ---------------------------------------------------------------------------------------------

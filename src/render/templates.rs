@@ -30,6 +30,12 @@ pub struct Templates {
     files: BTreeMap<String, TemplateFile>,
 }
 
+/// Whether `c` cannot stand in a YAML comment: a line break (for the API server's YAML 1.1
+/// reader also U+0085, U+2028 and U+2029) or a character YAML cannot carry literally.
+fn breaks_a_comment(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}') || crate::yaml::needs_escape(c)
+}
+
 impl Templates {
     /// The built-in library overlaid with the project's folder (when it exists).
     pub fn load(project_dir: Option<&Path>, shown_prefix: &str) -> Result<Templates, Error> {
@@ -107,6 +113,18 @@ impl Templates {
                     problems.push(
                         Diagnostic::error(format!("template set folder `{shown_prefix}/{set}`: the set name {why}"))
                             .help("name template sets like DNS labels (`spring-boot`); `_env` and `_lib` are the only other folders"),
+                    );
+                    continue;
+                }
+                // The name is written into the `# Source:` comment of every rendered file: a
+                // line break there would turn the rest of the name into YAML content.
+                if name.chars().any(breaks_a_comment) {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "template `{}`: the file name holds a line break or control character",
+                            shown_as.escape_debug()
+                        ))
+                        .help("rename the file; template names appear in the `# Source:` line of every rendered file"),
                     );
                     continue;
                 }
