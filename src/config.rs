@@ -135,6 +135,9 @@ pub struct Project {
     pub lint: crate::check::lint::LintConfig,
     /// Values files may be symlinks to files outside the project.
     pub allow_outside_symlinks: bool,
+    /// `paths.golden` is set in `kiln.yaml`: the project keeps golden files, so a missing
+    /// golden folder is drift, not "nothing recorded yet".
+    pub golden_configured: bool,
 }
 
 impl Project {
@@ -264,6 +267,7 @@ impl Project {
             templates_dir: dir(file.paths.templates, "templates"),
             values_dir: dir(file.paths.values, "values"),
             out_dir: dir(file.paths.out, "out"),
+            golden_configured: file.paths.golden.is_some(),
             golden_dir: dir(file.paths.golden, "golden"),
             allow_outside_symlinks: file.paths.allow_outside_symlinks,
             lint: file.lint,

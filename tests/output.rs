@@ -649,12 +649,20 @@ fn an_unwritable_parent_names_the_folder_asked_for() {
 // 7. golden/
 // ---------------------------------------------------------------------------------------------
 
-/// An empty golden/ means "nothing recorded yet"; a missing one is a drift finding (exit 1), not
-/// a silently skipped check. A golden/ a killed `kiln golden update` left aside comes back.
+/// An empty golden/ means "nothing recorded yet"; a missing one, where kiln.yaml names a golden
+/// path, is a drift finding (exit 1), not a silently skipped check. A golden/ a killed `kiln golden update` left aside comes back.
 #[test]
 fn a_missing_golden_folder_is_a_finding() {
     let p = project(1, "one");
     let d = p.path();
+    // A project that never mentions golden files is not made to keep them.
+    kiln_ok(d, &["check"]);
+    let kiln_yaml = std::fs::read_to_string(d.join("kiln.yaml")).unwrap();
+    std::fs::write(
+        d.join("kiln.yaml"),
+        format!("{kiln_yaml}paths: {{golden: golden}}\n"),
+    )
+    .unwrap();
     let r = kiln(d, &["check"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(

@@ -27,9 +27,10 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     let templates = &pipeline.templates;
     let golden = &pipeline.project.golden_dir;
     // (`Pipeline::load` has brought it back if a killed `kiln golden update` left it aside.)
-    // An empty golden/ (as `kiln init` makes it) means "nothing recorded yet"; a missing one is a
-    // finding below, never a quietly skipped drift check.
-    let missing = !golden.is_dir();
+    // An empty golden/ (as `kiln init` makes it) means "nothing recorded yet". A missing one
+    // where `kiln.yaml` names a golden path is a finding below, never a quietly skipped drift
+    // check; a project that never mentions golden files is not made to keep them.
+    let missing = !golden.is_dir() && pipeline.project.golden_configured;
     let recorded = walkdir::WalkDir::new(golden)
         .into_iter()
         .filter_map(Result::ok)
