@@ -810,3 +810,85 @@ fn the_richer_keys_are_off_by_default_and_misspellings_are_caught() {
     assert!(err.contains("did you mean `podDisruptionBudget`?"), "{err}");
     assert!(err.contains("did you mean `imagePullSecrets`?"), "{err}");
 }
+
+/// Shared layers (`values/defaults.yaml`, `values/envs/*`) reach every instance, so a key one set
+/// declares is not an error for another set's instances when it comes from there; a key no set
+/// declares is still an error with a did-you-mean; and `kiln schema SET > its own file` works.
+#[test]
+fn values_schemas_fit_shared_layers() {
+    let p = fleet_copy();
+    let d = p.path();
+    let store_schema = r#"{"type": "object", "additionalProperties": false,
+        "properties": {"template": {"type": "string"}, "storage": {"type": "object",
+        "additionalProperties": false, "properties": {"className": {"type": "string"}}}}}"#;
+    crate::support::write(d, "templates/store/values.schema.json", store_schema);
+    crate::support::write(
+        d,
+        "templates/store/pvc.yaml.j2",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ service.name }}\ndata:\n  class: {{ values.storage.className }}\n",
+    );
+    crate::support::write(d, "values/services/redis.yaml", "template: store\n");
+    let dev = std::fs::read_to_string(d.join("values/envs/dev.yaml")).unwrap();
+    crate::support::write(
+        d,
+        "values/envs/dev.yaml",
+        format!("{dev}storage: {{className: nfs-client}}\n"),
+    );
+    // `storage` (declared by `store`) reaches the spring-boot services from envs/dev.yaml, and
+    // the spring-boot keys of defaults.yaml reach redis: neither is an error.
+    let (code, out, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("class: nfs-client"), "{out}");
+
+    // Set for one service, the key is still checked against that service's own set.
+    crate::support::write(
+        d,
+        "values/services/gateway.dev.yaml",
+        "storage: {className: x}\n",
+    );
+    let (code, _, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("unknown values key `storage`")
+            && err.contains("values/services/gateway.dev.yaml:1:"),
+        "{err}"
+    );
+    std::fs::remove_file(d.join("values/services/gateway.dev.yaml")).unwrap();
+
+    // A key no set declares, in a shared layer: an error, with a suggestion, all in one run.
+    let defaults = std::fs::read_to_string(d.join("values/defaults.yaml")).unwrap();
+    crate::support::write(
+        d,
+        "values/defaults.yaml",
+        format!("{defaults}replcas: 2\njavaOtps: x\n"),
+    );
+    let (code, _, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("did you mean `replicas`?") && err.contains("did you mean `javaOpts`?"),
+        "{err}"
+    );
+    crate::support::write(d, "values/defaults.yaml", defaults);
+
+    // The shell empties the file before kiln reads it: kiln prints the built-in schema.
+    std::fs::create_dir_all(d.join("templates/spring-boot")).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} schema spring-boot > templates/spring-boot/values.schema.json",
+            env!("CARGO_BIN_EXE_kiln")
+        ))
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let written =
+        std::fs::read_to_string(d.join("templates/spring-boot/values.schema.json")).unwrap();
+    let builtin = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/spring-boot/values.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(written, builtin);
+    let (code, _, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
+    assert_eq!(code, 0, "{err}");
+}

@@ -237,13 +237,25 @@ impl Pipeline {
         finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
     ) -> Result<Vec<FileResult<T>>, Error> {
         // Values are checked against their set's schema before anything renders, so a wrong
-        // type is reported where it was written, not as a confusing template error.
+        // type is reported where it was written, not as a confusing template error. The layers
+        // every instance gets may hold keys meant for another set's instances.
+        let shared: std::collections::HashSet<crate::source::SrcId> = self
+            .tree
+            .defaults
+            .iter()
+            .chain(self.tree.envs.values())
+            .map(|n| n.loc.src)
+            .collect();
         let problems: Vec<Diagnostic> = instances
             .par_iter()
             .filter(|i| only.is_none_or(|o| o.contains(&i.service)))
             .flat_map_iter(|i| {
-                self.schemas
-                    .check(i, &self.project.environments[i.env].name, &self.sources)
+                self.schemas.check(
+                    i,
+                    &self.project.environments[i.env].name,
+                    &self.sources,
+                    &shared,
+                )
             })
             .collect();
         if !problems.is_empty() {

@@ -27,7 +27,17 @@ pub fn run(dir: &Path, args: &SchemaArgs) -> Result<Output, Error> {
         Ok(p) => Templates::load(Some(&p.templates_dir), &p.relative(&p.templates_dir))?,
         Err(_) => Templates::load(None, "templates")?,
     };
-    match templates.set_data(set, FILE) {
+    // `kiln schema SET > templates/SET/values.schema.json`: the shell empties that file before
+    // kiln reads it, so an empty project schema means "print the built-in one".
+    let builtin;
+    let file = match templates.set_data(set, FILE) {
+        Some(f) if f.source.trim().is_empty() => {
+            builtin = Templates::load(None, "templates")?;
+            builtin.set_data(set, FILE)
+        }
+        other => other,
+    };
+    match file {
         Some(file) => Ok(Output {
             stdout: file.source.to_string(),
             code: 0,

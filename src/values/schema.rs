@@ -59,9 +59,18 @@ impl SetSchemas {
         }
     }
 
-    /// Check one instance's merged values against its set's schema.
+    /// Check one instance's merged values against its set's schema. A key set in a shared
+    /// layer (`shared`: `values/defaults.yaml`, `values/envs/*`, which reach every instance)
+    /// that another set of the project declares at the same place is meant for that set's
+    /// instances, and is not an error here.
     #[must_use]
-    pub fn check(&self, inst: &Instance, env: &str, sources: &Sources) -> Vec<Diagnostic> {
+    pub fn check(
+        &self,
+        inst: &Instance,
+        env: &str,
+        sources: &Sources,
+        shared: &std::collections::HashSet<crate::source::SrcId>,
+    ) -> Vec<Diagnostic> {
         let Some((validator, schema, shown)) = self.validators.get(&inst.template) else {
             return Vec::new();
         };
@@ -84,15 +93,37 @@ impl SetSchemas {
             let found: Vec<Diagnostic> = match err.kind() {
                 ValidationErrorKind::AdditionalProperties { unexpected } => {
                     let allowed = allowed_keys(schema, &pointer);
+                    let declared_elsewhere = |key: &str| {
+                        self.validators.iter().any(|(set, (_, other, _))| {
+                            *set != inst.template
+                                && allowed_keys(other, &pointer).iter().any(|k| k == key)
+                        })
+                    };
                     unexpected
                         .iter()
+                        .filter(|key| {
+                            let from_shared = target.and_then(|t| t.get(key)).is_some_and(|n| {
+                                shared.contains(&n.key_loc.src) && all_from(n, shared)
+                            });
+                            !(from_shared && declared_elsewhere(key))
+                        })
                         .map(|key| {
                             let mut d = Diagnostic::error(format!(
                                 "unknown values key `{}`",
                                 join(&path, key)
                             ));
                             if let Some(node) = target.and_then(|t| t.get(key)) {
-                                d = d.at(sources, node.key_loc, "not a key of this template set");
+                                // A shared mapping one service file adds to: point at that file.
+                                d = match first_not_from(node, shared) {
+                                    Some(own) if shared.contains(&node.key_loc.src) => {
+                                        d.at(sources, own.loc, "not a key of this template set")
+                                    }
+                                    _ => d.at(
+                                        sources,
+                                        node.key_loc,
+                                        "not a key of this template set",
+                                    ),
+                                };
                             }
                             if let Some(s) = did_you_mean(key, allowed.iter().map(String::as_str)) {
                                 d = d.help(format!("did you mean `{}`?", join(&path, s)));
@@ -124,6 +155,30 @@ impl SetSchemas {
             }
         }
         out
+    }
+}
+
+/// Every value under `node` was set by one of the `layers` (a service file that overrides one
+/// leaf of a shared mapping makes it the service's own).
+fn all_from(node: &Node, layers: &std::collections::HashSet<crate::source::SrcId>) -> bool {
+    match &node.value {
+        Value::Map(m) if !m.is_empty() => m.values().all(|v| all_from(v, layers)),
+        Value::Seq(items) if !items.is_empty() => items.iter().all(|v| all_from(v, layers)),
+        _ => layers.contains(&node.loc.src),
+    }
+}
+
+/// The first value under `node` that none of the `layers` set.
+fn first_not_from<'a>(
+    node: &'a Node,
+    layers: &std::collections::HashSet<crate::source::SrcId>,
+) -> Option<&'a Node> {
+    match &node.value {
+        Value::Map(m) if !m.is_empty() => m.values().find_map(|v| first_not_from(v, layers)),
+        Value::Seq(items) if !items.is_empty() => {
+            items.iter().find_map(|v| first_not_from(v, layers))
+        }
+        _ => (!layers.contains(&node.loc.src)).then_some(node),
     }
 }
 
