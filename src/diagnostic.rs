@@ -59,8 +59,27 @@ impl Excerpt {
         // Secrets never reach a terminal or a report through an excerpt; the lines before the
         // window, back to the start of its document, tell whether it is inside a Secret.
         let doc_start = text[..window_start].rfind("\n---").map_or(0, |i| i + 1);
+        let before = &text[doc_start..window_start];
+        // Only the lines from the last top-level key on shape the state; a Secret's `kind`
+        // line may be anywhere above.
+        let top = before
+            .match_indices('\n')
+            .rev()
+            .map(|(i, _)| i + 1)
+            .find(|&i| before[i..].starts_with(|c: char| c.is_alphanumeric() || c == '"'))
+            .unwrap_or(0);
+        let is_secret = before.contains("Secret")
+            && before.lines().any(|l| {
+                l.strip_prefix("kind:")
+                    .is_some_and(|k| k.trim().trim_matches(['"', '\'']) == "Secret")
+            });
+        let context = format!(
+            "{}{}",
+            if is_secret { "kind: Secret\n" } else { "" },
+            &before[top..]
+        );
         let (window, r) = crate::secret::redact_lines(
-            &text[doc_start..window_start],
+            &context,
             &window,
             start.saturating_sub(window_start)..end.saturating_sub(window_start),
         );

@@ -89,6 +89,14 @@ fn words(key: &str) -> Vec<String> {
 /// `ENCRYPTION_KEY`, `apiKey`, `secrets`; not `secretName`, `passwordFile`, `author`.
 #[must_use]
 pub fn is_secret_key(key: &str) -> bool {
+    // Most keys (`image`, `containerPort`) hold none of these: decide those without allocating,
+    // as excerpts and findings ask about every key of their lines.
+    const HINTS: &[&str] = &[
+        "pass", "pwd", "secret", "token", "cred", "auth", "key", "cookie", "salt", "dsn",
+    ];
+    if !HINTS.iter().any(|h| contains_ignore_case(key, h)) {
+        return false;
+    }
     let words = words(key);
     if words.iter().any(|w| REFERENCE_WORDS.contains(&w.as_str())) {
         return false;
@@ -108,6 +116,13 @@ pub fn is_secret_key(key: &str) -> bool {
         ]
         .iter()
         .any(|w| joined.contains(w))
+}
+
+/// `needle` (lowercase ASCII) occurs in `hay`, ignoring ASCII case.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Whether a key names a reference to a secret (its subtree is shown even under a secret
@@ -159,6 +174,112 @@ pub fn redact(node: &mut Node) {
         }
     }
     walk(node, false);
+}
+
+/// The node at `path` (keys and list indices) of `root`, with its secrets hidden exactly as
+/// [`redact`] would hide them in the whole tree; `None` when there is no such node. It walks
+/// only the path, so a check with thousands of findings does not copy thousands of objects.
+#[must_use]
+pub fn redacted_at(root: &Node, path: &[String]) -> Option<Node> {
+    let secret_data = root.get_str("kind") == Some("Secret")
+        && path
+            .first()
+            .is_some_and(|p| p == "data" || p == "stringData");
+    let mut node = root;
+    let mut under = false;
+    for seg in path {
+        node = match &node.value {
+            Value::Map(m) => {
+                let named_secret = matches!(
+                    m.get("name").map(|n| &n.value),
+                    Some(Value::Str(s)) if is_secret_key(s)
+                );
+                under = if under || (named_secret && seg == "value") {
+                    !is_reference_key(seg)
+                } else {
+                    is_secret_key(seg)
+                };
+                m.get(seg.as_str())?
+            }
+            Value::Seq(items) => items.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    let mut copy = node.clone();
+    if secret_data {
+        hide_all(&mut copy);
+    }
+    walk(&mut copy, under);
+    Some(copy)
+}
+
+/// The texts of the secrets under the node at `path` of `root` (the scalars [`redacted_at`]
+/// would hide, as written), without copying anything: what a message about that node must not
+/// quote.
+#[must_use]
+pub fn secrets_at(root: &Node, path: &[String]) -> Vec<String> {
+    let secret_data = root.get_str("kind") == Some("Secret")
+        && path
+            .first()
+            .is_some_and(|p| p == "data" || p == "stringData");
+    let mut node = root;
+    let mut under = secret_data;
+    for seg in path {
+        node = match &node.value {
+            Value::Map(m) => {
+                let named_secret = matches!(
+                    m.get("name").map(|n| &n.value),
+                    Some(Value::Str(s)) if is_secret_key(s)
+                );
+                under = secret_data
+                    || if under || (named_secret && seg == "value") {
+                        !is_reference_key(seg)
+                    } else {
+                        is_secret_key(seg)
+                    };
+                match m.get(seg.as_str()) {
+                    Some(n) => n,
+                    None => return Vec::new(),
+                }
+            }
+            Value::Seq(items) => match seg.parse::<usize>().ok().and_then(|i| items.get(i)) {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+    }
+    let mut out = Vec::new();
+    collect(node, under, secret_data, &mut out);
+    out
+}
+
+fn collect(node: &Node, under_secret: bool, all: bool, out: &mut Vec<String>) {
+    match &node.value {
+        Value::Map(m) => {
+            let named_secret = matches!(
+                m.get("name").map(|n| &n.value),
+                Some(Value::Str(s)) if is_secret_key(s)
+            );
+            for (k, v) in m {
+                let secret = all
+                    || if under_secret || (named_secret && k == "value") {
+                        !is_reference_key(k)
+                    } else {
+                        is_secret_key(k)
+                    };
+                collect(v, secret, all, out);
+            }
+        }
+        Value::Seq(items) => items
+            .iter()
+            .for_each(|v| collect(v, under_secret, all, out)),
+        Value::Str(s) if under_secret || mask_url_password(s).is_some() => out.push(s.clone()),
+        Value::Int(i) if under_secret => out.push(i.to_string()),
+        Value::Float(f) if under_secret => out.push(f.to_string()),
+        Value::Bool(b) if under_secret => out.push(b.to_string()),
+        _ => {}
+    }
 }
 
 /// What a hidden value that differs from the other side of a diff is shown as.
@@ -301,10 +422,12 @@ fn walk(node: &mut Node, under_secret: bool) {
                 })
                 .unwrap_or(false);
             for (k, v) in m.iter_mut() {
-                let secret = if is_reference_key(k) {
-                    false
+                // `is_secret_key` is false for reference keys already; the costlier
+                // `is_reference_key` is asked only when something else makes the value secret.
+                let secret = if under_secret || (named_secret && k == "value") {
+                    !is_reference_key(k)
                 } else {
-                    under_secret || is_secret_key(k) || (named_secret && k == "value")
+                    is_secret_key(k)
                 };
                 walk(v, secret);
             }
@@ -419,7 +542,7 @@ impl LineState {
                 self.named_secret &= !trimmed.starts_with("- ");
             }
             let opens_block = value.is_empty() || value.starts_with(['|', '>']);
-            let secret_key = (is_secret_key(key) && !is_reference_key(key))
+            let secret_key = is_secret_key(key)
                 || (self.secret_object && indent == 0 && matches!(key, "data" | "stringData"));
             if opens_block && secret_key && self.secret_block.is_none() {
                 self.secret_block = Some(item_indent);
@@ -450,7 +573,7 @@ impl LineState {
         let item = trimmed.strip_prefix("- ").unwrap_or(trimmed);
         if let Some((key, value)) = split_key(item) {
             let v = value.trim();
-            let inline_secret = (is_secret_key(key) && !is_reference_key(key))
+            let inline_secret = is_secret_key(key)
                 || (key == "value" && self.named_secret)
                 || (self.secret_object && matches!(key, "data" | "stringData") && indent == 0);
             if inline_secret && !v.is_empty() && !v.starts_with(['|', '>']) {
@@ -560,6 +683,63 @@ mod tests {
         assert_eq!((out.as_str(), r), ("password: (hidden)\nb", 19..20));
         let (out, r) = redact_lines("", "password: a\n", 30..40);
         assert_eq!(r, out.len()..out.len());
+    }
+
+    #[test]
+    fn redacted_at_agrees_with_redact() {
+        let text = "kind: Pod\nspec:\n  containers:\n    - name: app\n      env:\n        - {name: DB_PASSWORD, value: c1}\n        - {name: URL, value: \"jdbc:mysql://u:c2@h/db\"}\n        - name: REF\n          valueFrom: {secretKeyRef: {name: mysql, key: password}}\n      password: {inner: c3}\n";
+        let root = parse(text, 0, Dialect::Kube).unwrap();
+        let mut whole = root.clone();
+        redact(&mut whole);
+        let paths: &[&[&str]] = &[
+            &["spec", "containers", "0"],
+            &["spec", "containers", "0", "env", "0", "value"],
+            &["spec", "containers", "0", "env", "1"],
+            &["spec", "containers", "0", "env", "2", "valueFrom"],
+            &["spec", "containers", "0", "password", "inner"],
+        ];
+        for p in paths {
+            let p: Vec<String> = p.iter().map(|s| (*s).to_string()).collect();
+            let expected = crate::values::set::lookup(
+                &whole,
+                &p.iter()
+                    .map(|s| {
+                        s.parse::<usize>().map_or_else(
+                            |_| crate::values::set::Seg::Key(s.clone()),
+                            crate::values::set::Seg::Index,
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            assert_eq!(
+                redacted_at(&root, &p).unwrap().value,
+                expected.value,
+                "{p:?}"
+            );
+        }
+        let all = secrets_at(&root, &["spec".to_string()]);
+        for c in ["c1", "jdbc:mysql://u:c2@h/db", "c3"] {
+            assert!(all.iter().any(|s| s == c), "{c} not in {all:?}");
+        }
+        assert!(
+            !all.iter().any(|s| s == "mysql" || s == "password"),
+            "{all:?}"
+        );
+        let secret = parse(
+            "kind: Secret\nstringData: {a: c4}\ndata: {b: YzU=}\n",
+            0,
+            Dialect::Kube,
+        )
+        .unwrap();
+        assert_eq!(secrets_at(&secret, &["stringData".to_string()]), ["c4"]);
+        for p in [
+            vec!["stringData".to_string()],
+            vec!["data".to_string(), "b".to_string()],
+        ] {
+            let out = crate::yaml::emit(&redacted_at(&secret, &p).unwrap()).unwrap();
+            assert!(!out.contains("c4") && !out.contains("YzU="), "{out}");
+        }
     }
 
     #[test]

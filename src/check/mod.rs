@@ -150,8 +150,7 @@ fn check_one(
             return out;
         }
     };
-    // The document with its secrets hidden, made only when a finding needs it.
-    let redacted = std::cell::OnceCell::new();
+    let secrets: std::cell::OnceCell<Vec<String>> = std::cell::OnceCell::new();
     let finding = |rule: &'static str,
                    severity: Severity,
                    pointer: &str,
@@ -159,18 +158,20 @@ fn check_one(
                    resource: Option<String>| {
         let (target, found) = locate(node, pointer);
         // A message that quotes a secret value (a schema error on `env[0].value` of a
-        // DB_PASSWORD) says `(hidden)` instead.
-        let message = if found && !pointer.is_empty() {
-            let hidden = redacted.get_or_init(|| {
-                let mut r = node.clone();
-                crate::secret::redact(&mut r);
-                r
-            });
-            let (shown, _) = locate(hidden, pointer);
-            crate::secret::hide_in_message(target, shown, message)
-        } else {
-            message
-        };
+        // DB_PASSWORD) says `(hidden)` instead. The document's secrets are gathered once, when
+        // its first finding needs them.
+        let secrets = secrets.get_or_init(|| {
+            let mut all = crate::secret::secrets_at(node, &[]);
+            all.retain(|raw| raw.chars().count() >= 3);
+            all
+        });
+        let message = secrets.iter().fold(message, |m, raw| {
+            if m.contains(raw.as_str()) {
+                m.replace(raw.as_str(), crate::secret::HIDDEN)
+            } else {
+                m
+            }
+        });
         // Point at the key of the offending field; at the parent object when the field is
         // missing (or for the whole document).
         let loc = if found && !pointer.is_empty() {
