@@ -176,82 +176,34 @@ pub fn redact(node: &mut Node) {
     walk(node, false);
 }
 
-/// The node at `path` (keys and list indices) of `root`, with its secrets hidden exactly as
-/// [`redact`] would hide them in the whole tree; `None` when there is no such node. It walks
-/// only the path, so a check with thousands of findings does not copy thousands of objects.
+/// The texts of the secrets in `root` (the scalars [`redact`] would hide, as written, at least
+/// 3 characters long), found without copying anything: what a message about it must not quote.
 #[must_use]
-pub fn redacted_at(root: &Node, path: &[String]) -> Option<Node> {
-    let secret_data = root.get_str("kind") == Some("Secret")
-        && path
-            .first()
-            .is_some_and(|p| p == "data" || p == "stringData");
-    let mut node = root;
-    let mut under = false;
-    for seg in path {
-        node = match &node.value {
-            Value::Map(m) => {
-                let named_secret = matches!(
-                    m.get("name").map(|n| &n.value),
-                    Some(Value::Str(s)) if is_secret_key(s)
-                );
-                under = if under || (named_secret && seg == "value") {
-                    !is_reference_key(seg)
-                } else {
-                    is_secret_key(seg)
-                };
-                m.get(seg.as_str())?
+pub fn secrets_in(root: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    if root.get_str("kind") == Some("Secret") {
+        for field in ["data", "stringData"] {
+            if let Some(data) = root.get(field) {
+                collect(data, true, true, &mut out);
             }
-            Value::Seq(items) => items.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
+        }
     }
-    let mut copy = node.clone();
-    if secret_data {
-        hide_all(&mut copy);
-    }
-    walk(&mut copy, under);
-    Some(copy)
+    collect(root, false, false, &mut out);
+    out.retain(|raw| raw.chars().count() >= 3);
+    out
 }
 
-/// The texts of the secrets under the node at `path` of `root` (the scalars [`redacted_at`]
-/// would hide, as written), without copying anything: what a message about that node must not
-/// quote.
+/// `message` with every one of `secrets` (from [`secrets_in`]) replaced by [`HIDDEN`]: for
+/// messages from validators and rules, which quote the values they reject.
 #[must_use]
-pub fn secrets_at(root: &Node, path: &[String]) -> Vec<String> {
-    let secret_data = root.get_str("kind") == Some("Secret")
-        && path
-            .first()
-            .is_some_and(|p| p == "data" || p == "stringData");
-    let mut node = root;
-    let mut under = secret_data;
-    for seg in path {
-        node = match &node.value {
-            Value::Map(m) => {
-                let named_secret = matches!(
-                    m.get("name").map(|n| &n.value),
-                    Some(Value::Str(s)) if is_secret_key(s)
-                );
-                under = secret_data
-                    || if under || (named_secret && seg == "value") {
-                        !is_reference_key(seg)
-                    } else {
-                        is_secret_key(seg)
-                    };
-                match m.get(seg.as_str()) {
-                    Some(n) => n,
-                    None => return Vec::new(),
-                }
-            }
-            Value::Seq(items) => match seg.parse::<usize>().ok().and_then(|i| items.get(i)) {
-                Some(n) => n,
-                None => return Vec::new(),
-            },
-            _ => return Vec::new(),
-        };
-    }
-    let mut out = Vec::new();
-    collect(node, under, secret_data, &mut out);
-    out
+pub fn hide_secrets(message: String, secrets: &[String]) -> String {
+    secrets.iter().fold(message, |m, raw| {
+        if m.contains(raw.as_str()) {
+            m.replace(raw.as_str(), HIDDEN)
+        } else {
+            m
+        }
+    })
 }
 
 fn collect(node: &Node, under_secret: bool, all: bool, out: &mut Vec<String>) {
@@ -319,43 +271,6 @@ fn mark_changed(old: &Node, new: &Node, ro: &Node, rn: &mut Node) {
             }
         }
     }
-}
-
-/// `message` with every secret of `original` (the scalars that `redacted`, its redacted copy,
-/// hides) replaced by [`HIDDEN`]: for messages from validators, which quote the values they
-/// reject.
-#[must_use]
-pub fn hide_in_message(original: &Node, redacted: &Node, mut message: String) -> String {
-    match (&original.value, &redacted.value) {
-        (Value::Map(o), Value::Map(r)) => {
-            for (k, v) in o {
-                if let Some(rv) = r.get(k) {
-                    message = hide_in_message(v, rv, message);
-                }
-            }
-        }
-        (Value::Seq(o), Value::Seq(r)) => {
-            for (v, rv) in o.iter().zip(r) {
-                message = hide_in_message(v, rv, message);
-            }
-        }
-        (o, r) if o != r => {
-            let raw = match o {
-                Value::Str(s) => s.clone(),
-                Value::Int(i) => i.to_string(),
-                Value::Float(f) => f.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => String::new(),
-            };
-            // Short values (`1`, `true`) would hide unrelated text; they are not worth a leak
-            // check either way.
-            if raw.chars().count() >= 3 {
-                message = message.replace(&raw, HIDDEN);
-            }
-        }
-        _ => {}
-    }
-    message
 }
 
 /// The values a Kubernetes Secret holds: its `stringData` strings and its `data`, both as
@@ -686,60 +601,40 @@ mod tests {
     }
 
     #[test]
-    fn redacted_at_agrees_with_redact() {
-        let text = "kind: Pod\nspec:\n  containers:\n    - name: app\n      env:\n        - {name: DB_PASSWORD, value: c1}\n        - {name: URL, value: \"jdbc:mysql://u:c2@h/db\"}\n        - name: REF\n          valueFrom: {secretKeyRef: {name: mysql, key: password}}\n      password: {inner: c3}\n";
+    fn secrets_in_finds_what_redact_hides() {
+        let text = "kind: Pod\nspec:\n  containers:\n    - name: app\n      env:\n        - {name: DB_PASSWORD, value: c11}\n        - {name: URL, value: \"jdbc:mysql://u:c22@h/db\"}\n        - name: REF\n          valueFrom: {secretKeyRef: {name: mysql, key: password}}\n      password: {inner: c33}\n";
         let root = parse(text, 0, Dialect::Kube).unwrap();
-        let mut whole = root.clone();
-        redact(&mut whole);
-        let paths: &[&[&str]] = &[
-            &["spec", "containers", "0"],
-            &["spec", "containers", "0", "env", "0", "value"],
-            &["spec", "containers", "0", "env", "1"],
-            &["spec", "containers", "0", "env", "2", "valueFrom"],
-            &["spec", "containers", "0", "password", "inner"],
-        ];
-        for p in paths {
-            let p: Vec<String> = p.iter().map(|s| (*s).to_string()).collect();
-            let expected = crate::values::set::lookup(
-                &whole,
-                &p.iter()
-                    .map(|s| {
-                        s.parse::<usize>().map_or_else(
-                            |_| crate::values::set::Seg::Key(s.clone()),
-                            crate::values::set::Seg::Index,
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap();
-            assert_eq!(
-                redacted_at(&root, &p).unwrap().value,
-                expected.value,
-                "{p:?}"
-            );
-        }
-        let all = secrets_at(&root, &["spec".to_string()]);
-        for c in ["c1", "jdbc:mysql://u:c2@h/db", "c3"] {
+        let all = secrets_in(&root);
+        for c in ["c11", "jdbc:mysql://u:c22@h/db", "c33"] {
             assert!(all.iter().any(|s| s == c), "{c} not in {all:?}");
         }
         assert!(
             !all.iter().any(|s| s == "mysql" || s == "password"),
             "{all:?}"
         );
+        let mut redacted = root.clone();
+        redact(&mut redacted);
+        let shown = crate::yaml::emit(&redacted).unwrap();
+        assert_eq!(
+            hide_secrets(shown.clone(), &all),
+            shown,
+            "redact leaves none of them"
+        );
         let secret = parse(
-            "kind: Secret\nstringData: {a: c4}\ndata: {b: YzU=}\n",
+            "kind: Secret\nstringData: {a: c44}\ndata: {b: YzU=}\n",
             0,
             Dialect::Kube,
         )
         .unwrap();
-        assert_eq!(secrets_at(&secret, &["stringData".to_string()]), ["c4"]);
-        for p in [
-            vec!["stringData".to_string()],
-            vec!["data".to_string(), "b".to_string()],
-        ] {
-            let out = crate::yaml::emit(&redacted_at(&secret, &p).unwrap()).unwrap();
-            assert!(!out.contains("c4") && !out.contains("YzU="), "{out}");
-        }
+        let all = secrets_in(&secret);
+        assert!(
+            all.contains(&"c44".to_string()) && all.contains(&"YzU=".to_string()),
+            "{all:?}"
+        );
+        assert_eq!(
+            hide_secrets("bad value YzU=".into(), &all),
+            "bad value (hidden)"
+        );
     }
 
     #[test]

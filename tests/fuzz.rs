@@ -1232,7 +1232,7 @@ impl Case for TextCase {
                 let mut redacted = doc.clone();
                 kiln::secret::redact(&mut redacted);
                 let _ = kiln::secret::redact_pair(doc, &redacted);
-                let _ = kiln::secret::hide_in_message(doc, &redacted, text.clone());
+                let _ = kiln::secret::hide_secrets(text.clone(), &kiln::secret::secrets_in(doc));
                 let held: HashSet<String> = kiln::secret::held_by_secret(doc).into_iter().collect();
                 let mut matched = doc.clone();
                 kiln::secret::redact_matching(&mut matched, &held);

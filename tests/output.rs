@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::support::CM;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -21,16 +23,6 @@ const KILN_YAML: &str = "\
 environments:
   dev: {namespace: dev, kubeVersion: \"1.35\"}
   prod: {namespace: prod, kubeVersion: \"1.35\"}
-";
-
-const CM: &str = "\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ service.name }}
-  namespace: {{ env.namespace }}
-data:
-  greeting: {{ values.greeting }}
 ";
 
 /// A PID no process has (Linux PIDs stop at 2^22), for leftovers of a "killed" run.

@@ -160,18 +160,10 @@ fn check_one(
         // A message that quotes a secret value (a schema error on `env[0].value` of a
         // DB_PASSWORD) says `(hidden)` instead. The document's secrets are gathered once, when
         // its first finding needs them.
-        let secrets = secrets.get_or_init(|| {
-            let mut all = crate::secret::secrets_at(node, &[]);
-            all.retain(|raw| raw.chars().count() >= 3);
-            all
-        });
-        let message = secrets.iter().fold(message, |m, raw| {
-            if m.contains(raw.as_str()) {
-                m.replace(raw.as_str(), crate::secret::HIDDEN)
-            } else {
-                m
-            }
-        });
+        let message = crate::secret::hide_secrets(
+            message,
+            secrets.get_or_init(|| crate::secret::secrets_in(node)),
+        );
         // Point at the key of the offending field; at the parent object when the field is
         // missing (or for the whole document).
         let loc = if found && !pointer.is_empty() {

@@ -3,7 +3,7 @@
 //! minijinja's fuel charges instructions and the bytes operators create, but a structure that
 //! shares its parts (`{% set x = [x, x] %}` in a loop) is cheap to build and exponential to walk:
 //! printing or hashing it would run for minutes. Every place that walks a whole value (the
-//! YAML-safe formatter, `sha256`, `toyaml`, `b64encode`) first measures it here, stopping as soon
+//! YAML-safe formatter, `sha256`, `toyaml`) first measures it here, stopping as soon
 //! as the budget is spent, so such a template ends within a second with an error at its
 //! expression.
 
@@ -20,8 +20,6 @@ pub const ITEM_BUDGET: usize = 1 << 18;
 /// What measuring a value found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Measure {
-    /// Approximate serialized size in bytes.
-    pub bytes: usize,
     /// Some string holds a character YAML cannot carry literally (C1 controls, U+FFFE...).
     pub unprintable: bool,
 }
@@ -29,11 +27,13 @@ pub struct Measure {
 /// Measure `value`, failing as soon as it is larger than [`VALUE_BUDGET`].
 pub fn measure(value: &Value, what: &str) -> Result<Measure, Error> {
     let mut m = Measure::default();
+    // Approximate serialized size.
+    let mut bytes = 0usize;
     let mut stack = vec![value.clone()];
     let mut items = 0usize;
     while let Some(v) = stack.pop() {
         items += 1;
-        if m.bytes > VALUE_BUDGET || items > ITEM_BUDGET {
+        if bytes > VALUE_BUDGET || items > ITEM_BUDGET {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!(
@@ -46,32 +46,32 @@ pub fn measure(value: &Value, what: &str) -> Result<Measure, Error> {
         match v.kind() {
             ValueKind::String => {
                 let s = v.as_str().unwrap_or_default();
-                m.bytes += s.len() + 2;
+                bytes += s.len() + 2;
                 m.unprintable |= s.chars().any(crate::yaml::needs_escape);
             }
             ValueKind::Seq | ValueKind::Iterable => {
-                m.bytes += 2;
+                bytes += 2;
                 for item in v.try_iter()? {
-                    m.bytes += 1;
+                    bytes += 1;
                     stack.push(item);
-                    if m.bytes > VALUE_BUDGET || stack.len() > ITEM_BUDGET {
+                    if bytes > VALUE_BUDGET || stack.len() > ITEM_BUDGET {
                         break;
                     }
                 }
             }
             ValueKind::Map => {
-                m.bytes += 2;
+                bytes += 2;
                 for key in v.try_iter()? {
-                    m.bytes += 2;
+                    bytes += 2;
                     let item = v.get_item(&key)?;
                     stack.push(key);
                     stack.push(item);
-                    if m.bytes > VALUE_BUDGET || stack.len() > ITEM_BUDGET {
+                    if bytes > VALUE_BUDGET || stack.len() > ITEM_BUDGET {
                         break;
                     }
                 }
             }
-            _ => m.bytes += 8,
+            _ => bytes += 8,
         }
     }
     Ok(m)

@@ -83,8 +83,7 @@ impl SetSchemas {
             return out;
         }
         // Validator messages quote the values they reject; secrets are hidden in them.
-        let mut redacted = inst.values.clone();
-        crate::secret::redact(&mut redacted);
+        let secrets = crate::secret::secrets_in(&inst.values);
         for err in validator.iter_errors(&instance) {
             let pointer = err.instance_path().as_str().to_string();
             let path = display_path(&pointer);
@@ -139,7 +138,7 @@ impl SetSchemas {
                         "invalid value for `{}`: {err}",
                         if path.is_empty() { "values" } else { &path }
                     );
-                    let message = crate::secret::hide_in_message(&inst.values, &redacted, message);
+                    let message = crate::secret::hide_secrets(message, &secrets);
                     let mut d = Diagnostic::error(message);
                     if let Some(node) = target {
                         d = d.at(sources, node.loc, "set here");
