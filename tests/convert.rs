@@ -569,3 +569,61 @@ fn bad_invocations_exit_2_and_write_nothing() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not UTF-8"), "{err}");
 }
+
+/// Every case under `tests/fixtures/convert/` (see its README): `convert_object` of `in.yaml`
+/// at `to` gives the expected outcome.
+#[test]
+fn fixture_cases() {
+    use kiln::convert::{Outcome, convert_object};
+    use kiln::kube::KubeVersion;
+    use kiln::yaml::{self, Dialect};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/convert");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(
+        dirs.len() >= 50,
+        "only {} cases in {}",
+        dirs.len(),
+        root.display()
+    );
+    let parse = |path: &Path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        yaml::parse(&text, 0, Dialect::Kube).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+    };
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let case = parse(&dir.join("case.yaml"));
+        let to = case
+            .get_str("to")
+            .and_then(KubeVersion::parse)
+            .unwrap_or_else(|| panic!("{name}: case.yaml needs `to: \"1.NN\"`"));
+        let got = convert_object(&parse(&dir.join("in.yaml")), to);
+        match (case.get_str("expect"), got) {
+            (Some("unchanged"), Outcome::Unchanged)
+            | (Some("deprecated"), Outcome::Deprecated(_)) => {}
+            (Some("failed"), Outcome::Failed(why)) => {
+                let reason = case
+                    .get_str("reason")
+                    .expect("a failed case names its reason");
+                assert!(
+                    why.contains(reason),
+                    "{name}: reason {why:?} lacks {reason:?}"
+                );
+            }
+            (Some("converted"), Outcome::Converted { node, notes, .. }) => {
+                let want = yaml::emit(&parse(&dir.join("out.yaml"))).unwrap();
+                assert_eq!(
+                    yaml::emit(&node).unwrap(),
+                    want,
+                    "{name} (notes: {notes:?})"
+                );
+            }
+            (expect, other) => panic!("{name}: expected {expect:?}, got {other:?}"),
+        }
+    }
+}

@@ -38,7 +38,7 @@ pub struct Finding {
     pub api: Option<String>,
     /// For findings of `--upgrade-to`: the upgrade, from and to.
     #[serde(skip)]
-    pub upgrade: Option<(crate::config::KubeVersion, crate::config::KubeVersion)>,
+    pub upgrade: Option<(crate::kube::KubeVersion, crate::kube::KubeVersion)>,
     /// Lines of the file around the problem, for the text report.
     #[serde(skip)]
     pub excerpt: Option<Excerpt>,

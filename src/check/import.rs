@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::check::schema;
-use crate::config::KubeVersion;
+use crate::kube::KubeVersion;
 use crate::yaml::{self, Dialect};
 
 /// The JSON Schema dialect of every written file.

@@ -16,8 +16,8 @@ pub use finding::Finding;
 pub use input::Document;
 pub use schema::Catalog;
 
-use crate::config::KubeVersion;
 use crate::diagnostic::{Excerpt, Severity, did_you_mean};
+use crate::kube::KubeVersion;
 use crate::manifest::ResourceId;
 use crate::yaml::{Node, Value};
 
@@ -243,8 +243,8 @@ fn check_one(
         ));
     }
     let mut removed = false;
-    match lint::deprecated_api::status(api_version, kind, version) {
-        lint::deprecated_api::Status::Removed(row) => {
+    match crate::kube::apis::status(api_version, kind, version) {
+        crate::kube::apis::Status::Removed(row) => {
             removed = true;
             let mut f = finding(
                 "removed-api",
@@ -262,7 +262,7 @@ fn check_one(
             f.api = Some(format!("{api_version} {kind}"));
             out.findings.push(f);
         }
-        lint::deprecated_api::Status::Deprecated(row) => {
+        crate::kube::apis::Status::Deprecated(row) => {
             let when = row.removed.as_deref().map_or_else(
                 || "no removal is scheduled".to_string(),
                 |r| format!("removed in {r}"),
@@ -281,7 +281,7 @@ fn check_one(
             f.api = Some(format!("{api_version} {kind}"));
             out.findings.push(f);
         }
-        lint::deprecated_api::Status::Fine => {}
+        crate::kube::apis::Status::Fine => {}
     }
     // What the cluster was last sent (kube-no-trouble reads the same annotation): a pipeline
     // that still applies an old apiVersion breaks on upgrade even if the stored object is new.
@@ -300,7 +300,7 @@ fn check_one(
         ));
     }
     if let Some(to) = options.upgrade_to.filter(|to| *to > version)
-        && let Some(row) = lint::deprecated_api::breaks_between(api_version, kind, version, to)
+        && let Some(row) = crate::kube::apis::breaks_between(api_version, kind, version, to)
     {
         let at = row.removed.clone().unwrap_or_default();
         let mut f = finding(
@@ -322,7 +322,7 @@ fn check_one(
     // A removed API gets its one clear finding above, never a second `no schema` one.
     // Checking an older version against the nearest newer schemas: an API that version still
     // serves (per the removal table) has no schema there, which is not the object's fault.
-    let served_then_gone = version_note.is_some() && lint::deprecated_api::known(api_version, kind);
+    let served_then_gone = version_note.is_some() && crate::kube::apis::known(api_version, kind);
     let outcome = if removed {
         schema::Outcome::Valid
     } else {
@@ -443,7 +443,7 @@ fn last_applied(
     node: &Node,
     api_version: &str,
     version: KubeVersion,
-) -> Option<(String, String, &'static lint::deprecated_api::Removal)> {
+) -> Option<(String, String, &'static crate::kube::apis::Removal)> {
     let json = node
         .get("metadata")?
         .get("annotations")?
@@ -454,12 +454,11 @@ fn last_applied(
     if a == api_version {
         return None;
     }
-    match lint::deprecated_api::status(a, k, version) {
-        lint::deprecated_api::Status::Removed(row)
-        | lint::deprecated_api::Status::Deprecated(row) => {
+    match crate::kube::apis::status(a, k, version) {
+        crate::kube::apis::Status::Removed(row) | crate::kube::apis::Status::Deprecated(row) => {
             Some((a.to_string(), k.to_string(), row))
         }
-        lint::deprecated_api::Status::Fine => None,
+        crate::kube::apis::Status::Fine => None,
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use jsonschema::Validator;
 use jsonschema::error::ValidationErrorKind;
 
-use crate::config::KubeVersion;
+use crate::kube::KubeVersion;
 
 include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
 

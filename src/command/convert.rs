@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ConvertArgs;
 use crate::command::Output;
-use crate::config::KubeVersion;
 use crate::convert::{self, FileResult, Level};
 use crate::error::Error;
+use crate::kube::KubeVersion;
 
 /// One input: what users see as its name, where to write it back, and its text.
 struct Input {

@@ -8,10 +8,11 @@ use rayon::prelude::*;
 use crate::check::{self, Checked, Document};
 use crate::cli::LintArgs;
 use crate::command::{Output, catalog, exit_code, upgrade_to};
-use crate::config::{KubeVersion, Project};
+use crate::config::Project;
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Severity;
 use crate::error::Error;
+use crate::kube::KubeVersion;
 use crate::report;
 use crate::source::Sources;
 

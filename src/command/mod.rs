@@ -360,12 +360,12 @@ pub fn exit_code(results: &[crate::check::Checked], fail_on: crate::cli::FailOn)
 /// `--upgrade-to X.Y`, parsed.
 pub fn upgrade_to(
     flags: &crate::cli::CheckFlags,
-) -> Result<Option<crate::config::KubeVersion>, Error> {
+) -> Result<Option<crate::kube::KubeVersion>, Error> {
     flags
         .upgrade_to
         .as_deref()
         .map(|v| {
-            crate::config::KubeVersion::parse(v)
+            crate::kube::KubeVersion::parse(v)
                 .ok_or_else(|| Error::run(format!("`--upgrade-to {v}` is not a version like 1.29")))
         })
         .transpose()

@@ -23,9 +23,10 @@ use crate::check::import::{self, Content, KindSchema};
 use crate::check::schema::{self, SchemaSource};
 use crate::cli::{SchemasCommand, SchemasImportArgs, SchemasListArgs};
 use crate::command::Output;
-use crate::config::{KubeVersion, Project};
+use crate::config::Project;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
+use crate::kube::KubeVersion;
 use crate::source::Sources;
 
 /// Run `kiln schemas ...`.

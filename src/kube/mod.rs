@@ -1,3 +1,7 @@
 //! Kubernetes knowledge that every layer may use and that depends on no other kiln module.
 
+pub mod apis;
 pub mod names;
+pub mod version;
+
+pub use version::KubeVersion;

@@ -107,7 +107,7 @@ fn text(results: &[Checked]) -> String {
         if let Some(v) = f
             .breaks_at
             .as_deref()
-            .and_then(crate::config::KubeVersion::parse)
+            .and_then(crate::kube::KubeVersion::parse)
         {
             hops.entry((v.major, v.minor)).or_default().push(f);
         }

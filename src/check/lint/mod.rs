@@ -6,7 +6,6 @@
 //! comment `# kiln-ignore: image-tag` in the manifest document or in the template that renders
 //! it.
 
-pub mod deprecated_api;
 pub mod deprecated_fields;
 pub mod review;
 

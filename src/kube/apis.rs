@@ -1,12 +1,12 @@
-//! Removed and deprecated Kubernetes APIs: the table in `removed_apis.yaml` (one row per
-//! apiVersion and kind, with sources in `removed_apis.md`) and lookups against a target
-//! version or an upgrade path.
+//! Removed and deprecated Kubernetes APIs: the table in `apis.yaml` (one row per apiVersion
+//! and kind, with sources in `apis.md`), lookups against a target version or an upgrade path,
+//! and each row's migration (read by the lint and by `kiln convert` alike).
 
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::config::KubeVersion;
+use super::KubeVersion;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -28,6 +28,44 @@ pub struct Removal {
     pub note: String,
     /// What the table is not sure of, and why.
     pub uncertain: Option<String>,
+    /// How `kiln convert` rewrites an object to `replacement` (absent: it cannot).
+    pub migration: Option<Migration>,
+    /// Why a row with a replacement has no mechanical migration, in one phrase.
+    pub manual: Option<String>,
+}
+
+/// How an apiVersion and kind migrate to the replacement the table names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Migration {
+    /// Only `apiVersion` changes.
+    Rename,
+    /// Deployment, DaemonSet, ReplicaSet, StatefulSet to apps/v1: `spec.selector` is required.
+    Workload,
+    /// Ingress to networking.k8s.io/v1: backends, `spec.defaultBackend`, `pathType`.
+    Ingress,
+    /// autoscaling/v2beta1 HPA to v2: every metric's target is restructured.
+    HpaV2beta1,
+    /// CustomResourceDefinition to apiextensions.k8s.io/v1: everything moves into `versions`.
+    Crd,
+    /// Webhook configurations to admissionregistration.k8s.io/v1.
+    Webhook,
+    /// rbac v1alpha1 bindings: `subjects[].apiVersion` became `subjects[].apiGroup`.
+    RbacV1alpha1Binding,
+    /// (Local)SubjectAccessReview: `spec.group` became `spec.groups`.
+    AccessReview,
+    /// node.k8s.io/v1alpha1 RuntimeClass: `spec.*` moves to the top level.
+    RuntimeClassV1alpha1,
+    /// flowcontrol PriorityLevelConfiguration: `assuredConcurrencyShares` renamed; explicit 0.
+    PriorityLevel,
+    /// discovery.k8s.io/v1beta1 EndpointSlice: `topology` split into `nodeName`/`zone`.
+    EndpointSlice,
+    /// policy/v1beta1 PodDisruptionBudget: an empty selector changes meaning.
+    Pdb,
+    /// certificates.k8s.io/v1beta1 CSR: only when `signerName` and `usages` are already set.
+    Csr,
+    /// admissionregistration v1alpha1 ValidatingAdmissionPolicyBinding: `validationActions`.
+    PolicyBindingV1alpha1,
 }
 
 impl Removal {
@@ -57,9 +95,7 @@ impl Removal {
 /// The whole table, parsed once.
 pub fn table() -> &'static [Removal] {
     static TABLE: OnceLock<Vec<Removal>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        serde_saphyr::from_str(include_str!("removed_apis.yaml")).unwrap_or_default()
-    })
+    TABLE.get_or_init(|| serde_saphyr::from_str(include_str!("apis.yaml")).unwrap_or_default())
 }
 
 /// What the table says about `api_version` `kind` at `version`.
@@ -122,6 +158,24 @@ mod tests {
         KubeVersion::parse(s).unwrap()
     }
 
+    /// `v1` or `group/v1beta2`: a DNS-subdomain group and a Kubernetes version name.
+    fn api_version_shape(api: &str) -> bool {
+        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        let version_ok = version.strip_prefix('v').is_some_and(|rest| {
+            let digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            rest.len() > digits.len()
+                && ["", "alpha", "beta"].iter().any(|stage| {
+                    digits.strip_prefix(stage).is_some_and(|n| {
+                        (stage.is_empty() && n.is_empty())
+                            || (!stage.is_empty()
+                                && !n.is_empty()
+                                && n.chars().all(|c| c.is_ascii_digit()))
+                    })
+                })
+        });
+        version_ok && (group.is_empty() || crate::kube::names::dns_subdomain(group).is_ok())
+    }
+
     /// Every row: parses, versions are ordered, and the lookup reports it exactly from its
     /// deprecation (warning) and its removal (error) on.
     #[test]
@@ -137,12 +191,9 @@ mod tests {
             let dep = r
                 .deprecated_in()
                 .unwrap_or_else(|| panic!("{what}: bad deprecated"));
-            assert!(
-                crate::check::api_version_ok(&r.api_version),
-                "{what}: apiVersion"
-            );
+            assert!(api_version_shape(&r.api_version), "{what}: apiVersion");
             if let Some(rep) = &r.replacement {
-                assert!(crate::check::api_version_ok(rep), "{what}: replacement");
+                assert!(api_version_shape(rep), "{what}: replacement");
                 assert_ne!(rep, &r.api_version, "{what}: replaced by itself");
             }
             match r.removed_in() {
@@ -186,6 +237,23 @@ mod tests {
                 );
             }
             assert!(!r.note.is_empty(), "{what}: note");
+        }
+    }
+
+    /// A row with a replacement is either migrated or explained as manual, never both; a row
+    /// without one is neither.
+    #[test]
+    fn every_row_is_migrated_or_explained() {
+        for r in table() {
+            let what = format!("{} {}", r.api_version, r.kind);
+            let (migrated, manual) = (r.migration.is_some(), r.manual.is_some());
+            match &r.replacement {
+                Some(_) => assert!(
+                    migrated != manual,
+                    "{what}: needs exactly one of migration, manual"
+                ),
+                None => assert!(!migrated && !manual, "{what}: has no replacement"),
+            }
         }
     }
 
