@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::check::rule::Rule;
 use crate::diagnostic::{Excerpt, Severity};
 
 /// One problem in one object.
@@ -56,6 +57,28 @@ fn severity_name<S: serde::Serializer>(s: &Severity, ser: S) -> Result<S::Ok, S:
 }
 
 impl Finding {
+    /// A finding of `rule` at its default severity in `file`, with nothing else known yet: the
+    /// one way findings are made (callers fill in what they know with `..Finding::new(..)`).
+    #[must_use]
+    pub fn new(rule: &'static Rule, file: &str, message: String) -> Finding {
+        Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            resource: None,
+            path: None,
+            message,
+            file: file.to_string(),
+            line: None,
+            column: None,
+            template: None,
+            kube_version: None,
+            breaks_at: None,
+            api: None,
+            upgrade: None,
+            excerpt: None,
+        }
+    }
+
     /// `file:line:col` (or just the file).
     #[must_use]
     pub fn location(&self) -> String {

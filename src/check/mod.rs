@@ -9,6 +9,7 @@ pub mod finding;
 pub mod import;
 pub mod input;
 pub mod lint;
+pub mod rule;
 pub mod rules;
 pub mod schema;
 
@@ -50,33 +51,13 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// A result for a whole file (or folder), with one finding that has no line.
+    /// A result for a whole file (or folder), with one finding of `rule` that has no line.
     #[must_use]
-    pub fn file_level(
-        rule: &'static str,
-        severity: Severity,
-        file: &str,
-        message: String,
-    ) -> Checked {
+    pub fn file_level(rule: &'static rule::Rule, file: &str, message: String) -> Checked {
         Checked {
             resource: file.to_string(),
             file: file.to_string(),
-            findings: vec![Finding {
-                rule,
-                severity,
-                resource: None,
-                path: None,
-                message,
-                file: file.to_string(),
-                line: None,
-                column: None,
-                template: None,
-                kube_version: None,
-                breaks_at: None,
-                api: None,
-                upgrade: None,
-                excerpt: None,
-            }],
+            findings: vec![Finding::new(rule, file, message)],
             skipped: false,
             line: 0,
             identified: false,
@@ -100,13 +81,14 @@ pub fn check_document(
     check_one(&doc.located(), version, catalog, options)
 }
 
+/// One document through the passes, in order: YAML, identity, API lifecycle, schema, API-server
+/// and reviewer rules, then the configured severities and suppressions.
 fn check_one(
     doc: &Document,
     version: KubeVersion,
     catalog: &Catalog,
     options: &Options,
 ) -> Checked {
-    let (schema_version, version_note) = catalog.resolve(version);
     let mut out = Checked {
         resource: String::new(),
         file: doc.file.to_string(),
@@ -118,51 +100,112 @@ fn check_one(
     let node = match &doc.parsed {
         Ok(n) => n,
         Err(e) => {
-            let rule = if e.duplicate_key {
-                "duplicate-key"
-            } else {
-                "yaml-syntax"
-            };
             let line = doc.line_base + e.line.max(1);
             out.resource = format!("{}:{line}", doc.file);
-            let offset = doc.offset + e.offset.unwrap_or(0);
-            out.findings.push(Finding {
-                rule,
-                severity: Severity::Error,
-                resource: None,
-                path: None,
-                message: format!("not valid YAML: {}", e.message),
-                file: doc.file.to_string(),
-                line: Some(line),
-                column: Some(e.col.max(1)),
-                template: doc.template.as_deref().map(str::to_string),
-                kube_version: Some(version.to_string()),
-                breaks_at: None,
-                api: None,
-                upgrade: None,
-                excerpt: Some(Excerpt::from_text(
-                    &doc.file,
-                    &doc.text,
-                    offset..offset + 1,
-                    &e.message,
-                )),
-            });
+            out.findings.push(yaml_error(doc, e, line, version));
             return out;
         }
     };
-    let secrets: std::cell::OnceCell<Vec<String>> = std::cell::OnceCell::new();
-    let finding = |rule: &'static str,
-                   severity: Severity,
-                   pointer: &str,
-                   message: String,
-                   resource: Option<String>| {
-        let (target, found) = locate(node, pointer);
+    let at = Place {
+        doc,
+        node,
+        version,
+        resource: None,
+        secrets: std::cell::OnceCell::new(),
+    };
+    let Some((api_version, kind)) = identity(&at, &mut out) else {
+        return out;
+    };
+    let at = Place {
+        resource: Some(out.resource.clone()),
+        ..at
+    };
+    let removed = api_lifecycle(&at, api_version, kind, options, &mut out.findings);
+    let (schema_version, version_note) = catalog.resolve(version);
+    // A removed API gets its one clear finding above, never a second `no schema` one.
+    if !removed {
+        // Checking an older version against the nearest newer schemas: an API that version
+        // still serves (per the removal table) has no schema there, which is not the object's
+        // fault.
+        let served_then_gone =
+            version_note.is_some() && crate::kube::apis::known(api_version, kind);
+        out.skipped = schema_pass(
+            &at,
+            catalog,
+            schema_version,
+            (api_version, kind),
+            options.skip_missing_schemas || served_then_gone,
+            &mut out.findings,
+        );
+    }
+    // API-server rules, then the reviewer and deprecated-field rules.
+    for (rule, pointer, message) in
+        rules::check(node, kind)
+            .into_iter()
+            .chain(lint::review(node, kind, &options.lint))
+    {
+        out.findings.push(at.finding(rule, &pointer, message));
+    }
+    configure(doc, node, &options.lint, &mut out.findings);
+    if let Some(note) = version_note {
+        for f in &mut out.findings {
+            if f.rule == rule::SCHEMA.id || f.rule == rule::NO_SCHEMA.id {
+                f.message.push_str(&format!(" ({note})"));
+            }
+        }
+    }
+    out
+}
+
+/// A finding for a document that is not valid YAML.
+fn yaml_error(
+    doc: &Document,
+    e: &crate::yaml::ParseError,
+    line: u32,
+    version: KubeVersion,
+) -> Finding {
+    let rule = if e.duplicate_key {
+        &rule::DUPLICATE_KEY
+    } else {
+        &rule::YAML_SYNTAX
+    };
+    let offset = doc.offset + e.offset.unwrap_or(0);
+    Finding {
+        line: Some(line),
+        column: Some(e.col.max(1)),
+        template: doc.template.as_deref().map(str::to_string),
+        kube_version: Some(version.to_string()),
+        excerpt: Some(Excerpt::from_text(
+            &doc.file,
+            &doc.text,
+            offset..offset + 1,
+            &e.message,
+        )),
+        ..Finding::new(rule, &doc.file, format!("not valid YAML: {}", e.message))
+    }
+}
+
+/// Where findings of one parsed document point: the document, its tree, the version checked
+/// against and the object's identity once known.
+struct Place<'a> {
+    doc: &'a Document,
+    node: &'a Node,
+    version: KubeVersion,
+    resource: Option<String>,
+    /// The document's secret values, gathered once, when its first finding needs them.
+    secrets: std::cell::OnceCell<Vec<String>>,
+}
+
+impl Place<'_> {
+    /// A finding of `rule` at the JSON `pointer` in the document.
+    fn finding(&self, rule: &'static rule::Rule, pointer: &str, message: String) -> Finding {
+        let (target, found) = locate(self.node, pointer);
         // A message that quotes a secret value (a schema error on `env[0].value` of a
-        // DB_PASSWORD) says `(hidden)` instead. The document's secrets are gathered once, when
-        // its first finding needs them.
+        // DB_PASSWORD) says `(hidden)` instead.
         let message = crate::secret::hide_secrets(
             message,
-            secrets.get_or_init(|| crate::secret::secrets_in(node)),
+            self.secrets
+                .get_or_init(|| crate::secret::secrets_in(self.node)),
         );
         // Point at the key of the offending field; at the parent object when the field is
         // missing (or for the whole document).
@@ -171,124 +214,135 @@ fn check_one(
         } else {
             target.loc
         };
-        let (line, column, offset) = doc.position(loc);
+        let (line, column, offset) = self.doc.position(loc);
         Finding {
-            rule,
-            severity,
-            resource,
+            resource: self.resource.clone(),
             path: (!pointer.is_empty()).then(|| dotted(pointer)),
-            message,
-            file: doc.file.to_string(),
             line: Some(line),
             column: Some(column),
-            template: doc.template.as_deref().map(str::to_string),
-            kube_version: Some(version.to_string()),
-            breaks_at: None,
-            api: None,
-            upgrade: None,
+            template: self.doc.template.as_deref().map(str::to_string),
+            kube_version: Some(self.version.to_string()),
             excerpt: Some(Excerpt::from_text(
-                &doc.file,
-                &doc.text,
+                &self.doc.file,
+                &self.doc.text,
                 offset..offset + (loc.len as usize).max(1),
                 "here",
             )),
+            ..Finding::new(rule, &self.doc.file, message)
         }
+    }
+}
+
+/// The object's apiVersion and kind, with its identity recorded in `out`; `None` (and a
+/// finding) when it is not an object or has no type.
+fn identity<'a>(at: &Place<'a>, out: &mut Checked) -> Option<(&'a str, &'a str)> {
+    let node = at.node;
+    let here = || {
+        format!(
+            "{}:{}",
+            at.doc.file,
+            at.doc.line_base + node.loc.line.max(1)
+        )
     };
     if !matches!(node.value, Value::Map(_)) {
-        out.resource = format!("{}:{}", doc.file, doc.line_base + node.loc.line.max(1));
-        out.findings.push(finding(
-            "not-an-object",
-            Severity::Error,
+        out.resource = here();
+        out.findings.push(at.finding(
+            &rule::NOT_AN_OBJECT,
             "",
             format!(
                 "a Kubernetes object must be a mapping, found a {}",
                 node.type_name()
             ),
-            None,
         ));
-        return out;
+        return None;
     }
-    let api_version = node.get_str("apiVersion");
-    let kind = node.get_str("kind");
-    let (Some(api_version), Some(kind)) = (api_version, kind) else {
-        out.resource = format!("{}:{}", doc.file, doc.line_base + node.loc.line.max(1));
-        let missing = if api_version.is_none() {
+    let (Some(api_version), Some(kind)) = (node.get_str("apiVersion"), node.get_str("kind")) else {
+        out.resource = here();
+        let missing = if node.get_str("apiVersion").is_none() {
             "`apiVersion`"
         } else {
             "`kind`"
         };
-        out.findings.push(finding(
-            "missing-type",
-            Severity::Error,
+        out.findings.push(at.finding(
+            &rule::MISSING_TYPE,
             "",
             format!("missing {missing}: every object needs `apiVersion` and `kind` (strings)"),
-            None,
         ));
-        return out;
+        return None;
     };
     let id = ResourceId::of(node).ok();
     out.identified = id.is_some();
-    let resource = id
+    out.resource = id
         .as_ref()
         .map_or_else(|| format!("{api_version} {kind}"), ToString::to_string);
-    out.resource.clone_from(&resource);
-    let res = Some(resource.clone());
-    if let Err(why) = api_version_syntax(api_version) {
-        out.findings.push(finding(
-            "api-version",
-            Severity::Error,
+    if let Err(why) = crate::kube::names::api_version(api_version) {
+        let mut f = at.finding(
+            &rule::API_VERSION,
             "/apiVersion",
             format!("apiVersion `{api_version}` {why}"),
-            res.clone(),
-        ));
+        );
+        f.resource = Some(out.resource.clone());
+        out.findings.push(f);
     }
+    Some((api_version, kind))
+}
+
+/// Removed and deprecated APIs, as the object is and as it was last applied, and what breaks
+/// on the way to `--upgrade-to`. True when the target version no longer serves the object.
+fn api_lifecycle(
+    at: &Place<'_>,
+    api_version: &str,
+    kind: &str,
+    options: &Options,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    use crate::kube::apis::{self, Status};
+    let version = at.version;
+    let api = Some(format!("{api_version} {kind}"));
     let mut removed = false;
-    match crate::kube::apis::status(api_version, kind, version) {
-        crate::kube::apis::Status::Removed(row) => {
+    match apis::status(api_version, kind, version) {
+        Status::Removed(row) => {
             removed = true;
-            let mut f = finding(
-                "removed-api",
-                Severity::Error,
-                "/apiVersion",
-                format!(
-                    "{api_version} {kind} is not served by Kubernetes {version}: removed in {} (deprecated in {}); {}",
-                    row.removed.as_deref().unwrap_or("?"),
-                    row.deprecated,
-                    row.advice()
-                ),
-                res.clone(),
-            );
-            f.breaks_at.clone_from(&row.removed);
-            f.api = Some(format!("{api_version} {kind}"));
-            out.findings.push(f);
+            findings.push(Finding {
+                breaks_at: row.removed.clone(),
+                api: api.clone(),
+                ..at.finding(
+                    &rule::REMOVED_API,
+                    "/apiVersion",
+                    format!(
+                        "{api_version} {kind} is not served by Kubernetes {version}: removed in {} (deprecated in {}); {}",
+                        row.removed.as_deref().unwrap_or("?"),
+                        row.deprecated,
+                        row.advice()
+                    ),
+                )
+            });
         }
-        crate::kube::apis::Status::Deprecated(row) => {
+        Status::Deprecated(row) => {
             let when = row.removed.as_deref().map_or_else(
                 || "no removal is scheduled".to_string(),
                 |r| format!("removed in {r}"),
             );
-            let mut f = finding(
-                "deprecated-api",
-                Severity::Warning,
-                "/apiVersion",
-                format!(
-                    "{api_version} {kind} is deprecated since {} and {when}; {}",
-                    row.deprecated,
-                    row.advice()
-                ),
-                res.clone(),
-            );
-            f.api = Some(format!("{api_version} {kind}"));
-            out.findings.push(f);
+            findings.push(Finding {
+                api: api.clone(),
+                ..at.finding(
+                    &rule::DEPRECATED_API,
+                    "/apiVersion",
+                    format!(
+                        "{api_version} {kind} is deprecated since {} and {when}; {}",
+                        row.deprecated,
+                        row.advice()
+                    ),
+                )
+            });
         }
-        crate::kube::apis::Status::Fine => {}
+        Status::Fine => {}
     }
     // What the cluster was last sent (kube-no-trouble reads the same annotation): a pipeline
     // that still applies an old apiVersion breaks on upgrade even if the stored object is new.
-    if let Some((a, k, row)) = last_applied(node, api_version, version) {
-        out.findings.push(finding(
-            "deprecated-api",
-            Severity::Warning,
+    if let Some((a, k, row)) = last_applied(at.node, api_version, version) {
+        findings.push(at.finding(
+            &rule::DEPRECATED_API,
             "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration",
             format!(
                 "last applied as {a} {k} (deprecated in {}, removed in {}): whatever applies this object still writes the old apiVersion; {}",
@@ -296,71 +350,56 @@ fn check_one(
                 row.removed.as_deref().unwrap_or("?"),
                 row.advice()
             ),
-            res.clone(),
         ));
     }
     if let Some(to) = options.upgrade_to.filter(|to| *to > version)
-        && let Some(row) = crate::kube::apis::breaks_between(api_version, kind, version, to)
+        && let Some(row) = apis::breaks_between(api_version, kind, version, to)
     {
-        let at = row.removed.clone().unwrap_or_default();
-        let mut f = finding(
-            "removed-api",
-            Severity::Error,
-            "/apiVersion",
-            format!(
-                "{api_version} {kind} breaks at {at} on the way from {version} to {to}; {}",
-                row.advice()
-            ),
-            res.clone(),
-        );
-        f.breaks_at = Some(at);
-        f.api = Some(format!("{api_version} {kind}"));
-        f.upgrade = Some((version, to));
-        out.findings.push(f);
+        let at_version = row.removed.clone().unwrap_or_default();
+        findings.push(Finding {
+            breaks_at: Some(at_version.clone()),
+            api,
+            upgrade: Some((version, to)),
+            ..at.finding(
+                &rule::REMOVED_API,
+                "/apiVersion",
+                format!(
+                    "{api_version} {kind} breaks at {at_version} on the way from {version} to {to}; {}",
+                    row.advice()
+                ),
+            )
+        });
     }
-    let json = serde_json::to_value(node).unwrap_or_default();
-    // A removed API gets its one clear finding above, never a second `no schema` one.
-    // Checking an older version against the nearest newer schemas: an API that version still
-    // serves (per the removal table) has no schema there, which is not the object's fault.
-    let served_then_gone = version_note.is_some() && crate::kube::apis::known(api_version, kind);
-    let outcome = if removed {
-        schema::Outcome::Valid
-    } else {
-        match catalog.validate(schema_version, api_version, kind, &json) {
-            schema::Outcome::NoSchema { .. } if served_then_gone => {
-                out.skipped = true;
-                schema::Outcome::Valid
-            }
-            other => other,
-        }
-    };
-    match outcome {
-        schema::Outcome::Valid => {}
+    removed
+}
+
+/// The strict JSON Schema of the kind. True when the object was skipped for want of a schema
+/// (only when `skip_missing`).
+fn schema_pass(
+    at: &Place<'_>,
+    catalog: &Catalog,
+    schema_version: KubeVersion,
+    (api_version, kind): (&str, &str),
+    skip_missing: bool,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    let json = serde_json::to_value(at.node).unwrap_or_default();
+    match catalog.validate(schema_version, api_version, kind, &json) {
+        schema::Outcome::Valid => false,
+        schema::Outcome::NoSchema { .. } if skip_missing => true,
         schema::Outcome::NoSchema { suggestion } => {
-            if options.skip_missing_schemas {
-                out.skipped = true;
-            } else {
-                let mut msg = format!("no schema for {api_version} {kind} at {version}");
-                match suggestion {
-                    Some(s) => msg.push_str(&format!(": did you mean {s}?")),
-                    None => msg.push_str(": import its CRD with `kiln schemas import`, or skip such kinds with `--skip-missing-schemas`"),
-                }
-                out.findings.push(finding(
-                    "no-schema",
-                    Severity::Error,
-                    "/kind",
-                    msg,
-                    res.clone(),
-                ));
+            let mut msg = format!("no schema for {api_version} {kind} at {}", at.version);
+            match suggestion {
+                Some(s) => msg.push_str(&format!(": did you mean {s}?")),
+                None => msg.push_str(": import its CRD with `kiln schemas import`, or skip such kinds with `--skip-missing-schemas`"),
             }
+            findings.push(at.finding(&rule::NO_SCHEMA, "/kind", msg));
+            false
         }
-        schema::Outcome::Broken(e) => out.findings.push(finding(
-            "no-schema",
-            Severity::Error,
-            "/kind",
-            e,
-            res.clone(),
-        )),
+        schema::Outcome::Broken(e) => {
+            findings.push(at.finding(&rule::NO_SCHEMA, "/kind", e));
+            false
+        }
         schema::Outcome::Invalid(violations) => {
             for v in violations {
                 let mut message = v.message;
@@ -381,40 +420,26 @@ fn check_one(
                 {
                     message = format!("invalid value at `{}` (value hidden)", dotted(&v.pointer));
                 }
-                out.findings.push(finding(
-                    "schema",
-                    Severity::Error,
-                    &v.pointer,
-                    message,
-                    res.clone(),
-                ));
+                findings.push(at.finding(&rule::SCHEMA, &v.pointer, message));
             }
+            false
         }
     }
-    // API-server rules, then the reviewer and deprecated-field rules.
-    for (rule, pointer, message, warning) in rules::check(node, kind)
-        .into_iter()
-        .chain(lint::review(node, kind, &options.lint))
-    {
-        let severity = if warning {
-            Severity::Warning
-        } else {
-            Severity::Error
-        };
-        out.findings
-            .push(finding(rule, severity, &pointer, message, res.clone()));
-    }
-    // Configured severities, then suppressions (annotation, or comments in document/template).
+}
+
+/// Configured severities, then suppressions (the annotation, or comments in the document or
+/// its template).
+fn configure(doc: &Document, node: &Node, config: &lint::LintConfig, findings: &mut Vec<Finding>) {
     let chunk = &doc.text[doc.offset..doc.end.min(doc.text.len())];
     let texts: Vec<&str> = std::iter::once(chunk)
         .chain(doc.template_source.as_deref())
         .collect();
     let suppressed = lint::suppressed(node, &texts);
-    out.findings.retain_mut(|f| {
+    findings.retain_mut(|f| {
         if suppressed.iter().any(|s| s == f.rule) {
             return false;
         }
-        match options.lint.rules.get(f.rule) {
+        match config.rules.get(f.rule) {
             Some(lint::Level::Off) => false,
             Some(lint::Level::Error) => {
                 f.severity = Severity::Error;
@@ -427,14 +452,6 @@ fn check_one(
             None => true,
         }
     });
-    if let Some(note) = version_note {
-        for f in &mut out.findings {
-            if f.rule == "schema" || f.rule == "no-schema" {
-                f.message.push_str(&format!(" ({note})"));
-            }
-        }
-    }
-    out
 }
 
 /// The apiVersion and kind in `kubectl.kubernetes.io/last-applied-configuration` when they differ
@@ -465,40 +482,7 @@ fn last_applied(
 /// True for a well-formed apiVersion.
 #[must_use]
 pub fn api_version_ok(v: &str) -> bool {
-    api_version_syntax(v).is_ok()
-}
-
-/// `apps/v1`, `v1`, `example.com/v1beta2`.
-fn api_version_syntax(v: &str) -> Result<(), &'static str> {
-    let version = match v.split_once('/') {
-        Some((group, version)) => {
-            if group.is_empty() || crate::kube::names::dns_subdomain(group).is_err() {
-                return Err("has an invalid group (expected `group/version`, e.g. `apps/v1`)");
-            }
-            version
-        }
-        None => v,
-    };
-    let rest = version
-        .strip_prefix('v')
-        .ok_or("has no version (expected `v1`, `v1beta1`, `group/v1`)")?;
-    let digits_end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    if digits_end == 0 {
-        return Err("has no version number");
-    }
-    let tail = &rest[digits_end..];
-    let ok = tail.is_empty()
-        || ["alpha", "beta"].iter().any(|p| {
-            tail.strip_prefix(p)
-                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err("is not a Kubernetes API version (`v1`, `v1beta1`, `v2alpha1`)")
-    }
+    crate::kube::names::api_version(v).is_ok()
 }
 
 /// The node at a JSON pointer (`true`), or the deepest existing parent (`false`).
@@ -550,22 +534,14 @@ pub fn flag_duplicates(results: &mut [Checked]) {
         let here = format!("{}:{}", r.file, r.line);
         if let Some(prev) = first.get(&r.resource) {
             r.findings.push(Finding {
-                rule: "duplicate-resource",
-                severity: Severity::Error,
                 resource: Some(r.resource.clone()),
-                path: None,
-                message: format!(
-                    "defined twice: first at {prev}; applying both keeps only the last"
-                ),
-                file: r.file.clone(),
                 line: Some(r.line),
                 column: Some(1),
-                template: None,
-                kube_version: None,
-                breaks_at: None,
-                api: None,
-                upgrade: None,
-                excerpt: None,
+                ..Finding::new(
+                    &rule::DUPLICATE_RESOURCE,
+                    &r.file,
+                    format!("defined twice: first at {prev}; applying both keeps only the last"),
+                )
             });
         } else {
             first.insert(r.resource.clone(), here);
@@ -576,18 +552,6 @@ pub fn flag_duplicates(results: &mut [Checked]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_versions() {
-        for ok in ["v1", "apps/v1", "example.com/v1beta2", "batch/v2alpha1"] {
-            assert!(api_version_syntax(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "apps", "/v1", "apps/", "apps/1", "v1beta", "Apps/v1", "v1gamma1",
-        ] {
-            assert!(api_version_syntax(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn dotted_paths() {

@@ -2,11 +2,12 @@
 //! lengths, label and annotation syntax, duplicate container/port names, a workload whose
 //! selector does not match its pod template. Each check returns findings; none prints.
 
+use crate::check::rule::{self, Rule};
 use crate::kube::names::{dns_label, dns_subdomain, label_value, path_segment, qualified_name};
 use crate::yaml::{Node, Value};
 
-/// A problem found by a rule: (rule id, JSON pointer, message, warning instead of error).
-pub type Problem = (&'static str, String, String, bool);
+/// A problem found by a rule: (the rule, JSON pointer, message).
+pub type Problem = (&'static Rule, String, String);
 
 /// Kinds whose names must be DNS-1123 labels (63 characters, no dots), as the API server
 /// validates them; every other kind takes a DNS-1123 subdomain (253, dots allowed).
@@ -54,10 +55,9 @@ fn one_of(parent: &Node, key: &str, allowed: &[&str], pointer: &str, out: &mut V
             .find(|a| a.eq_ignore_ascii_case(v))
             .map_or_else(String::new, |a| format!(" (did you mean `{a}`?)"));
         out.push((
-            "enum",
+            &rule::ENUM,
             format!("{pointer}/{key}"),
             format!("`{key}: {v}` is not one of {}{hint}", allowed.join(", ")),
-            false,
         ));
     }
 }
@@ -91,13 +91,12 @@ fn crd_schemas(doc: &Node, out: &mut Vec<Problem>) {
                             let hint = crate::diagnostic::did_you_mean(t, TYPES.iter().copied())
                                 .map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"));
                             out.push((
-                                "crd-schema",
+                                &rule::CRD_SCHEMA,
                                 here.clone(),
                                 format!(
                                     "schema type `{t}` is not one of {}{hint}",
                                     TYPES.join(", ")
                                 ),
-                                false,
                             ));
                         }
                         continue;
@@ -129,10 +128,9 @@ fn crd_schemas(doc: &Node, out: &mut Vec<Problem>) {
 fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
     let Some(meta) = doc.get("metadata") else {
         out.push((
-            "metadata-name",
+            &rule::METADATA_NAME,
             "/metadata".into(),
             "missing `metadata` (with at least `name`)".into(),
-            false,
         ));
         return;
     };
@@ -140,10 +138,9 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
         None => {
             if meta.get("generateName").is_none() {
                 out.push((
-                    "metadata-name",
+                    &rule::METADATA_NAME,
                     "/metadata".into(),
                     "missing `metadata.name`".into(),
-                    false,
                 ));
             }
         }
@@ -168,21 +165,19 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
                     "a DNS-1123 subdomain (lowercase letters, digits, `-` and `.`; at most 253)"
                 };
                 out.push((
-                    "metadata-name",
+                    &rule::METADATA_NAME,
                     "/metadata/name".into(),
                     format!("name `{name}` {why}: a {kind} name must be {what}"),
-                    false,
                 ));
             }
         }
         Some(other) => out.push((
-            "metadata-name",
+            &rule::METADATA_NAME,
             "/metadata/name".into(),
             format!(
                 "`metadata.name` must be a string, found {}",
                 other.type_name()
             ),
-            false,
         )),
     }
     for (field, values_are_labels) in [("labels", true), ("annotations", false)] {
@@ -193,33 +188,30 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
             let pointer = format!("/metadata/{field}/{}", escape(key));
             if let Err(why) = qualified_name(key) {
                 out.push((
-                    "label-syntax",
+                    &rule::LABEL_SYNTAX,
                     pointer.clone(),
                     format!("{} key `{key}` {why}", &field[..field.len() - 1]),
-                    false,
                 ));
             }
             match &value.value {
                 Value::Str(v) if values_are_labels => {
                     if let Err(why) = label_value(v) {
                         out.push((
-                            "label-syntax",
+                            &rule::LABEL_SYNTAX,
                             pointer,
                             format!("label `{key}` value `{v}` {why}"),
-                            false,
                         ));
                     }
                 }
                 Value::Str(_) => {}
                 other => out.push((
-                    "label-syntax",
+                    &rule::LABEL_SYNTAX,
                     pointer,
                     format!(
                         "{} `{key}` must be a string, found {} (quote it)",
                         &field[..field.len() - 1],
                         other.type_name()
                     ),
-                    false,
                 )),
             }
         }
@@ -258,26 +250,40 @@ fn pod_rules(pod: &Node, pointer: &str, out: &mut Vec<Problem>) {
             if let Some(name) = c.get_str("name") {
                 if names.iter().any(|(n, _)| *n == name) {
                     out.push((
-                        "duplicate-name",
+                        &rule::DUPLICATE_NAME,
                         format!("{here}/name"),
                         format!("container name `{name}` is used twice in the pod"),
-                        false,
                     ));
                 } else {
                     names.push((name, here.clone()));
                 }
             }
-            duplicates(c, "ports", "name", &here, "port name", false, out);
-            duplicates(c, "env", "name", &here, "environment variable", true, out);
+            duplicates(
+                c,
+                "ports",
+                "name",
+                &here,
+                "port name",
+                &rule::DUPLICATE_NAME,
+                out,
+            );
+            duplicates(
+                c,
+                "env",
+                "name",
+                &here,
+                "environment variable",
+                &rule::DUPLICATE_ENV,
+                out,
+            );
             if c.get("image").is_none() && list != "ephemeralContainers" {
                 out.push((
-                    "required-field",
+                    &rule::REQUIRED_FIELD,
                     format!("{here}/image"),
                     format!(
                         "container `{}` has no `image`",
                         c.get_str("name").unwrap_or("?")
                     ),
-                    false,
                 ));
             }
             one_of(
@@ -293,7 +299,15 @@ fn pod_rules(pod: &Node, pointer: &str, out: &mut Vec<Problem>) {
             port_pairs(c, &here, out);
         }
     }
-    duplicates(pod, "volumes", "name", pointer, "volume name", false, out);
+    duplicates(
+        pod,
+        "volumes",
+        "name",
+        pointer,
+        "volume name",
+        &rule::DUPLICATE_NAME,
+        out,
+    );
     one_of(
         pod,
         "restartPolicy",
@@ -323,10 +337,9 @@ fn port_pairs(c: &Node, pointer: &str, out: &mut Vec<Problem>) {
         let protocol = p.get_str("protocol").unwrap_or("TCP");
         if seen.contains(&(*port, protocol)) {
             out.push((
-                "duplicate-name",
+                &rule::DUPLICATE_NAME,
                 format!("{pointer}/ports/{i}"),
                 format!("container port {port}/{protocol} is listed twice"),
-                false,
             ));
         } else {
             seen.push((*port, protocol));
@@ -341,7 +354,7 @@ fn duplicates(
     key: &str,
     pointer: &str,
     what: &str,
-    warning: bool,
+    rule: &'static Rule,
     out: &mut Vec<Problem>,
 ) {
     let Some(Value::Seq(items)) = parent.get(list).map(|n| &n.value) else {
@@ -353,17 +366,12 @@ fn duplicates(
             continue;
         };
         if seen.contains(&name) {
-            let msg = if warning {
+            let msg = if rule.id == rule::DUPLICATE_ENV.id {
                 format!("{what} `{name}` is set twice in one container; the last one silently wins")
             } else {
                 format!("{what} `{name}` is used twice")
             };
-            out.push((
-                "duplicate-name",
-                format!("{pointer}/{list}/{i}/{key}"),
-                msg,
-                warning,
-            ));
+            out.push((rule, format!("{pointer}/{list}/{i}/{key}"), msg));
         } else {
             seen.push(name);
         }
@@ -385,7 +393,7 @@ fn selector(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
         .and_then(|m| m.get("labels"));
     let Some(selector) = spec.get("selector") else {
         if api == "apps/v1" {
-            out.push(("selector-mismatch", "/spec".into(), format!("`spec.selector` is required for apps/v1 {kind}; set it to the pod template's labels"), false));
+            out.push((&rule::SELECTOR_MISMATCH, "/spec".into(), format!("`spec.selector` is required for apps/v1 {kind}; set it to the pod template's labels")));
         }
         return;
     };
@@ -398,11 +406,9 @@ fn selector(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
             };
             if label(k) != Some(want.as_str()) {
                 out.push((
-                    "selector-mismatch",
+                    &rule::SELECTOR_MISMATCH,
                     format!("/spec/selector/matchLabels/{}", escape(k)),
-                    format!("selector `{k}: {want}` does not match the pod template's labels (found {}); the API server rejects this", label(k).map_or_else(|| "no such label".to_string(), |v| format!("`{v}`"))),
-                    false,
-                ));
+                    format!("selector `{k}: {want}` does not match the pod template's labels (found {}); the API server rejects this", label(k).map_or_else(|| "no such label".to_string(), |v| format!("`{v}`")))));
             }
         }
     }
@@ -434,12 +440,11 @@ fn selector(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
             };
             if !ok {
                 out.push((
-                    "selector-mismatch",
+                    &rule::SELECTOR_MISMATCH,
                     format!("/spec/selector/matchExpressions/{i}"),
                     format!(
                         "selector expression `{key} {op}` does not match the pod template's labels"
                     ),
-                    false,
                 ));
             }
         }
@@ -460,7 +465,7 @@ mod tests {
     fn rules(text: &str) -> Vec<&'static str> {
         let doc = parse(text, 0, Dialect::Kube).unwrap();
         let kind = doc.get_str("kind").unwrap().to_string();
-        check(&doc, &kind).into_iter().map(|p| p.0).collect()
+        check(&doc, &kind).into_iter().map(|p| p.0.id).collect()
     }
 
     #[test]

@@ -106,8 +106,7 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     if missing {
         let shown = pipeline.project.relative(golden);
         results.push(Checked::file_level(
-            "golden-drift",
-            crate::diagnostic::Severity::Error,
+            &check::rule::GOLDEN_DRIFT,
             &shown,
             format!(
                 "`{shown}` is missing, so drift from the recorded output cannot be checked; run `kiln golden update` to record it (an empty `{shown}` folder means nothing recorded yet)"
@@ -139,8 +138,7 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
                 d.removed.len()
             );
             results.push(Checked::file_level(
-                "golden-drift",
-                crate::diagnostic::Severity::Error,
+                &check::rule::GOLDEN_DRIFT,
                 &golden_env,
                 message,
             ));

@@ -317,7 +317,9 @@ fn at_revision(
         d.message = format!("at `{rev}`: {}", d.message);
         Error::Run(d)
     })?;
-    let only = changed_services(&pipeline.project, &old.project);
+    // A change to a member of the Eureka peer set changes every client: render everything.
+    let only = changed_services(&pipeline.project, &old.project)
+        .filter(|only| !in_peer_set(pipeline, only) && !in_peer_set(&old, only));
     let new_files = render_side(pipeline, env, service, only.as_ref())?;
     // Environments or services that did not exist then are simply all "added".
     let known_env: Vec<String> = env
@@ -423,15 +425,18 @@ fn changed_services(
         let service = file.split('.').next().unwrap_or_default().to_string();
         changed.insert(service);
     }
-    // A change to the Eureka peer set changes every client.
-    let eureka = |p: &crate::config::Project, s: &str| {
-        std::fs::read_to_string(p.values_dir.join("services").join(format!("{s}.yaml")))
-            .is_ok_and(|t| t.contains(crate::render::platform::EUREKA_SET))
-    };
-    if changed.iter().any(|s| eureka(new, s) || eureka(old, s)) {
-        return None;
-    }
     Some(changed)
+}
+
+/// True when one of `services` is, in some environment, an instance of the Eureka server set
+/// (whose peers are written into every client), or when the instances cannot be listed.
+fn in_peer_set(p: &Pipeline, services: &HashSet<String>) -> bool {
+    let all: Vec<usize> = (0..p.project.environments.len()).collect();
+    p.instances(&all, &[]).map_or(true, |instances| {
+        instances.iter().any(|i| {
+            services.contains(&i.service) && i.template == crate::render::platform::EUREKA_SET
+        })
+    })
 }
 
 /// Extract the project at `rev` into a temporary folder; returns it and the project root in it.

@@ -10,7 +10,6 @@ use crate::cli::LintArgs;
 use crate::command::{Output, catalog, exit_code, upgrade_to};
 use crate::config::Project;
 use crate::diagnostic::Diagnostic;
-use crate::diagnostic::Severity;
 use crate::error::Error;
 use crate::kube::KubeVersion;
 use crate::report;
@@ -114,7 +113,7 @@ fn inputs(path: &Path, given: &[PathBuf]) -> Vec<Input> {
 }
 
 fn file_error(file: &str, message: String) -> Checked {
-    Checked::file_level("unreadable", Severity::Error, file, message)
+    Checked::file_level(&check::rule::UNREADABLE, file, message)
 }
 
 fn check_input(
@@ -146,13 +145,11 @@ fn check_input(
     };
     let docs: Vec<Document> = check::input::documents(&file, &text, &|_| None);
     if docs.is_empty() {
-        let mut c = file_error(
+        return vec![Checked::file_level(
+            &check::rule::EMPTY_FILE,
             &file,
             "no Kubernetes objects in this file (empty, or only comments and `---`)".into(),
-        );
-        c.findings[0].rule = "empty-file";
-        c.findings[0].severity = Severity::Warning;
-        return vec![c];
+        )];
     }
     let options = check::Options {
         skip_missing_schemas: flags.skip_missing_schemas,

@@ -2,6 +2,7 @@
 
 pub mod apis;
 pub mod names;
+pub mod strict;
 pub mod version;
 
 pub use version::KubeVersion;

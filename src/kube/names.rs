@@ -113,6 +113,42 @@ pub fn label_value(v: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// An apiVersion: `apps/v1`, `v1`, `example.com/v1beta2`; the error says what is wrong.
+///
+/// # Errors
+/// What is malformed, as a phrase that follows "apiVersion `x`".
+pub fn api_version(v: &str) -> Result<(), &'static str> {
+    let version = match v.split_once('/') {
+        Some((group, version)) => {
+            if group.is_empty() || dns_subdomain(group).is_err() {
+                return Err("has an invalid group (expected `group/version`, e.g. `apps/v1`)");
+            }
+            version
+        }
+        None => v,
+    };
+    let rest = version
+        .strip_prefix('v')
+        .ok_or("has no version (expected `v1`, `v1beta1`, `group/v1`)")?;
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if digits_end == 0 {
+        return Err("has no version number");
+    }
+    let tail = &rest[digits_end..];
+    let ok = tail.is_empty()
+        || ["alpha", "beta"].iter().any(|p| {
+            tail.strip_prefix(p)
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err("is not a Kubernetes API version (`v1`, `v1beta1`, `v2alpha1`)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +165,17 @@ mod tests {
         assert!(qualified_name("Example.com/x").is_err());
         assert!(label_value("").is_ok());
         assert!(label_value("a b").is_err());
+    }
+
+    #[test]
+    fn api_versions() {
+        for ok in ["v1", "apps/v1", "example.com/v1beta2", "batch/v2alpha1"] {
+            assert!(api_version(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "apps", "/v1", "apps/", "apps/1", "v1beta", "Apps/v1", "v1gamma1",
+        ] {
+            assert!(api_version(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -227,11 +227,5 @@ fn generate(out_root: &Path, debug_raw: Option<&Path>) -> Result<(), String> {
         notes.free_form
     );
     println!("  field-less structs closed: {:?}", notes.empty_structs);
-    if !notes.not_nullable.is_empty() {
-        println!(
-            "  optional properties left non-nullable: {:?}",
-            notes.not_nullable
-        );
-    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Deprecated fields and annotations the upgrade guides call out, with what replaces them.
 
 use super::Problem;
+use crate::check::rule;
 use crate::check::rules::escape;
 use crate::yaml::{Node, Value};
 
@@ -49,10 +50,9 @@ fn annotations_of(meta: Option<&Node>, pointer: &str, out: &mut Vec<Problem>) {
             }
         }) {
             out.push((
-                "deprecated-field",
+                &rule::DEPRECATED_FIELD,
                 format!("{pointer}/annotations/{}", escape(key)),
                 format!("annotation `{key}` is {advice}"),
-                true,
             ));
         }
     }
@@ -64,10 +64,9 @@ pub fn check(doc: &Node, pod: Option<(&str, &Node)>, out: &mut Vec<Problem>) {
     if let Some((pointer, pod)) = pod {
         if pod.get("serviceAccount").is_some() {
             out.push((
-                "deprecated-field",
+                &rule::DEPRECATED_FIELD,
                 format!("{pointer}/serviceAccount"),
                 "`serviceAccount` is a deprecated alias: use `serviceAccountName`".into(),
-                true,
             ));
         }
         // Pod template annotations sit beside the pod spec.

@@ -42,20 +42,6 @@ pub struct LintConfig {
     pub host_network_allow: Vec<String>,
 }
 
-/// The configured level of a rule, falling back to its default.
-#[must_use]
-pub fn level(config: &LintConfig, rule: &str, default_warning: bool) -> Level {
-    config
-        .rules
-        .get(rule)
-        .copied()
-        .unwrap_or(if default_warning {
-            Level::Warning
-        } else {
-            Level::Error
-        })
-}
-
 /// Rule ids suppressed for an object: its `kiln.dev/ignore` annotation plus `# kiln-ignore:`
 /// comments in `texts` (the document, the template).
 #[must_use]
@@ -124,7 +110,7 @@ mod tests {
         let kind = doc.get_str("kind").unwrap().to_string();
         review(&doc, &kind, &LintConfig::default())
             .into_iter()
-            .map(|p| p.0)
+            .map(|p| p.0.id)
             .collect()
     }
 

@@ -2,6 +2,7 @@
 //! resources and readiness probes, host networking, ConfigMap keys that were not strings.
 
 use super::Problem;
+use crate::check::rule;
 use crate::check::rules::escape;
 use crate::yaml::{Node, Value};
 
@@ -42,7 +43,7 @@ pub fn typographic(doc: &Node, out: &mut Vec<Problem>) {
                         format!("`{ascii}`")
                     };
                     let pointer = path.iter().fold(String::new(), |acc, p| acc + "/" + p);
-                    out.push(("typographic", pointer, format!("{name} `{c}` (U+{:04X}) in `{s}`: {want} was probably meant (copy-paste damage){extra}", *c as u32), false));
+                    out.push((&rule::TYPOGRAPHIC, pointer, format!("{name} `{c}` (U+{:04X}) in `{s}`: {want} was probably meant (copy-paste damage){extra}", *c as u32)));
                 }
             }
             Value::Seq(items) => {
@@ -81,9 +82,9 @@ pub fn containers(pod: &Node, pointer: &str, workload: bool, out: &mut Vec<Probl
             let last = image.rsplit('/').next().unwrap_or(image);
             if !image.contains('@') {
                 if !last.contains(':') {
-                    out.push(("image-tag", format!("{here}/image"), format!("image `{image}` has no tag, so it means `:latest` and changes under you; pin a version"), true));
+                    out.push((&rule::IMAGE_TAG, format!("{here}/image"), format!("image `{image}` has no tag, so it means `:latest` and changes under you; pin a version")));
                 } else if last.ends_with(":latest") {
-                    out.push(("image-tag", format!("{here}/image"), format!("image `{image}` uses `:latest`; pin a version so a rollout is reproducible"), true));
+                    out.push((&rule::IMAGE_TAG, format!("{here}/image"), format!("image `{image}` uses `:latest`; pin a version so a rollout is reproducible")));
                 }
             }
         }
@@ -98,13 +99,13 @@ pub fn containers(pod: &Node, pointer: &str, workload: bool, out: &mut Vec<Probl
                 (false, true) => "requests",
                 _ => "limits",
             };
-            out.push(("no-resources", here.clone(), format!("container `{name}` sets no resource {missing}; the scheduler cannot place it well and it can starve its neighbours"), true));
+            out.push((&rule::NO_RESOURCES, here.clone(), format!("container `{name}` sets no resource {missing}; the scheduler cannot place it well and it can starve its neighbours")));
         }
         // Only containers that serve (declare ports) receive traffic; a log shipper does not.
         let serves =
             matches!(c.get("ports").map(|n| &n.value), Some(Value::Seq(p)) if !p.is_empty());
         if workload && serves && c.get("readinessProbe").is_none() {
-            out.push(("no-readiness-probe", here.clone(), format!("container `{name}` has no readinessProbe; it receives traffic before it is ready"), true));
+            out.push((&rule::NO_READINESS_PROBE, here.clone(), format!("container `{name}` has no readinessProbe; it receives traffic before it is ready")));
         }
     }
 }
@@ -122,7 +123,7 @@ pub fn host_network(
         Some(Value::Bool(true))
     ) && !allow.iter().any(|a| a == name)
     {
-        out.push(("host-network", format!("{pointer}/hostNetwork"), format!("`{name}` uses the node's network namespace (hostNetwork: true); allow it in kiln.yaml `lint.hostNetworkAllow` if intended"), true));
+        out.push((&rule::HOST_NETWORK, format!("{pointer}/hostNetwork"), format!("`{name}` uses the node's network namespace (hostNetwork: true); allow it in kiln.yaml `lint.hostNetworkAllow` if intended")));
     }
 }
 
@@ -135,7 +136,7 @@ pub fn configmap_keys(doc: &Node, out: &mut Vec<Problem>) {
         };
         for (k, v) in m {
             if !v.key_was_string {
-                out.push(("configmap-key", format!("/{field}/{}", escape(k)), format!("ConfigMap key `{k}` is not a string in the source; quote it (`\"{k}\":`) so YAML cannot turn it into a number or boolean"), true));
+                out.push((&rule::CONFIGMAP_KEY, format!("/{field}/{}", escape(k)), format!("ConfigMap key `{k}` is not a string in the source; quote it (`\"{k}\":`) so YAML cannot turn it into a number or boolean")));
             }
         }
     }
