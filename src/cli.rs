@@ -3,6 +3,7 @@
 //! No I/O and no validation beyond what clap does; `config` turns these raw arguments into the
 //! resolved settings the commands use.
 
+pub use crate::values::set::{SetFlag, SetKind};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -458,35 +459,25 @@ pub struct ValuesArgs {
     pub values: ValueArgs,
 }
 
-/// One `--set`-family flag, in command-line order across the three flags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetFlag {
-    /// Which flag.
-    pub kind: SetKind,
-    /// `PATH=VALUE` as typed.
-    pub text: String,
-}
+/// `--format` of `kiln check` and `kiln lint`: the report formats, named for the command line
+/// here so that `report` needs no clap.
+impl ValueEnum for crate::report::Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        use crate::report::Format;
+        &[Format::Text, Format::Json, Format::Junit, Format::Sarif]
+    }
 
-/// How a `--set` value is typed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetKind {
-    /// `--set`: integers, booleans and null typed, the rest strings.
-    Auto,
-    /// `--set-string`.
-    String,
-    /// `--set-json`.
-    Json,
-}
-
-impl SetKind {
-    /// The flag's name.
-    #[must_use]
-    pub fn flag(self) -> &'static str {
-        match self {
-            SetKind::Auto => "--set",
-            SetKind::String => "--set-string",
-            SetKind::Json => "--set-json",
-        }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use crate::report::Format;
+        use clap::builder::PossibleValue;
+        Some(match self {
+            Format::Text => PossibleValue::new("text").help("One line per finding, then a summary"),
+            Format::Json => PossibleValue::new("json").help("JSON Lines: one object per finding"),
+            Format::Junit => {
+                PossibleValue::new("junit").help("`JUnit` XML: one testcase per resource")
+            }
+            Format::Sarif => PossibleValue::new("sarif").help("SARIF 2.1.0"),
+        })
     }
 }
 

@@ -579,6 +579,69 @@ pub fn emit<T: Serialize>(value: &T) -> Result<String, String> {
     serde_saphyr::to_string_with_options(value, emit_options()).map_err(|e| e.to_string())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Streams of documents
+// ---------------------------------------------------------------------------------------------
+
+/// A `---` document marker line (optionally followed by a space or a comment).
+#[must_use]
+pub fn is_marker(bare: &str) -> bool {
+    bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t")
+}
+
+/// True for a chunk with no content: blank lines, comments, markers.
+#[must_use]
+pub fn is_blank(chunk: &str) -> bool {
+    chunk.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
+/// Byte ranges (start, lines before start, end) of the documents in a stream. A line that is
+/// `---` (optionally followed by a space or comment) starts a new document, unless all before
+/// it in the current one is directives (`%YAML 1.2`) and comments; the marker line belongs to
+/// the new document, so its line numbers stay right. A `...` line ends a document, so a bare
+/// document may follow it.
+#[must_use]
+pub fn split(text: &str) -> Vec<(usize, u32, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut start_line = 0u32;
+    let mut pos = 0;
+    // Content, or a `---`, seen in the current document: only directives and comments may
+    // stand before the `---` that starts a document.
+    let mut begun = false;
+    for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if is_marker(bare) && pos > start && begun {
+            out.push((start, start_line, pos));
+            start = pos;
+            start_line = line_no;
+        }
+        pos += line.len();
+        if bare == "..." || bare.starts_with("... ") || bare.starts_with("...\t") {
+            out.push((start, start_line, pos));
+            start = pos;
+            start_line = line_no + 1;
+            begun = false;
+            continue;
+        }
+        if is_marker(bare) {
+            begun = true;
+            continue;
+        }
+        let t = bare.trim_start();
+        if !(t.is_empty() || t.starts_with('#') || bare.starts_with('%')) {
+            begun = true;
+        }
+    }
+    if start < text.len() || out.is_empty() {
+        out.push((start, start_line, text.len()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,7 +146,11 @@ impl Pipeline {
         if !problems.is_empty() {
             return Err(Error::Project(problems));
         }
-        let schemas = SetSchemas::load(&templates).map_err(Error::Project)?;
+        let schemas = SetSchemas::load(templates.sets().into_iter().filter_map(|set| {
+            let file = templates.set_data(set, crate::values::schema::FILE)?;
+            Some((set, file.shown_as.as_str(), &*file.source))
+        }))
+        .map_err(Error::Project)?;
         Ok(Pipeline {
             project,
             sources,

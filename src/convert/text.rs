@@ -1,10 +1,9 @@
 //! Converting a whole file: every object of every document, kept byte for byte when nothing
 //! changes, and reports for the user.
 
-use crate::check::input::{is_blank, is_marker, split};
 use crate::kube::KubeVersion;
 use crate::manifest::ResourceId;
-use crate::yaml::{self, Dialect, Node, Value};
+use crate::yaml::{self, Dialect, Node, Value, is_blank, is_marker, split};
 
 use super::tree::{child_map, insert_before, map, map_mut, s, seq_mut};
 use super::{Outcome, convert_object};

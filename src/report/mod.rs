@@ -10,13 +10,11 @@ mod text;
 
 pub use text::line as text_line;
 
-use clap::ValueEnum;
-
 use crate::check::Checked;
 use crate::diagnostic::Severity;
 
 /// Output format of `kiln check` and `kiln lint`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// One line per finding, then a summary.
     #[default]

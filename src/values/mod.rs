@@ -351,7 +351,7 @@ fn unknown_env_file(shown: &str, env: &str, envs: &[&str]) -> Diagnostic {
 /// Read the `-f` files and parse the `--set` flags.
 pub fn overrides(
     files: &[PathBuf],
-    sets: &[crate::cli::SetFlag],
+    sets: &[set::SetFlag],
     sources: &mut Sources,
 ) -> Result<Overrides, Error> {
     let mut out = Overrides::default();

@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use jsonschema::error::ValidationErrorKind;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::render::Templates;
 use crate::source::Sources;
 use crate::values::Instance;
 use crate::yaml::{Node, Value};
@@ -24,31 +23,29 @@ pub struct SetSchemas {
 }
 
 impl SetSchemas {
-    /// Compile the `values.schema.json` of every set that has one.
-    pub fn load(templates: &Templates) -> Result<SetSchemas, Vec<Diagnostic>> {
+    /// Compile the `values.schema.json` of every set that has one: (set, the file as shown to
+    /// the user, its text).
+    pub fn load<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    ) -> Result<SetSchemas, Vec<Diagnostic>> {
         let mut validators = HashMap::new();
         let mut problems = Vec::new();
-        for set in templates.sets() {
-            let Some(file) = templates.set_data(set, FILE) else {
-                continue;
-            };
-            let schema: serde_json::Value = match serde_json::from_str(&file.source) {
+        for (set, shown_as, source) in files {
+            let schema: serde_json::Value = match serde_json::from_str(source) {
                 Ok(s) => s,
                 Err(e) => {
                     problems.push(Diagnostic::error(format!(
-                        "`{}` is not valid JSON: {e}",
-                        file.shown_as
+                        "`{shown_as}` is not valid JSON: {e}"
                     )));
                     continue;
                 }
             };
             match jsonschema::validator_for(&schema) {
                 Ok(v) => {
-                    validators.insert(set.to_string(), (v, schema, file.shown_as.clone()));
+                    validators.insert(set.to_string(), (v, schema, shown_as.to_string()));
                 }
                 Err(e) => problems.push(Diagnostic::error(format!(
-                    "`{}` is not a valid JSON Schema: {e}",
-                    file.shown_as
+                    "`{shown_as}` is not a valid JSON Schema: {e}"
                 ))),
             }
         }

@@ -9,10 +9,41 @@ use std::fmt::Write as _;
 
 use indexmap::IndexMap;
 
-use crate::cli::{SetFlag, SetKind};
 use crate::diagnostic::Diagnostic;
 use crate::source::{Loc, Sources, SrcId};
 use crate::yaml::{Node, Value};
+
+/// One `--set`-family flag, in command-line order across the three flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetFlag {
+    /// Which flag.
+    pub kind: SetKind,
+    /// `PATH=VALUE` as typed.
+    pub text: String,
+}
+
+/// How a `--set` value is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetKind {
+    /// `--set`: integers, booleans and null typed, the rest strings.
+    Auto,
+    /// `--set-string`.
+    String,
+    /// `--set-json`.
+    Json,
+}
+
+impl SetKind {
+    /// The flag's name.
+    #[must_use]
+    pub fn flag(self) -> &'static str {
+        match self {
+            SetKind::Auto => "--set",
+            SetKind::String => "--set-string",
+            SetKind::Json => "--set-json",
+        }
+    }
+}
 
 /// One step of a `--set` path.
 #[derive(Debug, Clone, PartialEq, Eq)]
