@@ -30,6 +30,9 @@ pub struct Options {
     pub upgrade_to: Option<KubeVersion>,
     /// Rule severities and allow-lists from `kiln.yaml`.
     pub lint: lint::LintConfig,
+    /// Objects kiln itself renders on the node network on purpose (each environment's
+    /// ingress-nginx controller): the `host-network` rule allows exactly these identities.
+    pub host_network: Vec<ResourceId>,
 }
 
 /// The result of checking one document: its identity (when it has one) and its findings.
@@ -394,7 +397,12 @@ fn check_one(
     // API-server rules, then the reviewer and deprecated-field rules.
     for (rule, pointer, message, warning) in rules::check(node, kind)
         .into_iter()
-        .chain(lint::review(node, kind, &options.lint))
+        .chain(lint::review(
+            node,
+            kind,
+            &options.lint,
+            id.as_ref().is_some_and(|i| options.host_network.contains(i)),
+        ))
     {
         let severity = if warning {
             Severity::Warning
