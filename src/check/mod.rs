@@ -395,13 +395,13 @@ fn check_one(
         }
     }
     // API-server rules, then the reviewer and deprecated-field rules.
-    for (rule, pointer, message, warning) in rules::check(node, kind)
-        .into_iter()
-        .chain(lint::review(
+    for (rule, pointer, message, warning) in
+        rules::check(node, kind).into_iter().chain(lint::review(
             node,
             kind,
             &options.lint,
-            id.as_ref().is_some_and(|i| options.host_network.contains(i)),
+            id.as_ref()
+                .is_some_and(|i| options.host_network.contains(i)),
         ))
     {
         let severity = if warning {

@@ -255,13 +255,16 @@ impl Pipeline {
     ) -> Result<Vec<FileResult<T>>, Error> {
         // Values are checked against their set's schema before anything renders, so a wrong
         // type is reported where it was written, not as a confusing template error. The layers
-        // every instance gets may hold keys meant for another set's instances.
+        // every instance gets (defaults, environments, `-f`, `--set`) may hold keys meant for
+        // another set's instances.
         let shared: std::collections::HashSet<crate::source::SrcId> = self
             .tree
             .defaults
             .iter()
             .chain(self.tree.envs.values())
+            .chain(&self.overrides.files)
             .map(|n| n.loc.src)
+            .chain(self.overrides.sets.iter().map(|s| s.src))
             .collect();
         let problems: Vec<Diagnostic> = instances
             .par_iter()
@@ -331,7 +334,10 @@ impl Pipeline {
                 }
                 None => minijinja::Value::UNDEFINED,
             };
-            computed.insert(*e, minijinja::context! { eureka => eureka, ingress => ingress });
+            computed.insert(
+                *e,
+                minijinja::context! { eureka => eureka, ingress => ingress },
+            );
         }
         if !problems.is_empty() {
             return Err(Error::Project(problems));

@@ -51,7 +51,8 @@ struct Claim {
 
 /// `file:line:col` of a values location (none for values nobody wrote, such as defaults).
 fn place(sources: &Sources, loc: Loc) -> Option<String> {
-    (loc != Loc::default()).then(|| format!("{}:{}:{}", sources.get(loc.src).name, loc.line, loc.col))
+    (loc != Loc::default())
+        .then(|| format!("{}:{}:{}", sources.get(loc.src).name, loc.line, loc.col))
 }
 
 fn enabled(controller: Option<&Node>) -> bool {
@@ -142,8 +143,8 @@ pub fn ingress_context(
                 .at(sources, port.loc, "not a port"));
             }
             if let Some(first) = claims.get(&number) {
-                let first_place = place(sources, first.at)
-                    .map_or_else(String::new, |p| format!(" ({p})"));
+                let first_place =
+                    place(sources, first.at).map_or_else(String::new, |p| format!(" ({p})"));
                 let second_place =
                     place(sources, port.loc).map_or_else(String::new, |p| format!(" ({p})"));
                 return Err(Diagnostic::error(format!(
@@ -178,8 +179,10 @@ pub fn ingress_context(
         let entries = nginx.and_then(|n| n.get(protocol));
         for entry in seq(entries) {
             let port = entry.get("port").ok_or_else(|| {
-                Diagnostic::error(format!("every `ingressNginx.{protocol}` entry needs `port`"))
-                    .at(sources, entry.loc, "no `port`")
+                Diagnostic::error(format!(
+                    "every `ingressNginx.{protocol}` entry needs `port`"
+                ))
+                .at(sources, entry.loc, "no `port`")
             })?;
             let Some(service) = entry.get_str("service") else {
                 return Err(Diagnostic::error(format!(
@@ -219,7 +222,10 @@ pub fn ingress_context(
         }
         let data: serde_json::Map<String, serde_json::Value> = claims
             .into_iter()
-            .filter_map(|(p, c)| c.target.map(|t| (p.to_string(), serde_json::Value::String(t))))
+            .filter_map(|(p, c)| {
+                c.target
+                    .map(|t| (p.to_string(), serde_json::Value::String(t)))
+            })
             .collect();
         out.insert(protocol.to_string(), serde_json::Value::Object(data));
     }
@@ -231,7 +237,9 @@ pub fn ingress_context(
         "controller".to_string(),
         json!({"enabled": on, "name": INGRESS_CONTROLLER, "namespace": namespace}),
     );
-    Ok(JValue::from(minijinja::value::Serde(serde_json::Value::Object(out))))
+    Ok(JValue::from(minijinja::value::Serde(
+        serde_json::Value::Object(out),
+    )))
 }
 
 fn seq(node: Option<&Node>) -> &[Node] {
