@@ -454,7 +454,7 @@ pub const RULES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "host-network",
-        "`hostNetwork: true` on an object not in `lint.hostNetworkAllow`.",
+        "`hostNetwork: true` on an object not in `lint.hostNetworkAllow` (`kiln check` also allows the ingress-nginx controller `_env` renders with `ingressNginx.controller.enabled`).",
         "The pod shares the node's network namespace and ports.",
         "Remove it, or allow the object by name in kiln.yaml.",
     ),
