@@ -347,6 +347,7 @@ fn team_role_bindings_exist_only_in_their_environments() {
         )
         .iter()
         .filter_map(|b| str_at(b, &["metadata", "name"]).map(str::to_string))
+        .filter(|n| n.starts_with("team-"))
         .collect()
     };
     assert_eq!(bindings("dev"), ["team-platform-admin", "team-trade-edit"]);
@@ -395,26 +396,79 @@ fn ingress_nginx_ports_route_every_exposed_service_and_the_cluster_dns() {
     );
 }
 
+/// Every TCP/UDP port routed through one environment's ingress-nginx controller is claimed
+/// once: a second claim (a service's `expose`, an `ingressNginx.tcp`/`.udp` entry, or the
+/// controller's own ports) is an error naming both claims and the values line of each.
 #[test]
-fn two_services_claiming_one_tcp_port_are_rejected_naming_both() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (code, _, stderr) = kiln_in(
-        root,
-        &[
-            "render",
-            "--stdout",
-            "--env",
-            "dev",
-            "--set-json",
-            "expose={\"tcp\":[{\"port\":9400}]}",
-        ],
+fn a_port_claimed_twice_on_one_controller_is_an_error_naming_both_claims() {
+    let p = fleet_copy();
+    let d = p.path();
+    // Two services: payment-service's own 9400 and gateway's in dev.
+    crate::support::write(
+        d,
+        "values/services/gateway.dev.yaml",
+        "expose:\n  tcp:\n    - {port: 9400}\n",
     );
-    assert_eq!(code, 1, "{stderr}");
+    let (code, out, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
     assert!(
-        stderr.contains("tcp port 9400 is exposed twice"),
-        "{stderr}"
+        err.contains(
+            "tcp port 9400 is claimed twice on the ingress-nginx controller of environment `dev`"
+        ),
+        "{err}"
     );
-    assert!(stderr.contains("by service `"), "{stderr}");
+    assert!(
+        err.contains("service `gateway` (values/services/gateway.dev.yaml:3:14)")
+            && err
+                .contains("service `payment-service` (values/services/payment-service.yaml:11:14)"),
+        "{err}"
+    );
+    // `kiln check` says the same and exits 1.
+    let (code, _, err) = kiln_in(d, &["check", "--env", "dev"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("tcp port 9400 is claimed twice"), "{err}");
+
+    // The controller (enabled in dev) listens on 80 itself: a service cannot route 80 through it.
+    crate::support::write(
+        d,
+        "values/services/gateway.dev.yaml",
+        "expose:\n  tcp:\n    - {port: 80}\n",
+    );
+    let (code, _, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("tcp port 80 is claimed twice")
+            && err.contains("by the controller itself (http) (values/envs/dev.yaml:")
+            && err.contains("service `gateway` (values/services/gateway.dev.yaml:3:14)"),
+        "{err}"
+    );
+    // ... but it can in test, where no controller is enabled.
+    crate::support::write(
+        d,
+        "values/services/gateway.test.yaml",
+        "expose:\n  tcp:\n    - {port: 80}\n",
+    );
+    std::fs::remove_file(d.join("values/services/gateway.dev.yaml")).unwrap();
+    let (code, out, err) = kiln_in(d, &["render", "--env", "test", "--stdout"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("test/gateway:80"), "{out}");
+
+    // UDP: the cluster DNS on 53 (values/defaults.yaml) and a service's `expose.udp` 53.
+    crate::support::write(
+        d,
+        "values/services/user-service.dev.yaml",
+        "expose: {udp: [{port: 53}]}\n",
+    );
+    let (code, _, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("udp port 53 is claimed twice")
+            && err
+                .contains("`ingressNginx.udp` entry `kube-system/kube-dns` (values/defaults.yaml:")
+            && err.contains("service `user-service` (values/services/user-service.dev.yaml:1:23)"),
+        "{err}"
+    );
 }
 
 /// The example fleet's values and `kiln.yaml` (with the built-in templates), to change.
@@ -819,22 +873,22 @@ fn values_schemas_fit_shared_layers() {
     let p = fleet_copy();
     let d = p.path();
     let store_schema = r#"{"type": "object", "additionalProperties": false,
-        "properties": {"template": {"type": "string"}, "storage": {"type": "object",
+        "properties": {"template": {"type": "string"}, "backup": {"type": "object",
         "additionalProperties": false, "properties": {"className": {"type": "string"}}}}}"#;
     crate::support::write(d, "templates/store/values.schema.json", store_schema);
     crate::support::write(
         d,
         "templates/store/pvc.yaml.j2",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ service.name }}\ndata:\n  class: {{ values.storage.className }}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ service.name }}\ndata:\n  class: {{ values.backup.className }}\n",
     );
     crate::support::write(d, "values/services/redis.yaml", "template: store\n");
     let dev = std::fs::read_to_string(d.join("values/envs/dev.yaml")).unwrap();
     crate::support::write(
         d,
         "values/envs/dev.yaml",
-        format!("{dev}storage: {{className: nfs-client}}\n"),
+        format!("{dev}backup: {{className: nfs-client}}\n"),
     );
-    // `storage` (declared by `store`) reaches the spring-boot services from envs/dev.yaml, and
+    // `backup` (declared by `store`) reaches the spring-boot services from envs/dev.yaml, and
     // the spring-boot keys of defaults.yaml reach redis: neither is an error.
     let (code, out, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
     assert_eq!(code, 0, "{err}");
@@ -844,12 +898,12 @@ fn values_schemas_fit_shared_layers() {
     crate::support::write(
         d,
         "values/services/gateway.dev.yaml",
-        "storage: {className: x}\n",
+        "backup: {className: x}\n",
     );
     let (code, _, err) = kiln_in(d, &["render", "--env", "dev", "--stdout"]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("unknown values key `storage`")
+        err.contains("unknown values key `backup`")
             && err.contains("values/services/gateway.dev.yaml:1:"),
         "{err}"
     );

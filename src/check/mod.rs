@@ -31,6 +31,9 @@ pub struct Options {
     pub upgrade_to: Option<KubeVersion>,
     /// Rule severities and allow-lists from `kiln.yaml`.
     pub lint: lint::LintConfig,
+    /// Objects kiln itself renders on the node network on purpose (each environment's
+    /// ingress-nginx controller): the `host-network` rule allows exactly these identities.
+    pub host_network: Vec<ResourceId>,
 }
 
 /// The result of checking one document: its identity (when it has one) and its findings.
@@ -138,12 +141,16 @@ fn check_one(
             &mut out.findings,
         );
     }
-    // API-server rules, then the reviewer and deprecated-field rules.
-    for (rule, pointer, message) in
-        rules::check(node, kind)
-            .into_iter()
-            .chain(lint::review(node, kind, &options.lint))
-    {
+    // API-server rules, then the reviewer and deprecated-field rules. An object kiln renders
+    // on the node network on purpose is allowed exactly by identity.
+    let host_network_expected = !options.host_network.is_empty()
+        && ResourceId::of(node).is_ok_and(|id| options.host_network.contains(&id));
+    for (rule, pointer, message) in rules::check(node, kind).into_iter().chain(lint::review(
+        node,
+        kind,
+        &options.lint,
+        host_network_expected,
+    )) {
         out.findings.push(at.finding(rule, &pointer, message));
     }
     configure(doc, node, &options.lint, &mut out.findings);

@@ -258,7 +258,7 @@ pub const NO_READINESS_PROBE: Rule = Rule {
 pub const HOST_NETWORK: Rule = Rule {
     id: "host-network",
     severity: Severity::Warning,
-    what: "`hostNetwork: true` on an object not in `lint.hostNetworkAllow`.",
+    what: "`hostNetwork: true` on an object not in `lint.hostNetworkAllow` (`kiln check` also allows the ingress-nginx controller `_env` renders with `ingressNginx.controller.enabled`).",
     why: "The pod shares the node's network namespace and ports.",
     fix: "Remove it, or allow the object by name in kiln.yaml.",
 };

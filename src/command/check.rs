@@ -23,6 +23,7 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
         skip_missing_schemas: args.check.skip_missing_schemas,
         upgrade_to: upgrade_to(&args.check)?,
         lint: pipeline.project.lint.clone(),
+        host_network: pipeline.host_network_objects(&envs)?,
     };
     let templates = &pipeline.templates;
     let golden = &pipeline.project.golden_dir;

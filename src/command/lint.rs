@@ -155,6 +155,7 @@ fn check_input(
         skip_missing_schemas: flags.skip_missing_schemas,
         upgrade_to: upgrade_to(flags).unwrap_or(None),
         lint: lint.clone(),
+        host_network: Vec::new(),
     };
     // A bug in kiln's checks on one document is reported on that document; the others are
     // still checked.

@@ -24,7 +24,7 @@ use crate::cli::{Cli, Command, SetFlag, ValueArgs};
 use crate::config::Project;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::error::Error;
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Manifest, ResourceId};
 use crate::render::{self as engine, FileResult, Templates};
 use crate::source::Sources;
 use crate::values::schema::SetSchemas;
@@ -218,6 +218,23 @@ impl Pipeline {
             .collect())
     }
 
+    /// The ingress-nginx controllers the environments `envs` render on the node network on
+    /// purpose (`ingressNginx.controller.enabled`), by identity, for the `host-network` rule.
+    pub fn host_network_objects(&self, envs: &[usize]) -> Result<Vec<ResourceId>, Error> {
+        let mut out = Vec::new();
+        for e in envs {
+            let env = &self.project.environments[*e];
+            let v = self
+                .tree
+                .merged(&env.name, None, None, None, &self.overrides)
+                .map_err(|(m, at)| {
+                    Error::Run(Diagnostic::error(m).at(&self.sources, at, "set here"))
+                })?;
+            out.extend(engine::platform::ingress_controller(env, &v));
+        }
+        Ok(out)
+    }
+
     /// Render the selected environments; `with_env_level` adds each environment's `_env`
     /// templates.
     pub fn render<T: Send>(
@@ -242,13 +259,16 @@ impl Pipeline {
     ) -> Result<Vec<FileResult<T>>, Error> {
         // Values are checked against their set's schema before anything renders, so a wrong
         // type is reported where it was written, not as a confusing template error. The layers
-        // every instance gets may hold keys meant for another set's instances.
+        // every instance gets (defaults, environments, `-f`, `--set`) may hold keys meant for
+        // another set's instances.
         let shared: std::collections::HashSet<crate::source::SrcId> = self
             .tree
             .defaults
             .iter()
             .chain(self.tree.envs.values())
+            .chain(&self.overrides.files)
             .map(|n| n.loc.src)
+            .chain(self.overrides.sets.iter().map(|s| s.src))
             .collect();
         let problems: Vec<Diagnostic> = instances
             .par_iter()
@@ -293,21 +313,40 @@ impl Pipeline {
         } else {
             instances
         };
-        let mut eureka = HashMap::new();
+        let mut computed = HashMap::new();
         let mut problems = Vec::new();
         for e in envs {
+            let env = &self.project.environments[*e];
             let in_env: Vec<&Instance> = everything.iter().filter(|i| i.env == *e).collect();
-            match engine::platform::eureka_context(&self.project.environments[*e], &in_env) {
-                Ok(v) => {
-                    eureka.insert(*e, v);
+            let eureka = match engine::platform::eureka_context(env, &in_env) {
+                Ok(v) => v,
+                Err(d) => {
+                    problems.push(d);
+                    continue;
                 }
-                Err(d) => problems.push(d),
-            }
+            };
+            // The ports routed through the environment's ingress-nginx controller, for `_env`.
+            let ingress = match env_values.get(e) {
+                Some(v) => {
+                    match engine::platform::ingress_context(env, v, &in_env, &self.sources) {
+                        Ok(i) => i,
+                        Err(d) => {
+                            problems.push(d);
+                            continue;
+                        }
+                    }
+                }
+                None => minijinja::Value::UNDEFINED,
+            };
+            computed.insert(
+                *e,
+                minijinja::context! { eureka => eureka, ingress => ingress },
+            );
         }
         if !problems.is_empty() {
             return Err(Error::Project(problems));
         }
-        let extra = |e: usize| eureka.get(&e).cloned().unwrap_or_default();
+        let extra = |e: usize| computed.get(&e).cloned().unwrap_or_default();
         engine::render_all(
             &jenv,
             &self.templates,
@@ -379,7 +418,7 @@ pub fn upgrade_to(
 #[derive(Debug, Clone)]
 pub struct Part {
     /// Identity.
-    pub id: manifest::ResourceId,
+    pub id: ResourceId,
     /// The tree (read without locations; `check` re-reads the text when it has findings).
     pub doc: Node,
     /// Template name (`spring-boot/deployment.yaml.j2`).

@@ -291,7 +291,8 @@ pub fn env_context(env: &KEnv) -> JValue {
 }
 
 /// Render every instance plus the `_env` templates of each environment in `env_values` (each
-/// environment's merged values without a service). Work is split per output file and runs in
+/// environment's merged values without a service). `extra_context` gives the computed context
+/// values of an environment (`eureka`, `ingress`), merged into every template's context. Work is split per output file and runs in
 /// parallel; `finish` turns a file's sorted manifests into whatever the caller keeps (YAML text
 /// for `render`, the manifests themselves for checks), on the worker thread, so memory holds
 /// only what the caller keeps.
@@ -352,7 +353,7 @@ pub fn render_all<T: Send>(
                 values => JValue::from(Serde(&env_values[e])),
                 env => env_context(&environments[*e]),
                 services => services,
-                eureka => extra_context(*e),
+                ..extra_context(*e)
             };
             (*e, ctx)
         })
@@ -375,7 +376,7 @@ pub fn render_all<T: Send>(
                     template => inst.template.clone(),
                 },
                 env => env_context(env),
-                eureka => extra_context(inst.env),
+                ..extra_context(inst.env)
             };
             render_file(
                 jenv,

@@ -1,17 +1,24 @@
 //! The platform pieces that are computed, not templated: the Eureka member list of an
-//! environment, a Eureka client's environment variables, and a filebeat sidecar's config.
+//! environment, a Eureka client's environment variables, a filebeat sidecar's config, and the
+//! ports and identity of an environment's ingress-nginx controller (the DNS proxy).
 //!
 //! Computed once here so that no template re-derives them by string manipulation. The member
-//! list comes from the environment's instance of the `eureka-server` set.
+//! list comes from the environment's instance of the `eureka-server` set; the ingress ports from
+//! every instance's `expose` and the environment's `ingressNginx` values, with the values
+//! location of every claim, so a port claimed twice is an error naming both places.
 
 use minijinja::value::Value as JValue;
 use minijinja::{Environment, Error, ErrorKind, context};
 use serde_json::json;
 
+use std::collections::BTreeMap;
+
 use crate::config::Environment as KEnv;
 use crate::diagnostic::Diagnostic;
+use crate::manifest::ResourceId;
+use crate::source::{Loc, Sources};
 use crate::values::Instance;
-use crate::yaml::Value;
+use crate::yaml::{Node, Value};
 
 /// The template set whose instance is an environment's Eureka peer set.
 pub const EUREKA_SET: &str = "eureka-server";
@@ -20,7 +27,226 @@ pub const EUREKA_SET: &str = "eureka-server";
 pub fn register(env: &mut Environment<'_>) {
     env.add_function("eureka_client_env", eureka_client_env);
     env.add_function("filebeat_config", filebeat_config);
-    env.add_function("ingress_ports", ingress_ports);
+}
+
+/// The name of the ingress-nginx controller's Deployment (and of its ServiceAccount and RBAC
+/// objects) that `_env` renders with `ingressNginx.controller.enabled`.
+pub const INGRESS_CONTROLLER: &str = "ingress-nginx-controller";
+
+/// What the controller itself listens on, on the node (it runs with `hostNetwork`): a TCP port
+/// routed through it must not be one of these.
+const CONTROLLER_PORTS: [(i64, &str); 4] = [
+    (80, "http"),
+    (443, "https"),
+    (8181, "default server"),
+    (10254, "health and metrics"),
+];
+
+/// One claim of a port on the controller: what it routes to, who claims it and where.
+struct Claim {
+    target: Option<String>,
+    who: String,
+    at: Loc,
+}
+
+/// `file:line:col` of a values location (none for values nobody wrote, such as defaults).
+fn place(sources: &Sources, loc: Loc) -> Option<String> {
+    (loc != Loc::default())
+        .then(|| format!("{}:{}:{}", sources.get(loc.src).name, loc.line, loc.col))
+}
+
+fn enabled(controller: Option<&Node>) -> bool {
+    matches!(
+        controller.and_then(|c| c.get("enabled")).map(|n| &n.value),
+        Some(Value::Bool(true))
+    )
+}
+
+/// The identity of environment `env`'s ingress-nginx controller Deployment, when its values
+/// (`env_values`: the environment's merged values without a service) enable it. kiln renders
+/// it with `hostNetwork: true` on purpose, so the `host-network` lint allows exactly this object.
+#[must_use]
+pub fn ingress_controller(env: &KEnv, env_values: &Node) -> Option<ResourceId> {
+    let nginx = env_values.get("ingressNginx");
+    let controller = nginx.and_then(|n| n.get("controller"));
+    enabled(controller).then(|| ResourceId {
+        api_version: "apps/v1".to_string(),
+        kind: "Deployment".to_string(),
+        namespace: Some(ingress_namespace(env, nginx)),
+        name: INGRESS_CONTROLLER.to_string(),
+    })
+}
+
+/// The namespace of the controller and its `tcp-services`/`udp-services` `ConfigMap`s:
+/// `ingressNginx.controller.namespace` when the controller is enabled, else
+/// `ingressNginx.namespace`, else the environment's.
+fn ingress_namespace(env: &KEnv, nginx: Option<&Node>) -> String {
+    let controller = nginx.and_then(|n| n.get("controller"));
+    let from_controller = controller
+        .filter(|c| enabled(Some(c)))
+        .and_then(|c| c.get_str("namespace"));
+    from_controller
+        .or_else(|| nginx.and_then(|n| n.get_str("namespace")))
+        .unwrap_or(&env.namespace)
+        .to_string()
+}
+
+/// The `ingress` context value of environment `env` for the `_env` templates: `{namespace,
+/// controller: {enabled, name, namespace}, tcp: {"<port>": "<namespace>/<service>:<port>"},
+/// udp: {...}}`. Every TCP/UDP port routed through the environment's controller is claimed
+/// once: by a service's `expose.tcp`/`expose.udp` entry, an `ingressNginx.tcp`/`.udp` entry, or
+/// (TCP, with the controller enabled) the controller's own ports. A second claim is an error
+/// naming both claims and the values file, line and column of each.
+pub fn ingress_context(
+    env: &KEnv,
+    env_values: &Node,
+    instances: &[&Instance],
+    sources: &Sources,
+) -> Result<JValue, Diagnostic> {
+    let nginx = env_values.get("ingressNginx");
+    let controller = nginx.and_then(|n| n.get("controller"));
+    let namespace = ingress_namespace(env, nginx);
+    let on = enabled(controller);
+    if on
+        && let (Some(own), Some(general)) = (
+            controller.and_then(|c| c.get("namespace")),
+            nginx.and_then(|n| n.get("namespace")),
+        )
+        && own.value != general.value
+    {
+        let d = Diagnostic::error(format!(
+            "`ingressNginx.namespace` and `ingressNginx.controller.namespace` differ in environment `{}`; the controller reads its tcp-services and udp-services ConfigMaps from its own namespace",
+            env.name
+        ))
+        .at(sources, general.loc, "the ConfigMaps' namespace");
+        return Err(d
+            .note(place(sources, own.loc).map_or_else(
+                || "the controller's namespace is set in the values".to_string(),
+                |p| format!("the controller's namespace is set at {p}"),
+            ))
+            .help("set only `ingressNginx.controller.namespace` (`null` removes the other)"));
+    }
+    let mut out = serde_json::Map::new();
+    for protocol in ["tcp", "udp"] {
+        let mut claims: BTreeMap<i64, Claim> = BTreeMap::new();
+        let mut claim = |port: &Node, target: Option<String>, who: String| {
+            let Value::Int(number) = port.value else {
+                return Err(Diagnostic::error(format!(
+                    "{who}: a {protocol} port must be a number"
+                ))
+                .at(sources, port.loc, "expected a port number"));
+            };
+            if !(1..=65535).contains(&number) {
+                return Err(Diagnostic::error(format!(
+                    "{who}: {protocol} port {number} is not between 1 and 65535"
+                ))
+                .at(sources, port.loc, "not a port"));
+            }
+            if let Some(first) = claims.get(&number) {
+                let first_place =
+                    place(sources, first.at).map_or_else(String::new, |p| format!(" ({p})"));
+                let second_place =
+                    place(sources, port.loc).map_or_else(String::new, |p| format!(" ({p})"));
+                return Err(Diagnostic::error(format!(
+                    "{protocol} port {number} is claimed twice on the ingress-nginx controller of environment `{}`: by {}{first_place} and by {who}{second_place}",
+                    env.name, first.who
+                ))
+                .at(sources, port.loc, "claimed again here")
+                .help("route each port through one service only: give one of them another port"));
+            }
+            claims.insert(
+                number,
+                Claim {
+                    target,
+                    who,
+                    at: port.loc,
+                },
+            );
+            Ok(())
+        };
+        if on && protocol == "tcp" {
+            let at = controller
+                .and_then(|c| c.get("enabled"))
+                .map_or_else(Loc::default, |n| n.loc);
+            for (number, what) in CONTROLLER_PORTS {
+                claim(
+                    &Node::new(Value::Int(number), at),
+                    None,
+                    format!("the controller itself ({what})"),
+                )?;
+            }
+        }
+        let entries = nginx.and_then(|n| n.get(protocol));
+        for entry in seq(entries) {
+            let port = entry.get("port").ok_or_else(|| {
+                Diagnostic::error(format!(
+                    "every `ingressNginx.{protocol}` entry needs `port`"
+                ))
+                .at(sources, entry.loc, "no `port`")
+            })?;
+            let Some(service) = entry.get_str("service") else {
+                return Err(Diagnostic::error(format!(
+                    "`ingressNginx.{protocol}` entry needs `service: <namespace>/<name>`"
+                ))
+                .at(sources, entry.loc, "no `service`"));
+            };
+            let target = match entry.get("targetPort").map(|n| &n.value) {
+                Some(Value::Int(t)) => *t,
+                _ => match port.value {
+                    Value::Int(p) => p,
+                    _ => 0,
+                },
+            };
+            claim(
+                port,
+                Some(format!("{service}:{target}")),
+                format!("`ingressNginx.{protocol}` entry `{service}`"),
+            )?;
+        }
+        for inst in instances {
+            let entries = inst.values.get("expose").and_then(|e| e.get(protocol));
+            for entry in seq(entries) {
+                let port = entry.get("port").ok_or_else(|| {
+                    Diagnostic::error(format!(
+                        "`{}`: every `expose.{protocol}` entry needs `port`",
+                        inst.name
+                    ))
+                    .at(sources, entry.loc, "no `port`")
+                })?;
+                let target = match port.value {
+                    Value::Int(p) => Some(format!("{}/{}:{p}", env.namespace, inst.name)),
+                    _ => None,
+                };
+                claim(port, target, format!("service `{}`", inst.name))?;
+            }
+        }
+        let data: serde_json::Map<String, serde_json::Value> = claims
+            .into_iter()
+            .filter_map(|(p, c)| {
+                c.target
+                    .map(|t| (p.to_string(), serde_json::Value::String(t)))
+            })
+            .collect();
+        out.insert(protocol.to_string(), serde_json::Value::Object(data));
+    }
+    out.insert(
+        "namespace".to_string(),
+        serde_json::Value::String(namespace.clone()),
+    );
+    out.insert(
+        "controller".to_string(),
+        json!({"enabled": on, "name": INGRESS_CONTROLLER, "namespace": namespace}),
+    );
+    Ok(JValue::from(minijinja::value::Serde(
+        serde_json::Value::Object(out),
+    )))
+}
+
+fn seq(node: Option<&Node>) -> &[Node] {
+    match node.map(|n| &n.value) {
+        Some(Value::Seq(items)) => items,
+        _ => &[],
+    }
 }
 
 /// The `eureka` context value of environment `env`: `{enabled, name, shape, port, peers,
@@ -179,100 +405,4 @@ fn filebeat_config(service: &JValue, _env: &JValue, values: &JValue) -> Result<J
             "compression": "gzip",
         },
     }))))
-}
-
-/// The data of ingress-nginx's `tcp-services`/`udp-services` `ConfigMap` for one environment:
-/// `"<port>": "<namespace>/<service>:<port>"` from every service's `expose.<protocol>` and from
-/// `extra` entries (`{port, service: "kube-system/kube-dns", targetPort}`), sorted by port.
-/// Two claims of the same external port are an error naming both.
-fn ingress_ports(
-    services: &JValue,
-    extra: &JValue,
-    namespace: &str,
-    protocol: &str,
-) -> Result<JValue, Error> {
-    let mut claims: std::collections::BTreeMap<i64, (String, String)> =
-        std::collections::BTreeMap::new();
-    let mut claim = |port: i64, target: String, who: String| -> Result<(), Error> {
-        if !(1..=65535).contains(&port) {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("{who}: {protocol} port {port} is not between 1 and 65535"),
-            ));
-        }
-        if let Some((_, first)) = claims.get(&port) {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!(
-                    "{protocol} port {port} is exposed twice in namespace `{namespace}`: by {first} and by {who}; give one of them another port"
-                ),
-            ));
-        }
-        claims.insert(port, (target, who));
-        Ok(())
-    };
-    let port_of = |entry: &JValue, key: &str| -> Result<Option<i64>, Error> {
-        let v = entry.get_attr(key)?;
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        i64::try_from(v.clone()).map(Some).map_err(|_| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("`{key}` must be a port number, found `{v}`"),
-            )
-        })
-    };
-    for entry in extra.try_iter()? {
-        let port = port_of(&entry, "port")?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("every `ingressNginx.{protocol}` entry needs `port`"),
-            )
-        })?;
-        let service = entry.get_attr("service")?;
-        let Some(service) = service.as_str() else {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!(
-                    "`ingressNginx.{protocol}` entry for port {port} needs `service: <namespace>/<name>`"
-                ),
-            ));
-        };
-        let target = port_of(&entry, "targetPort")?.unwrap_or(port);
-        claim(
-            port,
-            format!("{service}:{target}"),
-            format!("`ingressNginx.{protocol}` entry `{service}`"),
-        )?;
-    }
-    for svc in services.try_iter()? {
-        let name = svc.get_attr("name")?.to_string();
-        let exposed = svc.get_attr("values")?.get_attr("expose")?;
-        if exposed.is_undefined() {
-            continue;
-        }
-        let list = exposed.get_attr(protocol)?;
-        if list.is_undefined() {
-            continue;
-        }
-        for entry in list.try_iter()? {
-            let port = port_of(&entry, "port")?.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("`{name}`: every `expose.{protocol}` entry needs `port`"),
-                )
-            })?;
-            claim(
-                port,
-                format!("{namespace}/{name}:{port}"),
-                format!("service `{name}`"),
-            )?;
-        }
-    }
-    let data: serde_json::Map<String, serde_json::Value> = claims
-        .into_iter()
-        .map(|(p, (t, _))| (p.to_string(), serde_json::Value::String(t)))
-        .collect();
-    Ok(JValue::from(minijinja::value::Serde(data)))
 }

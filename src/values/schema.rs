@@ -57,7 +57,8 @@ impl SetSchemas {
     }
 
     /// Check one instance's merged values against its set's schema. A key set in a shared
-    /// layer (`shared`: `values/defaults.yaml`, `values/envs/*`, which reach every instance)
+    /// layer (`shared`: `values/defaults.yaml`, `values/envs/*`, `-f`, `--set`: they reach every
+    /// instance)
     /// that another set of the project declares at the same place is meant for that set's
     /// instances, and is not an error here.
     #[must_use]

@@ -75,9 +75,15 @@ pub fn suppressed(doc: &Node, texts: &[&str]) -> Vec<String> {
     out
 }
 
-/// The reviewer and deprecated-field rules for one object.
+/// The reviewer and deprecated-field rules for one object. `host_network_expected`: the object
+/// is one kiln renders on the node network on purpose (see `check::Options::host_network`).
 #[must_use]
-pub fn review(doc: &Node, kind: &str, config: &LintConfig) -> Vec<Problem> {
+pub fn review(
+    doc: &Node,
+    kind: &str,
+    config: &LintConfig,
+    host_network_expected: bool,
+) -> Vec<Problem> {
     let mut out = Vec::new();
     review::typographic(doc, &mut out);
     let pod = crate::check::rules::pod_spec(doc, kind);
@@ -91,7 +97,9 @@ pub fn review(doc: &Node, kind: &str, config: &LintConfig) -> Vec<Problem> {
             .get("metadata")
             .and_then(|m| m.get_str("name"))
             .unwrap_or_default();
-        review::host_network(spec, pointer, name, &config.host_network_allow, &mut out);
+        if !host_network_expected {
+            review::host_network(spec, pointer, name, &config.host_network_allow, &mut out);
+        }
     }
     if kind == "ConfigMap" {
         review::configmap_keys(doc, &mut out);
@@ -108,7 +116,7 @@ mod tests {
     fn rules(text: &str) -> Vec<&'static str> {
         let doc = parse(text, 0, Dialect::Kube).unwrap();
         let kind = doc.get_str("kind").unwrap().to_string();
-        review(&doc, &kind, &LintConfig::default())
+        review(&doc, &kind, &LintConfig::default(), false)
             .into_iter()
             .map(|p| p.0.id)
             .collect()
