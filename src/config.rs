@@ -4,6 +4,7 @@
 //! (unknown keys are errors with <file:line>), and resolves the folders. Nothing below this module
 //! looks at command-line arguments.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -32,7 +33,7 @@ struct ProjectFile {
     paths: PathsFile,
     /// Lint rule severities (`rules: {image-tag: error}`) and allow-lists.
     #[serde(default)]
-    lint: crate::check::lint::LintConfig,
+    lint: LintConfig,
 }
 
 /// One environment: a namespace on a cluster.
@@ -103,7 +104,7 @@ pub struct Project {
     /// Expected output.
     pub golden_dir: PathBuf,
     /// Lint settings.
-    pub lint: crate::check::lint::LintConfig,
+    pub lint: LintConfig,
     /// Values files may be symlinks to files outside the project.
     pub allow_outside_symlinks: bool,
     /// `paths.golden` is set in `kiln.yaml`: the project keeps golden files, so a missing
@@ -300,4 +301,28 @@ pub fn project_schema() -> serde_json::Value {
 #[must_use]
 pub fn line_count(bytes: &[u8]) -> usize {
     bytes.split(|b| *b == b'\n').count()
+}
+
+/// How a rule reports, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Fails the check.
+    Error,
+    /// Reported; fails only with `--fail-on warning`.
+    Warning,
+    /// Not reported.
+    Off,
+}
+
+/// The `lint:` section of `kiln.yaml`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LintConfig {
+    /// Severity per rule id: `error`, `warning` or `off`.
+    #[serde(default)]
+    pub rules: HashMap<String, Level>,
+    /// Object names allowed to use `hostNetwork: true` (ingress controllers, node agents).
+    #[serde(default)]
+    pub host_network_allow: Vec<String>,
 }

@@ -63,6 +63,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         .build_global();
     match command::run(&cli, &sets, color_stdout(cli.color)) {
         Ok(out) => {
+            if !out.stderr.is_empty() {
+                let _ = std::io::stderr().write_all(out.stderr.as_bytes());
+            }
             let mut stdout = std::io::stdout().lock();
             match stdout
                 .write_all(out.stdout.as_bytes())

@@ -740,3 +740,35 @@ mod tests {
         assert_eq!(names(t.path()), ["out"]);
     }
 }
+
+/// Replace one file atomically and durably: the new bytes are written to a temporary file in
+/// the same folder (with the original's permissions), fsynced, renamed over the original, and
+/// the folder is fsynced. A symlink is followed: its target is replaced and the link stays. A
+/// failure leaves the original untouched and no temporary file behind.
+///
+/// # Errors
+/// What the filesystem refused.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let target = match fs::canonicalize(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(e),
+    };
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = target
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.kiln-"))
+        .tempfile_in(&folder)?;
+    if let Ok(meta) = fs::metadata(&target) {
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&target).map_err(|e| e.error)?;
+    File::open(&folder)?.sync_all()
+}

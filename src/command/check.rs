@@ -161,6 +161,7 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
     Ok(Output {
         stdout: text,
         code: exit_code(&results, args.check.fail_on),
+        stderr: String::new(),
     })
 }
 

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use crate::cli::ConvertArgs;
@@ -97,7 +97,8 @@ pub fn run(dir: &Path, args: &ConvertArgs) -> Result<Output, Error> {
                 continue;
             }
             if let Some(path) = &input.path {
-                replace(path, &r.text)?;
+                crate::output::replace_file(path, r.text.as_bytes())
+                    .map_err(|e| Error::io("replace", path, &e))?;
                 rewritten += 1;
             }
         }
@@ -129,12 +130,10 @@ pub fn run(dir: &Path, args: &ConvertArgs) -> Result<Output, Error> {
         );
     }
     let _ = writeln!(log, "{summary}");
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(log.as_bytes());
-    let _ = err.flush();
     Ok(Output {
         stdout,
         code: u8::from(failed > 0),
+        stderr: log,
     })
 }
 
@@ -187,32 +186,4 @@ fn read_inputs(path: &Path, out: &mut Vec<Input>) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Replace a file atomically: write a temporary file in the same folder (with the original's
-/// permissions), then rename it over the original. A symlink is followed: its target is
-/// replaced and the link stays.
-fn replace(path: &Path, text: &str) -> Result<(), Error> {
-    let target = fs::canonicalize(path).map_err(|e| Error::io("resolve", path, &e))?;
-    let folder = target.parent().unwrap_or_else(|| Path::new("."));
-    let name = target
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = folder.join(format!(".{name}.kiln-convert-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        if let Ok(meta) = fs::metadata(&target) {
-            let _ = f.set_permissions(meta.permissions());
-        }
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &target)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io("replace", path, &e)
-    })
 }

@@ -101,6 +101,7 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
     Ok(Output {
         stdout,
         code: u8::from(differs),
+        stderr: String::new(),
     })
 }
 

@@ -19,6 +19,7 @@ pub fn run(args: &ExplainArgs) -> Result<Output, Error> {
         return Ok(Output {
             stdout: text,
             code: 0,
+            stderr: String::new(),
         });
     }
     let asked = args.rule.as_deref().unwrap_or_default();
@@ -41,5 +42,6 @@ pub fn run(args: &ExplainArgs) -> Result<Output, Error> {
     Ok(Output {
         stdout: text,
         code: 0,
+        stderr: String::new(),
     })
 }

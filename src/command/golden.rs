@@ -38,5 +38,6 @@ pub fn run(dir: &Path, cmd: &GoldenCommand, sets: &[SetFlag]) -> Result<Output, 
             texts.len()
         ),
         code: 0,
+        stderr: String::new(),
     })
 }

@@ -78,5 +78,6 @@ pub fn run(dir: &Path, args: &InitArgs) -> Result<Output, Error> {
             files.len()
         ),
         code: 0,
+        stderr: String::new(),
     })
 }

@@ -56,6 +56,7 @@ pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
     Ok(Output {
         stdout: text,
         code: exit_code(&results, args.check.fail_on),
+        stderr: String::new(),
     })
 }
 

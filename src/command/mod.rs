@@ -39,6 +39,9 @@ pub struct Output {
     pub stdout: String,
     /// Exit code when the command succeeded (0, or 1 for findings).
     pub code: u8,
+    /// Text for standard error: what a successful command reports beside its output (written
+    /// before it).
+    pub stderr: String,
 }
 
 /// `-f` files are relative to `-C DIR`, as `git -C` and `make -C` take paths.
@@ -82,6 +85,7 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             Ok(Output {
                 stdout: String::from_utf8_lossy(&out).into_owned(),
                 code: 0,
+                stderr: String::new(),
             })
         }
         Command::Convert(args) => convert::run(&dir, args),

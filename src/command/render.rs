@@ -24,6 +24,7 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
         return Ok(Output {
             stdout: text,
             code: 0,
+            stderr: String::new(),
         });
     }
     let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, false))?;

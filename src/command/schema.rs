@@ -19,6 +19,7 @@ pub fn run(dir: &Path, args: &SchemaArgs) -> Result<Output, Error> {
         return Ok(Output {
             stdout: text + "\n",
             code: 0,
+            stderr: String::new(),
         });
     };
     // Inside a project its own templates override the built-in ones; elsewhere the built-ins.
@@ -41,6 +42,7 @@ pub fn run(dir: &Path, args: &SchemaArgs) -> Result<Output, Error> {
         Some(file) => Ok(Output {
             stdout: file.source.to_string(),
             code: 0,
+            stderr: String::new(),
         }),
         None => {
             let sets = templates.sets();

@@ -233,6 +233,7 @@ fn import(dir: &Path, args: &SchemasImportArgs) -> Result<Output, Error> {
     Ok(Output {
         stdout: out,
         code: 0,
+        stderr: String::new(),
     })
 }
 
@@ -271,5 +272,6 @@ fn list(dir: &Path, args: &SchemasListArgs) -> Result<Output, Error> {
     Ok(Output {
         stdout: out,
         code: 0,
+        stderr: String::new(),
     })
 }

@@ -40,7 +40,11 @@ pub fn run(dir: &Path, cmd: &TemplatesCommand) -> Result<Output, Error> {
             eject(&project, &templates, args)?
         }
     };
-    Ok(Output { stdout, code: 0 })
+    Ok(Output {
+        stdout,
+        code: 0,
+        stderr: String::new(),
+    })
 }
 
 /// Where a file comes from, as `list` and `show` say it.

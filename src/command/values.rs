@@ -65,6 +65,7 @@ pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Er
     Ok(Output {
         stdout: text,
         code: 0,
+        stderr: String::new(),
     })
 }
 

@@ -9,38 +9,10 @@
 pub mod deprecated_fields;
 pub mod review;
 
-use std::collections::HashMap;
-
-use schemars::JsonSchema;
-use serde::Deserialize;
-
 use crate::yaml::Node;
 
 pub use crate::check::rules::Problem;
-
-/// How a rule reports, as configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Fails the check.
-    Error,
-    /// Reported; fails only with `--fail-on warning`.
-    Warning,
-    /// Not reported.
-    Off,
-}
-
-/// The `lint:` section of `kiln.yaml`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LintConfig {
-    /// Severity per rule id: `error`, `warning` or `off`.
-    #[serde(default)]
-    pub rules: HashMap<String, Level>,
-    /// Object names allowed to use `hostNetwork: true` (ingress controllers, node agents).
-    #[serde(default)]
-    pub host_network_allow: Vec<String>,
-}
+pub use crate::config::{Level, LintConfig};
 
 /// Rule ids suppressed for an object: its `kiln.dev/ignore` annotation plus `# kiln-ignore:`
 /// comments in `texts` (the document, the template).
