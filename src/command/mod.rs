@@ -244,7 +244,7 @@ impl Pipeline {
             .defaults
             .iter()
             .chain(self.tree.envs.values())
-            .map(|n| n.loc.src)
+            .flat_map(|n| self.tree.sources_of(n))
             .collect();
         let problems: Vec<Diagnostic> = instances
             .par_iter()

@@ -61,6 +61,25 @@ impl Summary {
 /// Render the results in `format`.
 #[must_use]
 pub fn render(results: &[Checked], format: Format) -> String {
+    // Whatever made a finding, a value decrypted from a SOPS file is not quoted in it.
+    let hidden: Vec<Checked>;
+    let results = if crate::secret::any_decrypted() {
+        hidden = results
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                for f in &mut r.findings {
+                    if let Some(m) = crate::secret::hide_decrypted(&f.message) {
+                        f.message = m;
+                    }
+                }
+                r
+            })
+            .collect();
+        &hidden
+    } else {
+        results
+    };
     match format {
         Format::Text => text(results),
         Format::Json => json(results),
