@@ -9,6 +9,7 @@
 //! ([`sops`]): both are read, and the encrypted one is merged right after the plain one, so
 //! within a layer the encrypted values win.
 
+pub mod edit;
 pub mod merge;
 pub mod schema;
 pub mod set;
@@ -85,13 +86,20 @@ pub struct Instance {
 pub fn read_layer(path: &Path, shown_as: &str, sources: &mut Sources) -> Result<Node, Error> {
     let text = read_text(path, shown_as)?;
     let src = sources.add(shown_as, text);
-    read_source(path, src, sources)
+    read_source(path, src, sources, true)
 }
 
-/// Parse (a `*.sops.yaml` file: decrypt) the values file `path` whose text is the source `src`.
-fn read_source(path: &Path, src: SrcId, sources: &Sources) -> Result<Node, Error> {
-    if is_encrypted(path) {
+/// Parse (a `*.sops.yaml` file: decrypt, or with `decrypt` false read its keys with the values
+/// still encrypted) the values file `path` whose text is the source `src`.
+fn read_source(path: &Path, src: SrcId, sources: &Sources, decrypt: bool) -> Result<Node, Error> {
+    if is_encrypted(path) && decrypt {
         sops::decrypt(path, src, sources)
+    } else if is_encrypted(path) {
+        let mut node = parse_layer(src, sources).map_err(|d| Error::Project(vec![d]))?;
+        if let Value::Map(m) = &mut node.value {
+            m.shift_remove("sops");
+        }
+        Ok(node)
     } else {
         parse_layer(src, sources).map_err(|d| Error::Project(vec![d]))
     }
@@ -133,6 +141,17 @@ impl ValuesTree {
 
     /// Read `values/` of a project. Every file is read; all problems are reported together.
     pub fn load(project: &Project, sources: &mut Sources) -> Result<ValuesTree, Error> {
+        ValuesTree::load_with(project, sources, true)
+    }
+
+    /// [`ValuesTree::load`], but with `decrypt` false the SOPS files are not decrypted: their
+    /// keys and locations are there, their values are the `ENC[...]` texts (for `kiln set`,
+    /// which needs to know where a key is set, not its value, and runs without the keys).
+    pub fn load_with(
+        project: &Project,
+        sources: &mut Sources,
+        decrypt: bool,
+    ) -> Result<ValuesTree, Error> {
         let dir = &project.values_dir;
         let mut tree = ValuesTree::default();
         let mut problems = Vec::new();
@@ -243,7 +262,7 @@ impl ValuesTree {
         let parsed: Vec<Option<Result<Node, Error>>> = files
             .par_iter()
             .zip(ids.par_iter())
-            .map(|((path, _), id)| id.map(|src| read_source(path, src, sources)))
+            .map(|((path, _), id)| id.map(|src| read_source(path, src, sources, decrypt)))
             .collect();
 
         // A layer's plain file and its encrypted twin become one place in the tree: the plain
