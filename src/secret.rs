@@ -412,12 +412,8 @@ pub fn redact_matching<S: std::hash::BuildHasher>(
 /// `kiln values` shows from an encrypted layer, whatever their type or length.
 pub fn redact_located(node: &mut Node, is_secret: &dyn Fn(crate::source::Loc) -> bool) {
     match &mut node.value {
-        Value::Map(m) => m
-            .values_mut()
-            .for_each(|v| redact_located(v, is_secret)),
-        Value::Seq(items) => items
-            .iter_mut()
-            .for_each(|v| redact_located(v, is_secret)),
+        Value::Map(m) => m.values_mut().for_each(|v| redact_located(v, is_secret)),
+        Value::Seq(items) => items.iter_mut().for_each(|v| redact_located(v, is_secret)),
         Value::Null => {}
         _ if is_secret(node.loc) => node.value = Value::Str(HIDDEN.into()),
         _ => {}

@@ -165,8 +165,7 @@ pub fn run(dir: &Path, args: &SetArgs) -> Result<Output, Error> {
     } else {
         target.clone()
     };
-    write_atomically(&write_to, &edited, exists)
-        .map_err(|e| Error::io("write", &target, &e))?;
+    write_atomically(&write_to, &edited, exists).map_err(|e| Error::io("write", &target, &e))?;
     let at = lookup(&new_root, &op.path).map_or(Loc::whole(new_src), |n| n.loc);
     Ok(Output {
         stdout: format!(
@@ -319,14 +318,18 @@ fn edit_error(
     sources: &Sources,
     path: &[Seg],
 ) -> Error {
-    let mut d = Diagnostic::error(format!("cannot set `{}` in `{shown}`: {}", display_path(path), e.message));
+    let mut d = Diagnostic::error(format!(
+        "cannot set `{}` in `{shown}`: {}",
+        display_path(path),
+        e.message
+    ));
     if let (Some(at), Some(_)) = (e.at, root) {
         d = d.at(sources, at, "here");
     }
     if let Some(h) = e.help {
         d = d.help(h);
     }
-    Error::Project(vec![d])
+    Error::Run(d)
 }
 
 /// Write `text` to `path` through a temporary file in the same folder, renamed over it; an

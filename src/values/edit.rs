@@ -74,12 +74,29 @@ pub fn set_in_text(
                             items.len()
                         ),
                         Some(node.key_loc),
-                        Some("kiln set changes list items that exist; edit the list itself to add one"),
+                        Some(
+                            "kiln set changes list items that exist; edit the list itself to add one",
+                        ),
                     ));
                 }
                 found
             }
-            (Seg::Index(_), _) | (Seg::Key(_), Value::Null) => None,
+            (Seg::Index(_) | Seg::Key(_), Value::Null) => None,
+            (Seg::Index(_), other) => {
+                return Err(EditError::new(
+                    format!(
+                        "`{}` is a {}, not a list",
+                        display_path(&path[..depth]),
+                        other.type_name()
+                    ),
+                    Some(if matches!(other, Value::Map(_)) {
+                        node.key_loc
+                    } else {
+                        node.loc
+                    }),
+                    Some("check the path with `kiln values SERVICE --env ENV`"),
+                ));
+            }
             (Seg::Key(_), other) => {
                 return Err(EditError::new(
                     format!(
@@ -186,7 +203,7 @@ fn add(
         for k in keys[1..].iter().rev() {
             s = format!("{{{}: {s}}}", key_text(k));
         }
-        format!("{}: {s}", key_text(&keys[0]))
+        format!("{}: {s}", key_text(keys[0]))
     };
     let mut out = text.to_string();
     match &node.value {
@@ -202,7 +219,11 @@ fn add(
                 ));
             }
             let at = after_colon(text, node).ok_or_else(|| {
-                EditError::new("cannot find where the value is written", Some(node.loc), None)
+                EditError::new(
+                    "cannot find where the value is written",
+                    Some(node.loc),
+                    None,
+                )
             })?;
             out.insert_str(at, &format!(" {{{}}}", flow_value()));
         }
@@ -406,7 +427,9 @@ fn plain_ok(s: &str) -> bool {
         && s.chars().all(|c| {
             c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@' | '+' | ':' | '=')
         })
-        && s.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '/')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '/')
         && !s.ends_with(':');
     safe && [Dialect::Values, Dialect::Kube].into_iter().all(|d| {
         yaml::parse_unlocated(&format!("k: {s}"), d)
@@ -434,8 +457,8 @@ fn verify(
             Some("edit the file by hand; nothing was written"),
         )
     };
-    let new_tree =
-        yaml::parse(edited, src, Dialect::Values).map_err(|_| failed("the result would not parse"))?;
+    let new_tree = yaml::parse(edited, src, Dialect::Values)
+        .map_err(|_| failed("the result would not parse"))?;
     let mut expected = root.clone();
     put(&mut expected, path, value);
     let (a, b) = (yaml::emit(&expected), yaml::emit(&new_tree));
@@ -468,6 +491,7 @@ mod tests {
     use super::*;
     use crate::values::set::parse_path;
 
+    #[allow(clippy::needless_pass_by_value)] // reads better at the call sites
     fn set(text: &str, path: &str, value: Value) -> Result<String, String> {
         let root = yaml::parse(text, 0, Dialect::Values).unwrap();
         set_in_text(text, 0, &root, &parse_path(path).unwrap(), &value).map_err(|e| e.message)
@@ -497,7 +521,10 @@ mod tests {
             text.replace("reg/app ", "reg/app2 ")
         );
         let crlf = "a: 1\r\nb:\r\n  c: x\r\n";
-        assert_eq!(set(crlf, "b.c", s("z")).unwrap(), "a: 1\r\nb:\r\n  c: z\r\n");
+        assert_eq!(
+            set(crlf, "b.c", s("z")).unwrap(),
+            "a: 1\r\nb:\r\n  c: z\r\n"
+        );
         assert_eq!(
             set(crlf, "b.d", s("on")).unwrap(),
             "a: 1\r\nb:\r\n  c: x\r\n  d: \"on\"\r\n"
@@ -535,9 +562,14 @@ mod tests {
     fn refuses_what_it_cannot_write_faithfully() {
         for (text, path, want) in [
             ("image: x\n", "image.tag", "is a string, not a mapping"),
-            ("image: {tag: 1}\n", "image", "kiln set writes single values"),
+            (
+                "image: {tag: 1}\n",
+                "image",
+                "kiln set writes single values",
+            ),
             ("l: [1]\n", "l[3]", "no item 3"),
             ("a: 1\n", "l[0]", "does not create lists"),
+            ("a: {b: 1}\n", "a[0]", "`a` is a mapping, not a list"),
             ("b: |\n  x\n", "b", "block scalar"),
             ("a: null\n", "a.b", "is `null` here"),
         ] {

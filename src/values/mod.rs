@@ -132,11 +132,8 @@ pub fn parse_layer(src: SrcId, sources: &Sources) -> Result<Node, Diagnostic> {
 impl ValuesTree {
     /// The sources of one layer: its file's, and its encrypted twin's when it has one.
     pub fn sources_of(&self, layer: &Node) -> impl Iterator<Item = SrcId> {
-        std::iter::once(layer.loc.src).chain(
-            self.encrypted_twins
-                .get(&layer.loc.src)
-                .map(|t| t.loc.src),
-        )
+        std::iter::once(layer.loc.src)
+            .chain(self.encrypted_twins.get(&layer.loc.src).map(|t| t.loc.src))
     }
 
     /// Read `values/` of a project. Every file is read; all problems are reported together.

@@ -173,9 +173,8 @@ fn overlay(plain: &mut Node, encrypted: Option<&Node>, fallback: Loc, secrets: &
         Value::Null => {}
         leaf => {
             // A leaf the encrypted tree does not have is taken as encrypted: the safe side.
-            let was_encrypted = encrypted.is_none_or(|e| {
-                matches!(&e.value, Value::Str(s) if s.starts_with("ENC["))
-            });
+            let was_encrypted = encrypted
+                .is_none_or(|e| matches!(&e.value, Value::Str(s) if s.starts_with("ENC[")));
             if was_encrypted {
                 secrets.push(match leaf {
                     Value::Str(s) => s.clone(),
