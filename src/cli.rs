@@ -463,8 +463,8 @@ pub struct ValuesArgs {
     #[arg(long)]
     pub origin: bool,
 
-    /// Print values whose key names a secret (`password`, `token`, `secret`, ...) instead of
-    /// masking them.
+    /// Print values whose key names a secret (`password`, `token`, `secret`, ...), and values
+    /// decrypted from `*.sops.yaml` files, instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
 
