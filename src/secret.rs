@@ -698,6 +698,32 @@ mod tests {
     }
 
     #[test]
+    fn decrypted_values_are_hidden_everywhere() {
+        // The registry is process-wide: these canaries appear in no other test.
+        register_decrypted(["zq-canary-1".to_string(), "zq-line\nzq-second".to_string()]);
+        let text = "plain: zq-canary-1\nurl: https://h/?k=zq-canary-1\nblock: |\n  zq-line\n  zq-second\nn: 1\n";
+        let mut n = parse(text, 0, Dialect::Values).unwrap();
+        redact(&mut n);
+        let out = crate::yaml::emit(&n).unwrap();
+        assert!(!out.contains("zq-"), "{out}");
+        assert!(out.contains("https://h/?k=(hidden)"), "{out}");
+        let (lines, _) = redact_lines("", text, 0..1);
+        assert!(!lines.contains("zq-"), "{lines}");
+        assert_eq!(
+            hide_secrets("bad value zq-canary-1".into(), &[]),
+            "bad value (hidden)"
+        );
+        // base64, as a Secret's data holds it.
+        assert!(hide_decrypted("data: enEtY2FuYXJ5LTE=").is_some());
+        // A diff's old side is hidden where the new side is, though the old value is unknown.
+        let old = parse("greeting: zq-old-value\n", 0, Dialect::Values).unwrap();
+        let new = parse("greeting: zq-canary-1\n", 0, Dialect::Values).unwrap();
+        let (ro, rn) = redact_pair(&old, &new);
+        assert_eq!(ro.get_str("greeting"), Some(HIDDEN));
+        assert_eq!(rn.get_str("greeting"), Some(HIDDEN_CHANGED));
+    }
+
+    #[test]
     fn a_range_past_the_text_ends_with_the_redacted_text() {
         // Found by tests/fuzz.rs: the hidden line grew and an end past the text stayed put,
         // before the moved start.
