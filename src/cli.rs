@@ -70,6 +70,20 @@ Then: kiln render && kiln check")]
   kiln values order-service --env test --origin
   kiln values gateway --env dev --set image.tag=1.4.2")]
     Values(ValuesArgs),
+    /// Write one value into a service's values file, changing only that line.
+    #[command(after_help = "\
+Writes into values/services/SERVICE.yaml, or with --env into values/services/SERVICE.ENV.yaml
+(created if needed). Comments, key order and formatting stay; a missing key is added under the
+deepest mapping that exists. The value is typed as --set types it: integers, true/false and
+null; anything else (`1.10`, `on`, `0755`) is written as a string. kiln set refuses encrypted
+files (*.sops.yaml: use `sops set` or `sops edit`), keys that name a secret, and a key whose value
+would still come from another file (a later layer sets it) unless --file names the file.
+
+Examples:
+  kiln set order-service image.tag=1.4.3
+  kiln set order-service image.tag=1.4.3 --env prod
+  kiln set gateway replicas=3 --file values/services/gateway.yaml")]
+    Set(SetArgs),
     /// Render in memory and check every manifest against its environment's Kubernetes version.
     #[command(after_help = "Examples:
   kiln check
@@ -450,13 +464,36 @@ pub struct ValuesArgs {
     #[arg(long)]
     pub origin: bool,
 
-    /// Print values whose key names a secret (`password`, `token`, `secret`, ...) instead of
-    /// masking them.
+    /// Print values whose key names a secret (`password`, `token`, `secret`, ...), and values
+    /// decrypted from `*.sops.yaml` files, instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
 
     #[command(flatten)]
     pub values: ValueArgs,
+}
+
+/// `kiln set`.
+#[derive(Debug, Clone, Args)]
+pub struct SetArgs {
+    /// The service (a file in values/services/).
+    pub service: String,
+
+    /// `PATH=VALUE`, as with `--set`: `image.tag=1.4.3`, `env.JAVA_OPTS=-Xmx1g`.
+    #[arg(value_name = "PATH=VALUE")]
+    pub assignment: String,
+
+    /// Write into the service's file for this environment (values/services/SERVICE.ENV.yaml).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// Write into this values file, wherever the value comes from now.
+    #[arg(long, value_name = "FILE", conflicts_with = "env")]
+    pub file: Option<PathBuf>,
+
+    /// Write the value as a string whatever it looks like (as `--set-string`).
+    #[arg(long)]
+    pub string: bool,
 }
 
 /// `--format` of `kiln check` and `kiln lint`: the report formats, named for the command line

@@ -183,6 +183,28 @@ pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
         Renderer::plain()
     };
     let mut out = String::new();
+    // A message may quote a value a template or a check saw; a value decrypted from a SOPS file
+    // is hidden whatever produced the message.
+    let hide = |t: &str| crate::secret::hide_decrypted(t).unwrap_or_else(|| t.to_string());
+    let hidden: Vec<Diagnostic>;
+    let diagnostics = if crate::secret::any_decrypted() {
+        hidden = diagnostics
+            .iter()
+            .map(|d| Diagnostic {
+                severity: d.severity,
+                message: hide(&d.message),
+                excerpt: d.excerpt.clone().map(|mut e| {
+                    e.label = hide(&e.label);
+                    e
+                }),
+                notes: d.notes.iter().map(|n| hide(n)).collect(),
+                help: d.help.as_deref().map(hide),
+            })
+            .collect();
+        &hidden
+    } else {
+        diagnostics
+    };
     for d in diagnostics {
         let level = match d.severity {
             Severity::Error => Level::ERROR,

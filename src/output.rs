@@ -742,8 +742,8 @@ mod tests {
 }
 
 /// Replace one file atomically and durably: the new bytes are written to a temporary file in
-/// the same folder (with the original's permissions), fsynced, renamed over the original, and
-/// the folder is fsynced. A symlink is followed: its target is replaced and the link stays. A
+/// the same folder (with the original's permissions; a new file gets 0644), fsynced, renamed
+/// over the original, and the folder is fsynced. A symlink is followed: its target is replaced and the link stays. A
 /// failure leaves the original untouched and no temporary file behind.
 ///
 /// # Errors
@@ -764,8 +764,17 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.kiln-"))
         .tempfile_in(&folder)?;
-    if let Ok(meta) = fs::metadata(&target) {
-        tmp.as_file().set_permissions(meta.permissions())?;
+    match fs::metadata(&target) {
+        Ok(meta) => tmp.as_file().set_permissions(meta.permissions())?,
+        // tempfile creates 0600; a new file is as readable as any other the user writes.
+        #[cfg(unix)]
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            tmp.as_file()
+                .set_permissions(fs::Permissions::from_mode(0o644))?;
+        }
+        #[cfg(not(unix))]
+        Err(_) => {}
     }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;

@@ -6,8 +6,91 @@
 //! (`jdbc:mysql://app:pw@db:3306`). Whatever kiln prints (`kiln values`, diagnostics and their
 //! excerpts, findings in every report format, diffs) goes through [`redact`] or [`redact_lines`]
 //! first, unless the user asked for `--show-secrets`. This module reads and prints nothing.
+//!
+//! Every value decrypted from a SOPS file (`*.sops.yaml`) is a secret too, whatever its key is
+//! called and wherever the templates put it: `values/` registers the decrypted texts with
+//! [`register_decrypted`] and every hiding function here hides them as well.
+
+use std::sync::{PoisonError, RwLock};
 
 use crate::yaml::{Node, Value};
+
+/// The texts decrypted from SOPS files in this process, longest first (so a secret that holds
+/// another is hidden whole).
+static DECRYPTED: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Record values decrypted from a SOPS file: from now on they are hidden wherever kiln shows
+/// text. Each multi-line text also counts line by line (YAML output splits it into lines), and
+/// each in its base64 form (how a Secret's `data` holds it). Texts shorter than 3 characters are
+/// not recorded, as in [`secrets_in`].
+pub fn register_decrypted(texts: impl IntoIterator<Item = String>) {
+    use base64::Engine as _;
+    let mut all = DECRYPTED.write().unwrap_or_else(PoisonError::into_inner);
+    for text in texts {
+        let mut forms = vec![base64::engine::general_purpose::STANDARD.encode(text.as_bytes())];
+        if text.contains('\n') {
+            forms.extend(text.lines().map(|l| l.trim().to_string()));
+        }
+        forms.push(text);
+        for form in forms {
+            if form.chars().count() >= 3 && !all.contains(&form) {
+                all.push(form);
+            }
+        }
+    }
+    all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+}
+
+/// `text` with every registered decrypted value replaced by [`HIDDEN`], or `None` when it holds
+/// none.
+#[must_use]
+pub fn hide_decrypted(text: &str) -> Option<String> {
+    let all = DECRYPTED.read().unwrap_or_else(PoisonError::into_inner);
+    if all.is_empty() || !all.iter().any(|s| text.contains(s.as_str())) {
+        return None;
+    }
+    Some(all.iter().fold(text.to_string(), |t, s| {
+        if t.contains(s.as_str()) {
+            t.replace(s.as_str(), HIDDEN)
+        } else {
+            t
+        }
+    }))
+}
+
+/// Whether any value was decrypted from a SOPS file in this process.
+#[must_use]
+pub fn any_decrypted() -> bool {
+    !DECRYPTED
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_empty()
+}
+
+/// Hide the registered decrypted values in every scalar of `node`.
+fn hide_decrypted_in(node: &mut Node) {
+    match &mut node.value {
+        Value::Map(m) => m.values_mut().for_each(hide_decrypted_in),
+        Value::Seq(items) => items.iter_mut().for_each(hide_decrypted_in),
+        Value::Str(s) => {
+            if let Some(hidden) = hide_decrypted(s) {
+                *s = hidden;
+            }
+        }
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            let text = match &node.value {
+                Value::Int(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => String::new(),
+            };
+            if hide_decrypted(&text).is_some() {
+                node.value = Value::Str(HIDDEN.into());
+            }
+        }
+        Value::Null => {}
+    }
+}
 
 /// What a hidden value is shown as.
 pub const HIDDEN: &str = "(hidden)";
@@ -174,6 +257,9 @@ pub fn redact(node: &mut Node) {
         }
     }
     walk(node, false);
+    if any_decrypted() {
+        hide_decrypted_in(node);
+    }
 }
 
 /// The texts of the secrets in `root` (the scalars [`redact`] would hide, as written, at least
@@ -197,13 +283,14 @@ pub fn secrets_in(root: &Node) -> Vec<String> {
 /// messages from validators and rules, which quote the values they reject.
 #[must_use]
 pub fn hide_secrets(message: String, secrets: &[String]) -> String {
-    secrets.iter().fold(message, |m, raw| {
+    let message = secrets.iter().fold(message, |m, raw| {
         if m.contains(raw.as_str()) {
             m.replace(raw.as_str(), HIDDEN)
         } else {
             m
         }
-    })
+    });
+    hide_decrypted(&message).unwrap_or(message)
 }
 
 fn collect(node: &Node, under_secret: bool, all: bool, out: &mut Vec<String>) {
@@ -244,29 +331,34 @@ pub fn redact_pair(old: &Node, new: &Node) -> (Node, Node) {
     let (mut ro, mut rn) = (old.clone(), new.clone());
     redact(&mut ro);
     redact(&mut rn);
-    mark_changed(old, new, &ro, &mut rn);
+    mark_changed(old, new, &mut ro, &mut rn);
     (ro, rn)
 }
 
-fn mark_changed(old: &Node, new: &Node, ro: &Node, rn: &mut Node) {
-    match (&old.value, &new.value, &ro.value, &mut rn.value) {
+fn mark_changed(old: &Node, new: &Node, ro: &mut Node, rn: &mut Node) {
+    match (&old.value, &new.value, &mut ro.value, &mut rn.value) {
         (Value::Map(om), Value::Map(nm), Value::Map(rom), Value::Map(rnm)) => {
             for (k, r) in rnm.iter_mut() {
-                if let (Some(o), Some(n), Some(rov)) = (om.get(k), nm.get(k), rom.get(k)) {
+                if let (Some(o), Some(n), Some(rov)) = (om.get(k), nm.get(k), rom.get_mut(k)) {
                     mark_changed(o, n, rov, r);
                 }
             }
         }
         (Value::Seq(os), Value::Seq(ns), Value::Seq(ros), Value::Seq(rns)) => {
             for (i, r) in rns.iter_mut().enumerate() {
-                if let (Some(o), Some(n), Some(rov)) = (os.get(i), ns.get(i), ros.get(i)) {
+                if let (Some(o), Some(n), Some(rov)) = (os.get(i), ns.get(i), ros.get_mut(i)) {
                     mark_changed(o, n, rov, r);
                 }
             }
         }
         (o, n, rov, r) => {
             let hidden = *r != *n;
-            if hidden && o != n && rov == r {
+            // A value hidden on the new side (decrypted from a SOPS file, say) is hidden on
+            // the old side too, where kiln may not know the old value is a secret.
+            if hidden && *rov == *o && *o != Value::Null {
+                *rov = Value::Str(HIDDEN.into());
+            }
+            if hidden && o != n && *rov == *r {
                 *r = Value::Str(HIDDEN_CHANGED.into());
             }
         }
@@ -312,6 +404,18 @@ pub fn redact_matching<S: std::hash::BuildHasher>(
         Value::Str(s) if s.chars().count() >= 3 && secrets.contains(s.as_str()) => {
             *s = HIDDEN.into();
         }
+        _ => {}
+    }
+}
+
+/// Hide every leaf of `node` for which `is_secret` says yes (given its location): the values
+/// `kiln values` shows from an encrypted layer, whatever their type or length.
+pub fn redact_located(node: &mut Node, is_secret: &dyn Fn(crate::source::Loc) -> bool) {
+    match &mut node.value {
+        Value::Map(m) => m.values_mut().for_each(|v| redact_located(v, is_secret)),
+        Value::Seq(items) => items.iter_mut().for_each(|v| redact_located(v, is_secret)),
+        Value::Null => {}
+        _ if is_secret(node.loc) => node.value = Value::Str(HIDDEN.into()),
         _ => {}
     }
 }
@@ -382,7 +486,10 @@ pub fn redact_lines(
             Some(b) => (b, "\n"),
             None => (line, ""),
         };
-        let hidden = state.hide(body);
+        let hidden = match state.hide(body) {
+            Some(h) => Some(hide_decrypted(&h).unwrap_or(h)),
+            None => hide_decrypted(body),
+        };
         state.see(body);
         let new = hidden.as_deref().unwrap_or(body);
         // Keep the underline on the same line: clamp it into the rewritten line.
@@ -588,6 +695,32 @@ mod tests {
         for shown in ["mysql", "password", "app", "u:(hidden)@h"] {
             assert!(out.contains(shown), "{shown} missing from {out}");
         }
+    }
+
+    #[test]
+    fn decrypted_values_are_hidden_everywhere() {
+        // The registry is process-wide: these canaries appear in no other test.
+        register_decrypted(["zq-canary-1".to_string(), "zq-line\nzq-second".to_string()]);
+        let text = "plain: zq-canary-1\nurl: https://h/?k=zq-canary-1\nblock: |\n  zq-line\n  zq-second\nn: 1\n";
+        let mut n = parse(text, 0, Dialect::Values).unwrap();
+        redact(&mut n);
+        let out = crate::yaml::emit(&n).unwrap();
+        assert!(!out.contains("zq-"), "{out}");
+        assert!(out.contains("https://h/?k=(hidden)"), "{out}");
+        let (lines, _) = redact_lines("", text, 0..1);
+        assert!(!lines.contains("zq-"), "{lines}");
+        assert_eq!(
+            hide_secrets("bad value zq-canary-1".into(), &[]),
+            "bad value (hidden)"
+        );
+        // base64, as a Secret's data holds it.
+        assert!(hide_decrypted("data: enEtY2FuYXJ5LTE=").is_some());
+        // A diff's old side is hidden where the new side is, though the old value is unknown.
+        let old = parse("greeting: zq-old-value\n", 0, Dialect::Values).unwrap();
+        let new = parse("greeting: zq-canary-1\n", 0, Dialect::Values).unwrap();
+        let (ro, rn) = redact_pair(&old, &new);
+        assert_eq!(ro.get_str("greeting"), Some(HIDDEN));
+        assert_eq!(rn.get_str("greeting"), Some(HIDDEN_CHANGED));
     }
 
     #[test]

@@ -13,7 +13,9 @@ mod patches; // patches: in values layers: the kubectl kustomize oracle, bad pat
 mod platform; // built-in template library behaviour: eureka, filebeat, variants, RBAC, ingress ports
 mod render; // kiln render end to end: project format, values, templates, output, bad input
 mod schemas; // kiln schemas import/list, consistency with upstream OpenAPI
+mod set; // kiln set: one value written into a values file, the rest of the file untouched
 mod sets; // the stateful and external sets, the DNS proxy controller: schemas, kubectl oracles
+mod sops; // SOPS-encrypted values layers with the real sops and age: precedence, errors, no leaks
 mod support; // the kiln runner, temporary projects, ../shared and external tools (skip or fail)
 mod templates; // kiln templates list/show/eject; adding a file to a built-in set, extending its schema
 mod trust; // no panic, no path escape, exact numbers, runaway templates, secrets never shown

@@ -158,6 +158,8 @@ const README_EXIT_CODES: &[(&str, i32)] = &[
     ("kiln check --format junit > kiln-check.xml", 0),
     ("kiln check --format sarif > kiln-check.sarif", 0),
     ("kiln check --format json", 0),
+    // Writes the tag the file already holds: the fleet copy stays as it was.
+    ("kiln set order-service image.tag=1.4.2", 0),
     ("kiln values order-service --env prod --origin | head -4", 0),
     ("kiln templates list", 0),
     ("kiln templates show spring-boot/pdb.yaml.j2", 0),

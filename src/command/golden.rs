@@ -30,6 +30,7 @@ pub fn run(dir: &Path, cmd: &GoldenCommand, sets: &[SetFlag]) -> Result<Output, 
     let files = pipeline.render(&envs, &instances, true, &|ms| yaml_of(ms, false))?;
     let texts: BTreeMap<String, String> = files.into_iter().map(|f| (f.path, f.payload)).collect();
     let golden = &pipeline.project.golden_dir;
+    refuse_decrypted(&pipeline.project.relative(golden), &texts)?;
     output::write(golden, &texts, &Scope::All)?;
     Ok(Output {
         stdout: format!(
@@ -40,4 +41,40 @@ pub fn run(dir: &Path, cmd: &GoldenCommand, sets: &[SetFlag]) -> Result<Output, 
         code: 0,
         stderr: String::new(),
     })
+}
+
+/// Golden files are committed: refuse to write one that holds a value decrypted from a SOPS
+/// file (the excerpt shows the line with the value hidden).
+pub fn refuse_decrypted(golden: &str, texts: &BTreeMap<String, String>) -> Result<(), Error> {
+    if !crate::secret::any_decrypted() {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for (path, text) in texts {
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            if crate::secret::hide_decrypted(line).is_some() {
+                let shown = format!("{golden}/{path}");
+                problems.push(
+                    Diagnostic::error(format!(
+                        "`{shown}` would hold a value decrypted from a SOPS file, in plaintext"
+                    ))
+                    .with_excerpt(crate::diagnostic::Excerpt::from_text(
+                        &shown,
+                        text,
+                        offset..offset + line.trim_end().len(),
+                        "decrypted value",
+                    ))
+                    .help("golden files are committed: pass decrypted values to the templates only where they end up in a Secret, or leave the value out of the golden render"),
+                );
+                break;
+            }
+            offset += line.len();
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Project(problems))
+    }
 }

@@ -13,6 +13,7 @@ pub mod lint;
 pub mod render;
 pub mod schema;
 pub mod schemas;
+pub mod set;
 pub mod templates;
 pub mod values;
 
@@ -94,6 +95,11 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             let mut args = args.clone();
             args.values = from_dir(&dir, &args.values);
             check::run(&dir, &args, sets)
+        }
+        Command::Set(args) => {
+            let mut args = args.clone();
+            args.file = args.file.as_ref().map(|f| dir.join(f));
+            set::run(&dir, &args)
         }
         Command::Values(args) => {
             let mut args = args.clone();
@@ -271,7 +277,7 @@ impl Pipeline {
             .iter()
             .chain(self.tree.envs.values())
             .chain(&self.overrides.files)
-            .map(|n| n.loc.src)
+            .flat_map(|n| self.tree.sources_of(n))
             .chain(self.overrides.sets.iter().map(|s| s.src))
             .collect();
         let problems: Vec<Diagnostic> = instances

@@ -44,6 +44,20 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
         )
     };
     let texts: BTreeMap<String, String> = files.into_iter().map(|f| (f.path, f.payload)).collect();
+    if same_folder(&out_dir, &pipeline.project.golden_dir) {
+        let shown = pipeline.project.relative(&pipeline.project.golden_dir);
+        super::golden::refuse_decrypted(&shown, &texts)?;
+    }
     output::write(&out_dir, &texts, &scope)?;
     Ok(Output::default())
+}
+
+/// Whether two paths name the same folder (`--out golden` from anywhere in the project).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    let abs = |p: &Path| {
+        p.canonicalize()
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    abs(a) == abs(b)
 }

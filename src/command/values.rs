@@ -40,6 +40,10 @@ pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Er
     }
     if !args.show_secrets {
         crate::secret::redact(&mut values);
+        // Every value decrypted from a SOPS file, whatever its type or length.
+        crate::secret::redact_located(&mut values, &|loc| {
+            crate::values::sops::is_decrypted(&pipeline.sources, loc)
+        });
         // Values that end up in a Secret are secret whatever their key is called: render the
         // instance and hide them too (a render error is reported by `render`, not here).
         let held: std::collections::HashSet<String> = pipeline

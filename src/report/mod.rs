@@ -90,8 +90,20 @@ pub fn reporter(format: Format) -> Box<dyn Reporter> {
 pub fn render(results: &[Checked], format: Format) -> String {
     let mut reporter = reporter(format);
     let mut out = String::new();
+    // Whatever made a finding, a value decrypted from a SOPS file is not quoted in it.
+    let decrypted = crate::secret::any_decrypted();
     for checked in results {
-        reporter.add(checked, &mut out);
+        if decrypted {
+            let mut hidden = checked.clone();
+            for f in &mut hidden.findings {
+                if let Some(m) = crate::secret::hide_decrypted(&f.message) {
+                    f.message = m;
+                }
+            }
+            reporter.add(&hidden, &mut out);
+        } else {
+            reporter.add(checked, &mut out);
+        }
     }
     reporter.finish(&mut out);
     out

