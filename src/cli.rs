@@ -220,6 +220,10 @@ pub struct CheckArgs {
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
 
+    /// Only environments on these clusters (repeatable; with `--env`, both must match).
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Vec<String>,
+
     /// Only these services (repeatable).
     #[arg(short, long = "service", value_name = "SERVICE")]
     pub service: Vec<String>,
@@ -257,6 +261,10 @@ pub struct DiffArgs {
     /// Only environments (repeatable).
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
+
+    /// Only environments on these clusters (repeatable; with `--env`, both must match).
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Vec<String>,
 
     /// Only services (repeatable).
     #[arg(short, long = "service", value_name = "SERVICE")]
@@ -419,6 +427,10 @@ pub struct RenderArgs {
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
 
+    /// Only environments on these clusters (repeatable; with `--env`, both must match).
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Vec<String>,
+
     /// Only these services (repeatable).
     #[arg(short, long = "service", value_name = "SERVICE")]
     pub service: Vec<String>,
@@ -444,6 +456,10 @@ pub struct ValuesArgs {
     /// The environment.
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: String,
+
+    /// The cluster, when the environment is on several.
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Option<String>,
 
     /// Add where each value was set as a trailing comment.
     #[arg(long)]

@@ -158,25 +158,44 @@ impl Pipeline {
         })
     }
 
-    /// Indices of the selected environments (all when `names` is empty).
+    /// Indices of the selected environments (all when `names` is empty); an environment on
+    /// several clusters is selected on each of them.
     pub fn select_envs(&self, names: &[String]) -> Result<Vec<usize>, Error> {
-        if names.is_empty() {
-            return Ok((0..self.project.environments.len()).collect());
-        }
-        let mut out = Vec::new();
+        self.select_targets(names, &[])
+    }
+
+    /// Indices of the environments selected by `--env` and `--cluster` (each empty: all), each
+    /// environment once per cluster it is on.
+    pub fn select_targets(&self, names: &[String], clusters: &[String]) -> Result<Vec<usize>, Error> {
         for n in names {
-            let env = self.project.environment(n)?;
-            let i = self
-                .project
-                .environments
-                .iter()
-                .position(|e| e == env)
-                .unwrap_or(0);
-            if !out.contains(&i) {
-                out.push(i);
+            self.project.environment(n)?;
+        }
+        let known = self.project.cluster_names();
+        for c in clusters {
+            if !known.contains(&c.as_str()) {
+                return Err(self.project.unknown_cluster(c, "--cluster"));
             }
         }
-        out.sort_unstable();
+        let out: Vec<usize> = self
+            .project
+            .environments
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| names.is_empty() || names.contains(&e.name))
+            .filter(|(_, e)| {
+                clusters.is_empty() || e.cluster.as_ref().is_some_and(|c| clusters.contains(c))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if out.is_empty() {
+            return Err(Error::Run(
+                Diagnostic::error(format!(
+                    "no environment is on cluster {} among the selected ones",
+                    clusters.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                ))
+                .help("`kiln.yaml` says which cluster each environment is on (`cluster:` / `clusters:`)"),
+            ));
+        }
         Ok(out)
     }
 
@@ -244,6 +263,7 @@ impl Pipeline {
             .defaults
             .iter()
             .chain(self.tree.envs.values())
+            .chain(self.tree.clusters.values())
             .map(|n| n.loc.src)
             .collect();
         let problems: Vec<Diagnostic> = instances
@@ -266,10 +286,15 @@ impl Pipeline {
         let mut env_values = HashMap::new();
         if with_env_level {
             for e in envs {
-                let name = &self.project.environments[*e].name;
                 let mut v = self
                     .tree
-                    .merged(name, None, None, None, &self.overrides)
+                    .merged(
+                        &self.project.environments[*e],
+                        None,
+                        None,
+                        None,
+                        &self.overrides,
+                    )
                     .map_err(|(m, at)| {
                         Error::Run(Diagnostic::error(m).at(&self.sources, at, "set here"))
                     })?;

@@ -23,7 +23,8 @@ pub struct Origin {
     pub template: String,
     /// How the template is shown: `templates/...` or `built-in ...`.
     pub template_shown: String,
-    /// Environment name.
+    /// The environment's output folder: its name, or `<env>@<cluster>` for an environment on
+    /// several clusters.
     pub env: String,
     /// Instance name, or `_env` for environment-level resources.
     pub instance: String,

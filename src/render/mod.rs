@@ -471,13 +471,13 @@ fn render_file<T>(
     crate::manifest::patch::apply(&mut manifests, patches, sources).map_err(|d| {
         d.note(format!(
             "while rendering `{instance}` in environment `{}`",
-            env.name
+            env.folder
         ))
     })?;
     crate::manifest::order::sort(&mut manifests);
     let payload = finish(&manifests)?;
     Ok(FileResult {
-        path: format!("{}/{instance}.yaml", env.name),
+        path: format!("{}/{instance}.yaml", env.folder),
         env: env_index,
         ids: manifests.into_iter().map(|m| (m.id, m.origin)).collect(),
         payload,
@@ -494,9 +494,9 @@ fn render_one(
     values: (&Node, &Sources),
 ) -> Result<Vec<Manifest>, Diagnostic> {
     let what = if instance == "_env" {
-        format!("the environment-level templates of `{}`", env.name)
+        format!("the environment-level templates of `{}`", env.folder)
     } else {
-        format!("`{instance}` in environment `{}`", env.name)
+        format!("`{instance}` in environment `{}`", env.folder)
     };
     // The engine has unreachable!() arms on some malformed input; a panic there becomes an
     // error at the template, and the rest of the run goes on.
@@ -532,7 +532,7 @@ fn render_one(
     let origin = Arc::new(Origin {
         template: name.to_string(),
         template_shown: shown.clone(),
-        env: env.name.clone(),
+        env: env.folder.clone(),
         instance: instance.to_string(),
     });
     let mut out = Vec::new();
@@ -544,7 +544,7 @@ fn render_one(
                 origin: Arc::clone(&origin),
             }),
             Err(why) => {
-                let excerpt_name = format!("output of {shown} for {}/{instance}", env.name);
+                let excerpt_name = format!("output of {shown} for {}/{instance}", env.folder);
                 return Err(Diagnostic::error(format!(
                     "template `{shown}` rendered a document that is not a Kubernetes object: {why}"
                 ))
