@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use crate::config::Environment as KEnv;
 use crate::diagnostic::{Diagnostic, Excerpt, did_you_mean};
 use crate::error::Error;
+use crate::manifest::claims::Ports;
 use crate::manifest::{Manifest, Origin, ResourceId};
 use crate::source::Sources;
 use crate::values::{Instance, dedup};
@@ -400,13 +401,17 @@ pub fn render_all<T: Send>(
             finish,
         )
     });
-    let results: Vec<Result<FileResult<T>, Diagnostic>> =
+    let results: Vec<Result<(FileResult<T>, Ports), Diagnostic>> =
         service_results.chain(env_results).collect();
 
     let mut files = Vec::new();
+    let mut ports: HashMap<usize, Ports> = HashMap::new();
     for r in results {
         match r {
-            Ok(f) => files.push(f),
+            Ok((f, p)) => {
+                ports.entry(f.env).or_default().extend(p);
+                files.push(f);
+            }
             Err(d) => problems.push(d),
         }
     }
@@ -433,6 +438,7 @@ pub fn render_all<T: Send>(
             }
         }
     }
+    problems.extend(shared_cluster(environments, &files, ports));
     if !problems.is_empty() {
         return Err(Error::Project(problems));
     }
@@ -453,7 +459,7 @@ fn render_file<T>(
     instance: &str,
     (values, patches, sources): (&Node, &[Node], &Sources),
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
-) -> Result<FileResult<T>, Diagnostic> {
+) -> Result<(FileResult<T>, Ports), Diagnostic> {
     let values = (values, sources);
     let mut manifests = Vec::new();
     for name in names {
@@ -476,12 +482,118 @@ fn render_file<T>(
     })?;
     crate::manifest::order::sort(&mut manifests);
     let payload = finish(&manifests)?;
-    Ok(FileResult {
-        path: format!("{}/{instance}.yaml", env.folder),
-        env: env_index,
-        ids: manifests.into_iter().map(|m| (m.id, m.origin)).collect(),
-        payload,
-    })
+    // Only environments that share a cluster with another one need their ports.
+    let ports = if env.cluster.is_some() {
+        Ports::of(&manifests)
+    } else {
+        Ports::default()
+    };
+    Ok((
+        FileResult {
+            path: format!("{}/{instance}.yaml", env.folder),
+            env: env_index,
+            ids: manifests.into_iter().map(|m| (m.id, m.origin)).collect(),
+            payload,
+        },
+        ports,
+    ))
+}
+
+/// Environments on one cluster share it: an object two of them write (a cluster-scoped one, or
+/// one in a namespace both use) would be owned twice, and a node port two of them bind is
+/// taken by whichever starts first. Identity is group, kind, namespace (as written) and name,
+/// whatever the template; each clash is reported once, naming both sources.
+fn shared_cluster<T>(
+    environments: &[KEnv],
+    files: &[FileResult<T>],
+    ports: HashMap<usize, Ports>,
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let source = |env: usize, origin: &Origin| {
+        let of = if origin.instance == "_env" {
+            String::new()
+        } else {
+            format!(" for `{}`", origin.instance)
+        };
+        format!(
+            "environment `{}`: `{}`{of}",
+            environments[env].folder, origin.template_shown
+        )
+    };
+    let mut owners: HashMap<(&str, &str, &str, Option<&str>, &str), (usize, &Origin)> =
+        HashMap::new();
+    let mut reported = std::collections::HashSet::new();
+    for f in files {
+        let Some(cluster) = environments[f.env].cluster.as_deref() else {
+            continue;
+        };
+        for (id, origin) in &f.ids {
+            let key = (
+                cluster,
+                id.group(),
+                id.kind.as_str(),
+                id.namespace.as_deref(),
+                id.name.as_str(),
+            );
+            match owners.get(&key) {
+                None => {
+                    owners.insert(key, (f.env, origin));
+                }
+                Some((first, first_origin)) if *first != f.env && reported.insert(key) => {
+                    let what = match &id.namespace {
+                        Some(ns) => format!("{} {ns}/{}", id.kind, id.name),
+                        None => format!("{} {} (cluster-scoped)", id.kind, id.name),
+                    };
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "`{what}` is written by two environments on cluster `{cluster}`"
+                        ))
+                        .note(format!("by {}", source(*first, first_origin)))
+                        .note(format!("and by {}", source(f.env, origin)))
+                        .help("an object on a cluster has one owner: render it in one environment only (set it in that environment's values), or give each environment's copy its own name or namespace"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let mut by_env: Vec<(usize, Ports)> = ports.into_iter().collect();
+    by_env.sort_by_key(|(e, _)| *e);
+    let mut taken: HashMap<(&str, String, i64), (usize, crate::manifest::claims::PortClaim)> =
+        HashMap::new();
+    let mut reported = std::collections::HashSet::new();
+    for (env, p) in by_env {
+        let Some(cluster) = environments[env].cluster.as_deref() else {
+            continue;
+        };
+        for claim in p.resolve() {
+            let key = (cluster, claim.protocol.clone(), claim.port);
+            match taken.get(&key) {
+                None => {
+                    taken.insert(key, (env, claim));
+                }
+                Some((first, first_claim)) if *first != env && reported.insert(key.clone()) => {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "port {}/{} is claimed by two environments on cluster `{cluster}`",
+                            claim.port, claim.protocol
+                        ))
+                        .note(format!(
+                            "by environment `{}`: {} (`{}`)",
+                            environments[*first].folder, first_claim.how, first_claim.template
+                        ))
+                        .note(format!(
+                            "and by environment `{}`: {} (`{}`)",
+                            environments[env].folder, claim.how, claim.template
+                        ))
+                        .help("a node port is bound once per cluster: give one environment another port, or claim it in one environment only"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
 }
 
 fn render_one(
