@@ -88,6 +88,18 @@ Then: kiln render && kiln check")]
   kiln diff --against /tmp/old-out --summary counts only
 Exit codes (like git diff --exit-code): 0 no differences, 1 differences, 2 could not run.")]
     Diff(DiffArgs),
+    /// Write a kubeconfig for a team's ServiceAccount in one environment (`teams[].serviceAccount`).
+    #[command(after_help = "\
+The cluster's server and CA come from `clusters:` in kiln.yaml (a `caFile` is read and embedded);
+the context's default namespace is the ServiceAccount's. Without --token-file the token is a
+placeholder (the README says how to fill it). A file is written readable by its owner only (0600)
+and is not replaced unless --force; a real token is printed to standard output only with `-o -`.
+
+Examples:
+  kiln kubeconfig --team trade --env dev -o trade-dev.kubeconfig
+  kiln kubeconfig --team trade --env prod --cluster tencent-sh-prod --token-file token -o kc.yaml
+  kiln kubeconfig --team trade --env dev                 print it, with a placeholder token")]
+    Kubeconfig(KubeconfigArgs),
     /// Golden files: the expected output in golden/.
     #[command(subcommand)]
     Golden(GoldenCommand),
@@ -293,6 +305,34 @@ pub enum DiffFormat {
     Text,
     /// One JSON document.
     Json,
+}
+
+/// `kiln kubeconfig`.
+#[derive(Debug, Clone, Args)]
+pub struct KubeconfigArgs {
+    /// The team (`teams[].name` in values) whose ServiceAccount the kubeconfig logs in as.
+    #[arg(long, value_name = "TEAM")]
+    pub team: String,
+
+    /// The environment.
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: String,
+
+    /// The cluster, when the environment is on several.
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Read the ServiceAccount's token from this file (else a placeholder is written).
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Write the kubeconfig here (`-`: standard output; the default without --token-file).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `kiln golden ...`.

@@ -406,6 +406,43 @@ fn write_synced(path: &Path, text: &str) -> io::Result<()> {
     f.sync_all()
 }
 
+/// Write one file that holds a credential (a kubeconfig): readable by its owner only (0600 from
+/// the moment it exists), written beside its destination and renamed over it, so a reader never
+/// sees half of it and a replaced file never keeps wider permissions. `replace` allows an
+/// existing file to be replaced; otherwise an existing file is an error.
+pub fn write_private(path: &Path, text: &str, replace: bool) -> Result<(), Error> {
+    if !replace && fs::symlink_metadata(path).is_ok() {
+        return Err(Error::Run(
+            Diagnostic::error(format!("`{}` already exists", path.display()))
+                .help("write to another path, or add `--force` to replace it"),
+        ));
+    }
+    let dir = parent_of(path);
+    let tmp = dir.join(format!(
+        ".{}.kiln-tmp-{}",
+        path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        std::process::id()
+    ));
+    let write = || -> io::Result<()> {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(&dir)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io("write", path, &e)
+    })
+}
+
 /// fsync a folder, so that the entries created or renamed in it survive a power cut.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     if cfg!(unix) {

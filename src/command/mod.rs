@@ -9,6 +9,7 @@ pub mod diff;
 pub mod explain;
 pub mod golden;
 pub mod init;
+pub mod kubeconfig;
 pub mod lint;
 pub mod render;
 pub mod schema;
@@ -69,6 +70,15 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             diff::run(&dir, &args, sets, color)
         }
         Command::Golden(cmd) => golden::run(&dir, cmd, sets),
+        Command::Kubeconfig(args) => {
+            let mut args = args.clone();
+            args.token_file = args.token_file.as_ref().map(|f| dir.join(f));
+            args.output = args
+                .output
+                .as_ref()
+                .map(|o| if o.as_os_str() == "-" { o.clone() } else { dir.join(o) });
+            kubeconfig::run(&dir, &args)
+        }
         Command::Init(args) => init::run(&dir, args),
         Command::Explain(args) => explain::run(args),
         Command::Completions(args) => {
