@@ -49,7 +49,10 @@ struct ClusterFile {
     /// The API server's CA as base64 of the PEM, like a kubeconfig's `certificate-authority-data`.
     ca_data: Option<String>,
     /// The Kubernetes minor version the cluster runs, as a quoted string: "1.35".
-    #[schemars(with = "Option<String>", regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
+    )]
     kube_version: Option<serde_saphyr::Spanned<KubeVersionFile>>,
 }
 
@@ -61,7 +64,10 @@ struct EnvironmentFile {
     namespace: String,
     /// The Kubernetes minor version the environment runs, as a quoted string: "1.35".
     /// Optional when its clusters (in `clusters:`) give one.
-    #[schemars(with = "Option<String>", regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
+    )]
     kube_version: Option<serde_saphyr::Spanned<KubeVersionFile>>,
     /// The cluster the environment is deployed to, available to templates as `env.cluster`
     /// (a free label until `clusters:` exists, then one of its names).
@@ -317,7 +323,10 @@ impl Project {
                     use base64::Engine as _;
                     let compact: String = d.split_whitespace().collect();
                     match base64::engine::general_purpose::STANDARD.decode(&compact) {
-                        Ok(pem) if String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") => {
+                        Ok(pem)
+                            if String::from_utf8_lossy(&pem)
+                                .contains("-----BEGIN CERTIFICATE-----") =>
+                        {
                             Some(ClusterCa::Data(compact))
                         }
                         _ => {
@@ -336,7 +345,12 @@ impl Project {
             };
             let kube_version = match &c.kube_version {
                 None => None,
-                Some(v) => match kube_version(v, &format!("cluster `{name}`"), here("kubeVersion"), sources) {
+                Some(v) => match kube_version(
+                    v,
+                    &format!("cluster `{name}`"),
+                    here("kubeVersion"),
+                    sources,
+                ) {
                     Ok(v) => Some(v),
                     Err(d) => {
                         problems.push(d);
@@ -455,7 +469,9 @@ impl Project {
                     (None, None) => {
                         let loc = entry.map_or(Loc::whole(src), |e| e.key_loc);
                         let help = match cluster {
-                            Some(c) if !clusters.is_empty() => format!("give it one (`kubeVersion: \"1.35\"`), or give cluster `{c}` one in `clusters:`"),
+                            Some(c) if !clusters.is_empty() => format!(
+                                "give it one (`kubeVersion: \"1.35\"`), or give cluster `{c}` one in `clusters:`"
+                            ),
                             _ => "give it one: `kubeVersion: \"1.35\"`".to_string(),
                         };
                         problems.push(

@@ -420,7 +420,8 @@ pub fn write_private(path: &Path, text: &str, replace: bool) -> Result<(), Error
     let dir = parent_of(path);
     let tmp = dir.join(format!(
         ".{}.kiln-tmp-{}",
-        path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        path.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         std::process::id()
     ));
     let write = || -> io::Result<()> {

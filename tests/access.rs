@@ -101,7 +101,16 @@ fn team_service_account_objects_are_what_kubectl_creates() {
     let team = "kiln.dev/team=trade";
     let sa = kubectl(
         &k,
-        &["create", "serviceaccount", "team-trade", "-n", "mall-dev", "--dry-run=client", "-o", "yaml"],
+        &[
+            "create",
+            "serviceaccount",
+            "team-trade",
+            "-n",
+            "mall-dev",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ],
         &[&["label", "--local", "-f", "-", labels, team, "-o", "yaml"]],
     );
     assert_eq!(named(&d, "ServiceAccount", "team-trade"), &sa);
@@ -195,7 +204,11 @@ fn view(k: &Path, file: &Path) -> Value {
         .arg(file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -205,7 +218,11 @@ fn contexts(k: &Path, file: &Path) -> String {
         .arg(file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -216,10 +233,23 @@ fn kubeconfig_with_a_token_file_is_read_by_kubectl() {
     write(p.path(), "token", format!("{TOKEN}\n"));
     let (code, out, err) = kiln_in(
         p.path(),
-        &["kubeconfig", "--team", "trade", "--env", "dev", "--token-file", "token", "-o", "trade.kubeconfig"],
+        &[
+            "kubeconfig",
+            "--team",
+            "trade",
+            "--env",
+            "dev",
+            "--token-file",
+            "token",
+            "-o",
+            "trade.kubeconfig",
+        ],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "the token was printed");
+    assert!(
+        !out.contains(TOKEN) && !err.contains(TOKEN),
+        "the token was printed"
+    );
     assert!(
         out.contains("context `team-trade.dev@hz` (ServiceAccount mall-dev/team-trade on hz"),
         "{out}"
@@ -252,16 +282,37 @@ fn kubeconfig_with_a_token_file_is_read_by_kubectl() {
         .unwrap_or_else(|| panic!("no current context: {table}"))
         .split_whitespace()
         .collect();
-    assert_eq!(row, ["*", "team-trade.dev@hz", "hz", "team-trade.dev@hz", "mall-dev"]);
+    assert_eq!(
+        row,
+        [
+            "*",
+            "team-trade.dev@hz",
+            "hz",
+            "team-trade.dev@hz",
+            "mall-dev"
+        ]
+    );
 
     // An existing file is not replaced without --force; with it, it is (still 0600).
     let again = [
-        "kubeconfig", "--team", "trade", "--env", "prod", "--cluster", "sh", "--token-file", "token", "-o",
+        "kubeconfig",
+        "--team",
+        "trade",
+        "--env",
+        "prod",
+        "--cluster",
+        "sh",
+        "--token-file",
+        "token",
+        "-o",
         "trade.kubeconfig",
     ];
     let (code, out, err) = kiln_in(p.path(), &again);
     assert_eq!(code, 2, "{out}");
-    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(view(&k, &file)["current-context"], "team-trade.dev@hz");
     let (code, out, err) = kiln_in(p.path(), &[&again[..], &["--force"]].concat());
     assert_eq!(code, 0, "{err}");
@@ -305,14 +356,35 @@ fn kubeconfig_without_a_token_has_the_placeholder_and_prints_only_without_one() 
     write(p.path(), "token", TOKEN);
     let (code, out, err) = kiln_in(
         p.path(),
-        &["kubeconfig", "--team", "trade", "--env", "dev", "--token-file", "token"],
+        &[
+            "kubeconfig",
+            "--team",
+            "trade",
+            "--env",
+            "dev",
+            "--token-file",
+            "token",
+        ],
     );
     assert_eq!(code, 2);
     assert!(out.is_empty() && !err.contains(TOKEN), "{err}");
-    assert!(err.contains("refusing to print a ServiceAccount token") && err.contains("-o -"), "{err}");
+    assert!(
+        err.contains("refusing to print a ServiceAccount token") && err.contains("-o -"),
+        "{err}"
+    );
     let (code, out, err) = kiln_in(
         p.path(),
-        &["kubeconfig", "--team", "trade", "--env", "dev", "--token-file", "token", "-o", "-"],
+        &[
+            "kubeconfig",
+            "--team",
+            "trade",
+            "--env",
+            "dev",
+            "--token-file",
+            "token",
+            "-o",
+            "-",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     write(p.path(), "asked.kubeconfig", &out);
@@ -350,16 +422,30 @@ fn kubeconfig_errors_name_what_is_wrong_and_suggest() {
     // A bad token file: named, never quoted.
     write(p.path(), "two", format!("{TOKEN}\n{TOKEN}\n"));
     let (code, _, err) = Kiln::new(&[
-        "kubeconfig", "--team", "trade", "--env", "dev", "--token-file", "two", "-o", "x",
+        "kubeconfig",
+        "--team",
+        "trade",
+        "--env",
+        "dev",
+        "--token-file",
+        "two",
+        "-o",
+        "x",
     ])
     .project(p.path())
     .run();
     assert_eq!(code, 2);
-    assert!(err.contains("does not hold one token") && !err.contains(TOKEN), "{err}");
+    assert!(
+        err.contains("does not hold one token") && !err.contains(TOKEN),
+        "{err}"
+    );
     assert!(!p.path().join("x").exists());
     // A cluster kiln.yaml does not describe has no server to write.
     let q = project(&[
-        ("kiln.yaml", "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\", cluster: free-label}\n"),
+        (
+            "kiln.yaml",
+            "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\", cluster: free-label}\n",
+        ),
         ("templates/web/cm.yaml.j2", CM),
         (
             "values/defaults.yaml",
@@ -369,5 +455,8 @@ fn kubeconfig_errors_name_what_is_wrong_and_suggest() {
     ]);
     let (code, _, err) = kiln_in(q.path(), &["kubeconfig", "--team", "trade", "--env", "dev"]);
     assert_eq!(code, 2);
-    assert!(err.contains("cluster `free-label` of environment `dev` has no entry in `clusters:`"), "{err}");
+    assert!(
+        err.contains("cluster `free-label` of environment `dev` has no entry in `clusters:`"),
+        "{err}"
+    );
 }

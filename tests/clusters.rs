@@ -86,13 +86,22 @@ fn an_environment_on_two_clusters_renders_once_per_cluster_with_its_version_and_
     );
     let hz = read(&out, "prod@hz-prod/api.yaml");
     let sh = read(&out, "prod@sh-prod/api.yaml");
-    assert!(hz.contains("kubeVersion: \"1.35\"") && hz.contains("cluster: hz-prod"), "{hz}");
-    assert!(sh.contains("kubeVersion: \"1.33\"") && sh.contains("cluster: sh-prod"), "{sh}");
+    assert!(
+        hz.contains("kubeVersion: \"1.35\"") && hz.contains("cluster: hz-prod"),
+        "{hz}"
+    );
+    assert!(
+        sh.contains("kubeVersion: \"1.33\"") && sh.contains("cluster: sh-prod"),
+        "{sh}"
+    );
     // The cluster layer is above values/envs/: only sh-prod's copy has its broker.
     assert!(hz.contains("broker: prod-env"), "{hz}");
     assert!(sh.contains("broker: sh-prod"), "{sh}");
     let dev = read(&out, "dev/api.yaml");
-    assert!(dev.contains("broker: default") && dev.contains("cluster: hz-dev"), "{dev}");
+    assert!(
+        dev.contains("broker: default") && dev.contains("cluster: hz-dev"),
+        "{dev}"
+    );
 
     // `--stdout` names the folder in each source line.
     let (code, stream, err) = kiln_in(p.path(), &["render", "--stdout", "--env", "prod"]);
@@ -139,13 +148,19 @@ fn the_cluster_filter_selects_like_the_environment_filter() {
         &["render", "--stdout", "--env", "dev", "--cluster", "sh-prod"],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("no environment is on cluster `sh-prod`"), "{err}");
+    assert!(
+        err.contains("no environment is on cluster `sh-prod`"),
+        "{err}"
+    );
 
     // `--env prod --cluster sh-prod` replaces only that folder.
     let (code, _, err) = kiln_in(p.path(), &["render"]);
     assert_eq!(code, 0, "{err}");
     write(p.path(), "values/envs/prod.yaml", "broker: changed\n");
-    let (code, _, err) = kiln_in(p.path(), &["render", "--env", "prod", "--cluster", "hz-prod"]);
+    let (code, _, err) = kiln_in(
+        p.path(),
+        &["render", "--env", "prod", "--cluster", "hz-prod"],
+    );
     assert_eq!(code, 0, "{err}");
     let out = p.path().join("out");
     assert!(read(&out, "prod@hz-prod/api.yaml").contains("broker: changed"));
@@ -171,7 +186,10 @@ fn check_golden_and_diff_work_per_cluster() {
     assert!(!out.contains("sh-prod"), "{out}");
     let (code, out, _) = kiln_in(p.path(), &["check", "--cluster", "sh-prod"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("golden/prod@sh-prod: error[golden-drift]"), "{out}");
+    assert!(
+        out.contains("golden/prod@sh-prod: error[golden-drift]"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -196,11 +214,23 @@ fn check_validates_each_cluster_against_its_own_version() {
 #[test]
 fn values_shows_the_cluster_layer_in_origin_and_asks_which_cluster() {
     let p = fleet();
-    write(p.path(), "values/clusters/sh-prod.yaml", "broker: sh-prod\nzone: sh\n");
+    write(
+        p.path(),
+        "values/clusters/sh-prod.yaml",
+        "broker: sh-prod\nzone: sh\n",
+    );
     write(p.path(), "values/services/api.yaml", "zone: from-service\n");
     let (code, out, err) = kiln_in(
         p.path(),
-        &["values", "api", "--env", "prod", "--cluster", "sh-prod", "--origin"],
+        &[
+            "values",
+            "api",
+            "--env",
+            "prod",
+            "--cluster",
+            "sh-prod",
+            "--origin",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -272,8 +302,9 @@ fn bad_cluster_settings_are_located_errors() {
         "{err}"
     );
     // Without `clusters:` the name is a free label, as before.
-    let (code, err) =
-        with_kiln("environments:\n  prod: {namespace: prod, kubeVersion: \"1.35\", cluster: anything}\n");
+    let (code, err) = with_kiln(
+        "environments:\n  prod: {namespace: prod, kubeVersion: \"1.35\", cluster: anything}\n",
+    );
     assert_eq!(code, 0, "{err}");
     // No version anywhere.
     let (code, err) = with_kiln(
@@ -346,7 +377,10 @@ fn sharing(extra: &str, values: &str) -> tempfile::TempDir {
         ),
         ("templates/web/cm.yaml.j2", CM),
         ("templates/_env/extra.yaml.j2", extra),
-        ("values/defaults.yaml", &format!("template: web\ngreeting: hi\n{values}")),
+        (
+            "values/defaults.yaml",
+            &format!("template: web\ngreeting: hi\n{values}"),
+        ),
         ("values/services/api.yaml", "{}\n"),
     ])
 }
@@ -365,7 +399,14 @@ fn collides(p: &Path) -> String {
 /// Move test to cluster c2: the same objects no longer collide.
 fn apart(p: &Path) {
     let kiln = std::fs::read_to_string(p.join("kiln.yaml")).unwrap();
-    write(p, "kiln.yaml", kiln.replace("test: {namespace: test, cluster: c1}", "test: {namespace: test, cluster: c2}"));
+    write(
+        p,
+        "kiln.yaml",
+        kiln.replace(
+            "test: {namespace: test, cluster: c1}",
+            "test: {namespace: test, cluster: c2}",
+        ),
+    );
     let (code, _, err) = kiln_in(p, &["render", "--stdout"]);
     assert_eq!(code, 0, "on two clusters: {err}");
 }
@@ -396,9 +437,11 @@ fn an_object_in_a_namespace_both_environments_use_is_an_error() {
     );
     let err = collides(p.path());
     assert!(
-        err.contains("`ConfigMap ingress-nginx/tcp-services` is written by two environments on cluster `c1`")
-            && err.contains("by environment `dev`: `built-in _env/ingress-nginx-ports.yaml.j2`")
-            && err.contains("and by environment `test`: `built-in _env/ingress-nginx-ports.yaml.j2`"),
+        err.contains(
+            "`ConfigMap ingress-nginx/tcp-services` is written by two environments on cluster `c1`"
+        ) && err.contains("by environment `dev`: `built-in _env/ingress-nginx-ports.yaml.j2`")
+            && err
+                .contains("and by environment `test`: `built-in _env/ingress-nginx-ports.yaml.j2`"),
         "{err}"
     );
     apart(p.path());

@@ -147,7 +147,10 @@ const README_EXIT_CODES: &[(&str, i32)] = &[
     ("kiln -C my-fleet check", 0),
     ("kiln render", 0),
     ("kiln render --env prod --service gateway --stdout", 0),
-    ("kiln values order-service --env prod --cluster tencent-sh-prod --origin", 0),
+    (
+        "kiln values order-service --env prod --cluster tencent-sh-prod --origin",
+        0,
+    ),
     ("kiln kubeconfig --team trade --env dev", 0),
     ("kiln check", 0),
     ("kiln diff", 0),
@@ -159,7 +162,10 @@ const README_EXIT_CODES: &[(&str, i32)] = &[
     ("kiln check --format junit > kiln-check.xml", 0),
     ("kiln check --format sarif > kiln-check.sarif", 0),
     ("kiln check --format json", 0),
-    ("kiln values order-service --env prod --cluster aliyun-hz-prod --origin | head -4", 0),
+    (
+        "kiln values order-service --env prod --cluster aliyun-hz-prod --origin | head -4",
+        0,
+    ),
     (
         "kiln values order-service --env prod --cluster tencent-sh-prod --origin | grep -A4 'kafka:'",
         0,

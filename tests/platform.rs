@@ -364,7 +364,11 @@ fn team_role_bindings_exist_only_in_their_environments() {
         bindings("prod@aliyun-hz-prod"),
         ["team-platform-admin", "team-trade-oncall-view"]
     );
-    let ns = of_kind(&docs(out.path(), "prod@aliyun-hz-prod/_env.yaml"), "Namespace").len();
+    let ns = of_kind(
+        &docs(out.path(), "prod@aliyun-hz-prod/_env.yaml"),
+        "Namespace",
+    )
+    .len();
     assert_eq!(ns, 1);
 }
 

@@ -354,7 +354,12 @@ fn at_revision(
     {
         Vec::new()
     } else {
-        render_side(&old, (&known_env, &known_cluster), &known_svc, only.as_ref())?
+        render_side(
+            &old,
+            (&known_env, &known_cluster),
+            &known_svc,
+            only.as_ref(),
+        )?
     };
     drop(tmp);
     Ok(against_render(

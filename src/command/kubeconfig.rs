@@ -87,12 +87,8 @@ pub fn run(dir: &Path, args: &KubeconfigArgs) -> Result<Output, Error> {
 
     // The team's ServiceAccount, as the environment's templates render it.
     let instances = pipeline.instances(&[target], &[])?;
-    let files = pipeline.render_only(
-        &[target],
-        &instances,
-        true,
-        Some(&HashSet::new()),
-        &|ms| {
+    let files =
+        pipeline.render_only(&[target], &instances, true, Some(&HashSet::new()), &|ms| {
             Ok(ms
                 .iter()
                 .filter(|m| m.id.kind == "ServiceAccount" && m.id.group().is_empty())
@@ -106,8 +102,7 @@ pub fn run(dir: &Path, args: &KubeconfigArgs) -> Result<Output, Error> {
                     Some((team, m.id.name.clone(), m.id.namespace.clone()))
                 })
                 .collect::<Vec<_>>())
-        },
-    )?;
+        })?;
     let accounts: Vec<(String, String, Option<String>)> =
         files.into_iter().flat_map(|f| f.payload).collect();
     let Some((_, account, namespace)) = accounts.iter().find(|(t, _, _)| *t == args.team) else {
@@ -203,7 +198,9 @@ fn no_account(pipeline: &Pipeline, target: usize, team: &str) -> Error {
     let d = Diagnostic::error(format!("unknown team `{team}`"));
     Error::Run(match did_you_mean(team, names.iter().map(String::as_str)) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
-        None if names.is_empty() => d.help("no team is declared: add `teams:` to values/defaults.yaml"),
+        None if names.is_empty() => {
+            d.help("no team is declared: add `teams:` to values/defaults.yaml")
+        }
         None => d.help(format!("teams: {}", names.join(", "))),
     })
 }
@@ -233,12 +230,8 @@ fn read_ca(path: &Path, shown: &str, cluster: &str) -> Result<String, Error> {
 /// The token in `path`, without surrounding whitespace. Messages never quote it.
 fn read_token(path: &Path) -> Result<String, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("read the token file", path, &e))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        Error::run(format!(
-            "the token file `{}` is not text",
-            path.display()
-        ))
-    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::run(format!("the token file `{}` is not text", path.display())))?;
     let token = text.trim();
     if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::Run(

@@ -73,10 +73,13 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
         Command::Kubeconfig(args) => {
             let mut args = args.clone();
             args.token_file = args.token_file.as_ref().map(|f| dir.join(f));
-            args.output = args
-                .output
-                .as_ref()
-                .map(|o| if o.as_os_str() == "-" { o.clone() } else { dir.join(o) });
+            args.output = args.output.as_ref().map(|o| {
+                if o.as_os_str() == "-" {
+                    o.clone()
+                } else {
+                    dir.join(o)
+                }
+            });
             kubeconfig::run(&dir, &args)
         }
         Command::Init(args) => init::run(&dir, args),
@@ -176,7 +179,11 @@ impl Pipeline {
 
     /// Indices of the environments selected by `--env` and `--cluster` (each empty: all), each
     /// environment once per cluster it is on.
-    pub fn select_targets(&self, names: &[String], clusters: &[String]) -> Result<Vec<usize>, Error> {
+    pub fn select_targets(
+        &self,
+        names: &[String],
+        clusters: &[String],
+    ) -> Result<Vec<usize>, Error> {
         for n in names {
             self.project.environment(n)?;
         }

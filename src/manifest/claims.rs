@@ -97,7 +97,8 @@ impl Ports {
     }
 
     fn read(&mut self, m: &Manifest) {
-        let what = format!("{} {}", m.id.kind, qualified(m));
+        // Most objects claim nothing: their description is written only for a claim.
+        let what = || format!("{} {}", m.id.kind, qualified(m));
         let template = &m.origin.template_shown;
         let namespace = m.id.namespace.as_deref().unwrap_or_default();
         if m.id.kind == "ConfigMap"
@@ -122,7 +123,7 @@ impl Ports {
                     self.claims.push(PortClaim {
                         protocol: protocol(p),
                         port,
-                        how: format!("nodePort of {what}"),
+                        how: format!("nodePort of {}", what()),
                         template: template.clone(),
                     });
                 }
@@ -151,7 +152,7 @@ impl Ports {
                     self.claims.push(PortClaim {
                         protocol: protocol(p),
                         port,
-                        how: format!("{kind} of {what}"),
+                        how: format!("{kind} of {}", what()),
                         template: template.clone(),
                     });
                 }
@@ -187,7 +188,7 @@ impl Ports {
                         protocol: proto,
                         namespace: ns,
                         name,
-                        reader: what.clone(),
+                        reader: what(),
                     });
                 }
             }
@@ -208,7 +209,11 @@ fn pod_spec<'a>(doc: &'a Node, kind: &str) -> Option<&'a Node> {
     let spec = doc.get("spec")?;
     match kind {
         "Pod" => Some(spec),
-        "CronJob" => spec.get("jobTemplate")?.get("spec")?.get("template")?.get("spec"),
+        "CronJob" => spec
+            .get("jobTemplate")?
+            .get("spec")?
+            .get("template")?
+            .get("spec"),
         _ => spec.get("template")?.get("spec"),
     }
 }

@@ -561,13 +561,7 @@ fn service_instances(
         };
         let mut values = match set_defaults(&template) {
             Some(d) => tree
-                .merged(
-                    env,
-                    Some(service),
-                    Some(&d),
-                    overlay.as_ref(),
-                    overrides,
-                )
+                .merged(env, Some(service), Some(&d), overlay.as_ref(), overrides)
                 .map_err(context)?,
             None => base,
         };
