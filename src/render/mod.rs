@@ -482,7 +482,7 @@ fn render_file<T>(
     })?;
     crate::manifest::order::sort(&mut manifests);
     let payload = finish(&manifests)?;
-    // Only environments that share a cluster with another one need their ports.
+    // Ports matter only where environments can share a cluster: on a named one.
     let ports = if env.cluster.is_some() {
         Ports::of(&manifests)
     } else {
