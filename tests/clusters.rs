@@ -504,3 +504,46 @@ spec:
     );
     apart(p.path());
 }
+
+#[test]
+fn a_diff_against_a_revision_with_a_collision_shows_the_fix() {
+    let Some(git) = crate::support::tool("git") else {
+        return;
+    };
+    let p = sharing(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: log-reader\nrules: []\n",
+        "",
+    );
+    let d = p.path();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new(&git)
+            .arg("-C")
+            .arg(d)
+            .args(["-c", "user.name=t", "-c", "user.email=t@e"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&[
+        "commit",
+        "-q",
+        "-m",
+        "both environments write the ClusterRole",
+    ]);
+    // The fix: test moves to its own cluster. The old side is read, not judged.
+    apart(d);
+    let (code, out, err) = kiln_in(d, &["diff", "--against", "git:HEAD", "--summary"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("no differences") || out.contains("0 changed"),
+        "{out}"
+    );
+    assert!(err.is_empty(), "{err}");
+}

@@ -320,7 +320,7 @@ fn at_revision(
         .iter()
         .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
         .collect();
-    let old = Pipeline::load(&old_root, &values, sets).map_err(|e| {
+    let mut old = Pipeline::load(&old_root, &values, sets).map_err(|e| {
         let mut d = e
             .diagnostics()
             .first()
@@ -329,6 +329,8 @@ fn at_revision(
         d.message = format!("at `{rev}`: {}", d.message);
         Error::Run(d)
     })?;
+    // The old side is what was: its collisions are not this change's to fix.
+    old.check_shared_clusters = false;
     let only = changed_services(&pipeline.project, &old.project);
     let new_files = render_side(pipeline, (env, cluster), service, only.as_ref())?;
     // Environments or services that did not exist then are simply all "added".

@@ -128,6 +128,9 @@ pub struct Pipeline {
     pub set_defaults: HashMap<String, Node>,
     /// Each template set's `values.schema.json`, compiled.
     pub schemas: SetSchemas,
+    /// Whether environments that share a cluster are checked for objects and node ports they
+    /// would both take (off for the old side of `diff --against git:REF`, which is only read).
+    pub check_shared_clusters: bool,
 }
 
 impl Pipeline {
@@ -168,6 +171,7 @@ impl Pipeline {
             templates,
             set_defaults,
             schemas,
+            check_shared_clusters: true,
         })
     }
 
@@ -346,7 +350,7 @@ impl Pipeline {
             return Err(Error::Project(problems));
         }
         let extra = |e: usize| eureka.get(&e).cloned().unwrap_or_default();
-        engine::render_all(
+        let (files, ports) = engine::render_all(
             &jenv,
             &self.templates,
             &self.project.environments,
@@ -356,7 +360,14 @@ impl Pipeline {
             only,
             &self.sources,
             finish,
-        )
+        )?;
+        if self.check_shared_clusters {
+            let problems = engine::shared_cluster(&self.project.environments, &files, ports);
+            if !problems.is_empty() {
+                return Err(Error::Project(problems));
+            }
+        }
+        Ok(files)
     }
 }
 

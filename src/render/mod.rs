@@ -295,7 +295,8 @@ pub fn env_context(env: &KEnv) -> JValue {
 /// environment's merged values without a service). Work is split per output file and runs in
 /// parallel; `finish` turns a file's sorted manifests into whatever the caller keeps (YAML text
 /// for `render`, the manifests themselves for checks), on the worker thread, so memory holds
-/// only what the caller keeps.
+/// only what the caller keeps. Also returns what each environment's objects say about node
+/// ports, for [`shared_cluster`].
 #[allow(
     clippy::too_many_arguments,
     clippy::implicit_hasher,
@@ -311,7 +312,7 @@ pub fn render_all<T: Send>(
     only: Option<&std::collections::HashSet<String>>,
     sources: &Sources,
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
-) -> Result<Vec<FileResult<T>>, Error> {
+) -> Result<(Vec<FileResult<T>>, HashMap<usize, Ports>), Error> {
     // Unknown template sets are reported once per set, with a suggestion.
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -438,12 +439,11 @@ pub fn render_all<T: Send>(
             }
         }
     }
-    problems.extend(shared_cluster(environments, &files, ports));
     if !problems.is_empty() {
         return Err(Error::Project(problems));
     }
     files.sort_by(|a, b| (a.env, &a.path).cmp(&(b.env, &b.path)));
-    Ok(files)
+    Ok((files, ports))
 }
 
 #[allow(
@@ -503,7 +503,7 @@ fn render_file<T>(
 /// one in a namespace both use) would be owned twice, and a node port two of them bind is
 /// taken by whichever starts first. Identity is group, kind, namespace (as written) and name,
 /// whatever the template; each clash is reported once, naming both sources.
-fn shared_cluster<T>(
+pub fn shared_cluster<T>(
     environments: &[KEnv],
     files: &[FileResult<T>],
     ports: HashMap<usize, Ports>,
