@@ -312,7 +312,7 @@ pub fn render_all<T: Send>(
     only: Option<&std::collections::HashSet<String>>,
     sources: &Sources,
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
-) -> Result<(Vec<FileResult<T>>, HashMap<usize, Ports>), Error> {
+) -> Result<(Vec<FileResult<T>>, Vec<(usize, Ports)>), Error> {
     // Unknown template sets are reported once per set, with a suggestion.
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -443,6 +443,8 @@ pub fn render_all<T: Send>(
         return Err(Error::Project(problems));
     }
     files.sort_by(|a, b| (a.env, &a.path).cmp(&(b.env, &b.path)));
+    let mut ports: Vec<(usize, Ports)> = ports.into_iter().collect();
+    ports.sort_by_key(|(e, _)| *e);
     Ok((files, ports))
 }
 
@@ -506,7 +508,7 @@ fn render_file<T>(
 pub fn shared_cluster<T>(
     environments: &[KEnv],
     files: &[FileResult<T>],
-    ports: HashMap<usize, Ports>,
+    ports: Vec<(usize, Ports)>,
 ) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     let source = |env: usize, origin: &Origin| {
@@ -557,12 +559,10 @@ pub fn shared_cluster<T>(
             }
         }
     }
-    let mut by_env: Vec<(usize, Ports)> = ports.into_iter().collect();
-    by_env.sort_by_key(|(e, _)| *e);
     let mut taken: HashMap<(&str, String, i64), (usize, crate::manifest::claims::PortClaim)> =
         HashMap::new();
     let mut reported = std::collections::HashSet::new();
-    for (env, p) in by_env {
+    for (env, p) in ports {
         let Some(cluster) = environments[env].cluster.as_deref() else {
             continue;
         };
