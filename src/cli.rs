@@ -103,6 +103,18 @@ Examples:
   kiln diff --against /tmp/old-out --summary counts only
 Exit codes (like git diff --exit-code): 0 no differences, 1 differences, 2 could not run.")]
     Diff(DiffArgs),
+    /// Write a kubeconfig for a team's ServiceAccount in one environment (`teams[].serviceAccount`).
+    #[command(after_help = "\
+The cluster's server and CA come from `clusters:` in kiln.yaml (a `caFile` is read and embedded);
+the context's default namespace is the ServiceAccount's. Without --token-file the token is a
+placeholder (the README says how to fill it). A file is written readable by its owner only (0600)
+and is not replaced unless --force; a real token is printed to standard output only with `-o -`.
+
+Examples:
+  kiln kubeconfig --team trade --env dev -o trade-dev.kubeconfig
+  kiln kubeconfig --team trade --env prod --cluster tencent-sh-prod --token-file token -o kc.yaml
+  kiln kubeconfig --team trade --env dev                 print it, with a placeholder token")]
+    Kubeconfig(KubeconfigArgs),
     /// Golden files: the expected output in golden/.
     #[command(subcommand)]
     Golden(GoldenCommand),
@@ -235,6 +247,10 @@ pub struct CheckArgs {
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
 
+    /// Only environments on these clusters (repeatable; with `--env`, both must match).
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Vec<String>,
+
     /// Only these services (repeatable).
     #[arg(short, long = "service", value_name = "SERVICE")]
     pub service: Vec<String>,
@@ -273,6 +289,10 @@ pub struct DiffArgs {
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
 
+    /// Only environments on these clusters (repeatable; with `--env`, both must match).
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Vec<String>,
+
     /// Only services (repeatable).
     #[arg(short, long = "service", value_name = "SERVICE")]
     pub service: Vec<String>,
@@ -300,6 +320,34 @@ pub enum DiffFormat {
     Text,
     /// One JSON document.
     Json,
+}
+
+/// `kiln kubeconfig`.
+#[derive(Debug, Clone, Args)]
+pub struct KubeconfigArgs {
+    /// The team (`teams[].name` in values) whose ServiceAccount the kubeconfig logs in as.
+    #[arg(long, value_name = "TEAM")]
+    pub team: String,
+
+    /// The environment.
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: String,
+
+    /// The cluster, when the environment is on several.
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Read the ServiceAccount's token from this file (else a placeholder is written).
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Write the kubeconfig here (`-`: standard output; the default without --token-file).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `kiln golden ...`.
@@ -434,6 +482,10 @@ pub struct RenderArgs {
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
 
+    /// Only environments on these clusters (repeatable; with `--env`, both must match).
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Vec<String>,
+
     /// Only these services (repeatable).
     #[arg(short, long = "service", value_name = "SERVICE")]
     pub service: Vec<String>,
@@ -459,6 +511,10 @@ pub struct ValuesArgs {
     /// The environment.
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: String,
+
+    /// The cluster, when the environment is on several.
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster: Option<String>,
 
     /// Add where each value was set as a trailing comment.
     #[arg(long)]

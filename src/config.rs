@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::error::Error;
 use crate::kube::KubeVersion;
-use crate::source::{Loc, Sources};
+use crate::source::{Loc, Sources, SrcId};
 use crate::yaml::ParseError;
 
 /// The name of the project file.
@@ -34,6 +34,28 @@ struct ProjectFile {
     /// Lint rule severities (`rules: {image-tag: error}`) and allow-lists.
     #[serde(default)]
     lint: LintConfig,
+    /// Cluster name -> API server, CA and Kubernetes version. Once present, every cluster an
+    /// environment names must be listed here.
+    #[serde(default)]
+    clusters: IndexMap<String, ClusterFile>,
+}
+
+/// One cluster: where its API server is and what it runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ClusterFile {
+    /// The API server URL, `https://10.0.0.1:6443`.
+    server: String,
+    /// A PEM file with the API server's CA, relative to `kiln.yaml` (embedded into kubeconfigs).
+    ca_file: Option<PathBuf>,
+    /// The API server's CA as base64 of the PEM, like a kubeconfig's `certificate-authority-data`.
+    ca_data: Option<String>,
+    /// The Kubernetes minor version the cluster runs, as a quoted string: "1.35".
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
+    )]
+    kube_version: Option<serde_saphyr::Spanned<KubeVersionFile>>,
 }
 
 /// One environment: a namespace on a cluster.
@@ -43,11 +65,21 @@ struct EnvironmentFile {
     /// The namespace every resource of the environment goes to.
     namespace: String,
     /// The Kubernetes minor version the environment runs, as a quoted string: "1.35".
-    #[schemars(with = "String", regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
-    kube_version: serde_saphyr::Spanned<KubeVersionFile>,
-    /// A free-form cluster name, available to templates as `env.cluster`.
+    /// Optional when its clusters (in `clusters:`) give one.
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
+    )]
+    kube_version: Option<serde_saphyr::Spanned<KubeVersionFile>>,
+    /// The cluster the environment is deployed to, available to templates as `env.cluster`
+    /// (a free label until `clusters:` exists, then one of its names).
     #[serde(default)]
     cluster: Option<String>,
+    /// The clusters the environment is deployed to, when more than one: it is rendered once per
+    /// cluster, to `out/<env>@<cluster>/`.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    clusters: Option<Vec<String>>,
 }
 
 /// A Kubernetes version as written; a number is accepted only to explain why it is wrong.
@@ -75,17 +107,46 @@ struct PathsFile {
     allow_outside_symlinks: bool,
 }
 
-/// One environment: a namespace on a cluster running a Kubernetes version.
+/// One environment on one cluster: a namespace on a cluster running a Kubernetes version. An
+/// environment deployed to several clusters is one `Environment` per cluster, each rendered
+/// with its own cluster's values layer and checked against its own cluster's version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
-    /// Its name (`dev`, `prod`).
+    /// Its name (`dev`, `prod`): what values files, `--env` and `teams[].envs` name.
     pub name: String,
     /// The namespace its resources go to.
     pub namespace: String,
-    /// The target Kubernetes minor version, `1.35`.
+    /// The target Kubernetes minor version, `1.35` (the cluster's, when it gives one).
     pub kube_version: KubeVersion,
-    /// Free-form cluster name, for templates.
+    /// The cluster, for templates (`env.cluster`) and the `values/clusters/` layer.
     pub cluster: Option<String>,
+    /// Every cluster of the environment, in declaration order (`cluster` is one of them).
+    pub clusters: Vec<String>,
+    /// Its output folder (and its name in reports and diffs): `name`, or `name@cluster` when
+    /// the environment is on several clusters.
+    pub folder: String,
+}
+
+/// One entry of `clusters:` in `kiln.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Its name.
+    pub name: String,
+    /// The API server URL.
+    pub server: String,
+    /// Its CA, if given.
+    pub ca: Option<ClusterCa>,
+    /// The Kubernetes version it runs, if given.
+    pub kube_version: Option<KubeVersion>,
+}
+
+/// Where a cluster's CA certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterCa {
+    /// `caData`: base64 of the PEM, as written.
+    Data(String),
+    /// `caFile`: a PEM file, resolved against the project root.
+    File(PathBuf),
 }
 
 /// A loaded project: where it is, its environments and folders.
@@ -93,8 +154,10 @@ pub struct Environment {
 pub struct Project {
     /// The folder holding `kiln.yaml`.
     pub root: PathBuf,
-    /// Environments in declaration order.
+    /// Environments in declaration order; one entry per cluster for an environment on several.
     pub environments: Vec<Environment>,
+    /// `clusters:` of `kiln.yaml`, in declaration order (empty when it has none).
+    pub clusters: Vec<Cluster>,
     /// Template sets.
     pub templates_dir: PathBuf,
     /// Values layers.
@@ -151,81 +214,261 @@ impl Project {
                     .help("see the project format in the README: `environments: {<name>: {namespace, kubeVersion}}`"),
             ])
         })?;
-        let mut environments = Vec::new();
-        let mut problems = Vec::new();
         // Names become folder and file names (`out/<env>/`): each must be a DNS label, checked
         // here, at its line, before anything builds a path from it.
         let located = crate::yaml::parse(&text, src, crate::yaml::Dialect::Values).ok();
+        let at = |path: &[&str]| -> Loc {
+            let mut node = located.as_ref();
+            for key in path {
+                node = node.and_then(|n| n.get(key));
+            }
+            node.map_or(Loc::whole(src), |n| n.loc)
+        };
+        let mut problems = Vec::new();
+        let mut name_check = |what: &str, value: &str, loc: Loc| {
+            if let Err(why) = crate::kube::names::dns_label(value) {
+                problems.push(
+                    Diagnostic::error(format!("{what} `{}` {why}", value.escape_debug()))
+                        .at(sources, loc, "here")
+                        .help(format!("a {what} becomes a folder and Kubernetes name: lowercase letters, digits and `-`, at most 63, like `prod` or `prod-eu`")),
+                );
+            }
+        };
         let envs_node = located.as_ref().and_then(|n| n.get("environments"));
         for (name, env) in &file.environments {
             let entry = envs_node.and_then(|n| n.get(name));
-            let checks = [
-                (
-                    "environment name",
-                    Some(name.as_str()),
-                    entry.map(|e| e.key_loc),
-                ),
-                (
-                    "namespace",
-                    Some(env.namespace.as_str()),
-                    entry.and_then(|e| e.get("namespace")).map(|n| n.loc),
-                ),
-                (
-                    "cluster name",
-                    env.cluster.as_deref(),
-                    entry.and_then(|e| e.get("cluster")).map(|n| n.loc),
-                ),
-            ];
-            for (what, value, loc) in checks {
-                let Some(value) = value else { continue };
-                if let Err(why) = crate::kube::names::dns_label(value) {
-                    problems.push(
-                        Diagnostic::error(format!("{what} `{}` {why}", value.escape_debug()))
-                            .at(sources, loc.unwrap_or(Loc::whole(src)), "here")
-                            .help(format!("a {what} becomes a folder and Kubernetes name: lowercase letters, digits and `-`, at most 63, like `prod` or `prod-eu`")),
-                    );
-                }
+            name_check(
+                "environment name",
+                name,
+                entry.map_or(Loc::whole(src), |e| e.key_loc),
+            );
+            name_check(
+                "namespace",
+                &env.namespace,
+                at(&["environments", name, "namespace"]),
+            );
+            if let Some(c) = &env.cluster {
+                name_check("cluster name", c, at(&["environments", name, "cluster"]));
             }
+            for (i, c) in env.clusters.iter().flatten().enumerate() {
+                name_check("cluster name", c, list_item(entry, "clusters", i, src));
+            }
+        }
+        let clusters_node = located.as_ref().and_then(|n| n.get("clusters"));
+        for name in file.clusters.keys() {
+            let loc = clusters_node
+                .and_then(|n| n.get(name))
+                .map_or(Loc::whole(src), |n| n.key_loc);
+            name_check("cluster name", name, loc);
         }
         if !problems.is_empty() {
             return Err(Error::Project(problems));
         }
-        for (name, env) in file.environments {
-            let kube_version = match &env.kube_version.value {
-                KubeVersionFile::Text(t) => KubeVersion::parse(t),
-                KubeVersionFile::Number(_) => None,
-            };
-            let Some(kube_version) = kube_version else {
-                let loc = Loc {
-                    src,
-                    line: env.kube_version.referenced.line() as u32,
-                    col: env.kube_version.referenced.column() as u32,
-                    offset: 0,
-                    len: 0,
-                };
-                let help = match env.kube_version.value {
-                    KubeVersionFile::Number(_) => {
-                        "quote it: `kubeVersion: \"1.30\"` (unquoted 1.30 is the number 1.3)"
-                    }
-                    KubeVersionFile::Text(_) => {
-                        "write the Kubernetes minor version as a string: `kubeVersion: \"1.35\"`"
-                    }
-                };
+
+        let mut clusters = Vec::new();
+        for (name, c) in file.clusters {
+            let here = |key: &str| at(&["clusters", &name, key]);
+            if !(c.server.starts_with("https://") || c.server.starts_with("http://"))
+                || c.server.len() <= "https://".len()
+            {
                 problems.push(
                     Diagnostic::error(format!(
-                        "environment `{name}`: `kubeVersion` is not a version like \"1.35\""
+                        "cluster `{name}`: `server` is not an API server URL"
                     ))
-                    .at(sources, loc, "here")
-                    .help(help),
+                    .at(sources, here("server"), "here")
+                    .help("write the URL kubectl uses: `server: https://10.0.0.1:6443`"),
+                );
+            }
+            let ca = match (c.ca_file, c.ca_data) {
+                (Some(_), Some(_)) => {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "cluster `{name}` has both `caFile` and `caData`"
+                        ))
+                        .at(sources, here("caData"), "here")
+                        .help("keep one: `caData` (base64 of the PEM) or `caFile` (a PEM file)"),
+                    );
+                    None
+                }
+                (Some(f), None) => Some(ClusterCa::File(root.join(f))),
+                (None, Some(d)) => {
+                    use base64::Engine as _;
+                    let compact: String = d.split_whitespace().collect();
+                    match base64::engine::general_purpose::STANDARD.decode(&compact) {
+                        Ok(pem)
+                            if String::from_utf8_lossy(&pem)
+                                .contains("-----BEGIN CERTIFICATE-----") =>
+                        {
+                            Some(ClusterCa::Data(compact))
+                        }
+                        _ => {
+                            problems.push(
+                                Diagnostic::error(format!(
+                                    "cluster `{name}`: `caData` is not base64 of a PEM certificate"
+                                ))
+                                .at(sources, here("caData"), "here")
+                                .help("write the kubeconfig's `certificate-authority-data` (`base64 -w0 ca.crt`), or name the file with `caFile: ca.crt`"),
+                            );
+                            None
+                        }
+                    }
+                }
+                (None, None) => None,
+            };
+            let kube_version = match &c.kube_version {
+                None => None,
+                Some(v) => match kube_version(
+                    v,
+                    &format!("cluster `{name}`"),
+                    here("kubeVersion"),
+                    sources,
+                ) {
+                    Ok(v) => Some(v),
+                    Err(d) => {
+                        problems.push(d);
+                        None
+                    }
+                },
+            };
+            clusters.push(Cluster {
+                name,
+                server: c.server,
+                ca,
+                kube_version,
+            });
+        }
+
+        let mut environments = Vec::new();
+        for (name, env) in file.environments {
+            let entry = envs_node.and_then(|n| n.get(&name));
+            let names: Vec<(String, Loc)> = match (&env.cluster, &env.clusters) {
+                (Some(_), Some(_)) => {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "environment `{name}` has both `cluster` and `clusters`"
+                        ))
+                        .at(sources, at(&["environments", &name, "clusters"]), "here")
+                        .help("one cluster: `cluster: c1`; several: `clusters: [c1, c2]`"),
+                    );
+                    continue;
+                }
+                (Some(c), None) => vec![(c.clone(), at(&["environments", &name, "cluster"]))],
+                (None, Some(list)) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.clone(), list_item(entry, "clusters", i, src)))
+                    .collect(),
+                (None, None) => Vec::new(),
+            };
+            if env.clusters.as_ref().is_some_and(Vec::is_empty) {
+                problems.push(
+                    Diagnostic::error(format!("environment `{name}`: `clusters` is empty"))
+                        .at(sources, at(&["environments", &name, "clusters"]), "here")
+                        .help("list the clusters it is deployed to, or remove the key"),
                 );
                 continue;
+            }
+            let mut seen: Vec<&str> = Vec::new();
+            let mut ok = true;
+            for (c, loc) in &names {
+                if seen.contains(&c.as_str()) {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "environment `{name}` lists cluster `{c}` twice"
+                        ))
+                        .at(sources, *loc, "again here"),
+                    );
+                    ok = false;
+                }
+                seen.push(c);
+                if !clusters.is_empty() && !clusters.iter().any(|k| &k.name == c) {
+                    let known = clusters.iter().map(|k| k.name.as_str());
+                    let d = Diagnostic::error(format!(
+                        "environment `{name}` names cluster `{c}`, which `clusters:` in {PROJECT_FILE} does not declare"
+                    ))
+                    .at(sources, *loc, "unknown cluster");
+                    problems.push(match did_you_mean(c, known.clone()) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(format!(
+                            "declared clusters: {}",
+                            known.collect::<Vec<_>>().join(", ")
+                        )),
+                    });
+                    ok = false;
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let own = match &env.kube_version {
+                None => None,
+                Some(v) => match kube_version(
+                    v,
+                    &format!("environment `{name}`"),
+                    at(&["environments", &name, "kubeVersion"]),
+                    sources,
+                ) {
+                    Ok(v) => Some(v),
+                    Err(d) => {
+                        problems.push(d);
+                        continue;
+                    }
+                },
             };
-            environments.push(Environment {
-                name,
-                namespace: env.namespace,
-                kube_version,
-                cluster: env.cluster,
-            });
+            let all: Vec<String> = names.iter().map(|(c, _)| c.clone()).collect();
+            let targets: Vec<Option<&String>> = if all.is_empty() {
+                vec![None]
+            } else {
+                all.iter().map(Some).collect()
+            };
+            for cluster in targets {
+                let given = cluster
+                    .and_then(|c| clusters.iter().find(|k| &k.name == c))
+                    .and_then(|k| k.kube_version);
+                let version = match (own, given) {
+                    (Some(e), Some(c)) if e != c => {
+                        problems.push(
+                            Diagnostic::error(format!(
+                                "environment `{name}` says kubeVersion {e}, but its cluster `{}` runs {c}",
+                                cluster.map_or("", String::as_str)
+                            ))
+                            .at(sources, at(&["environments", &name, "kubeVersion"]), "here")
+                            .help("an environment runs what its cluster runs: remove the environment's `kubeVersion` (the cluster's is used)"),
+                        );
+                        continue;
+                    }
+                    (Some(v), _) | (None, Some(v)) => v,
+                    (None, None) => {
+                        let loc = entry.map_or(Loc::whole(src), |e| e.key_loc);
+                        let help = match cluster {
+                            Some(c) if !clusters.is_empty() => format!(
+                                "give it one (`kubeVersion: \"1.35\"`), or give cluster `{c}` one in `clusters:`"
+                            ),
+                            _ => "give it one: `kubeVersion: \"1.35\"`".to_string(),
+                        };
+                        problems.push(
+                            Diagnostic::error(format!(
+                                "environment `{name}` has no `kubeVersion`, and no cluster of it gives one"
+                            ))
+                            .at(sources, loc, "here")
+                            .help(help),
+                        );
+                        continue;
+                    }
+                };
+                let folder = match cluster {
+                    Some(c) if all.len() > 1 => format!("{name}@{c}"),
+                    _ => name.clone(),
+                };
+                environments.push(Environment {
+                    name: name.clone(),
+                    namespace: env.namespace.clone(),
+                    kube_version: version,
+                    cluster: cluster.cloned(),
+                    clusters: all.clone(),
+                    folder,
+                });
+            }
         }
         if !problems.is_empty() {
             return Err(Error::Project(problems));
@@ -236,6 +479,7 @@ impl Project {
         Ok(Project {
             root: root.to_path_buf(),
             environments,
+            clusters,
             templates_dir: dir(file.paths.templates, "templates"),
             values_dir: dir(file.paths.values, "values"),
             out_dir: dir(file.paths.out, "out"),
@@ -265,6 +509,56 @@ impl Project {
             })
     }
 
+    /// The names of every cluster the project knows: `clusters:` of `kiln.yaml`, or, without
+    /// it, the cluster labels its environments give, in first-seen order.
+    #[must_use]
+    pub fn cluster_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
+        if names.is_empty() {
+            for e in &self.environments {
+                for c in &e.clusters {
+                    if !names.contains(&c.as_str()) {
+                        names.push(c);
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// An error for a cluster name the project does not know, with a suggestion.
+    #[must_use]
+    pub fn unknown_cluster(&self, name: &str, flag: &str) -> Error {
+        let names = self.cluster_names();
+        let mut d = Diagnostic::error(format!("unknown cluster `{name}` (from `{flag}`)"));
+        d = match did_you_mean(name, names.iter().copied()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None if names.is_empty() => {
+                d.help(format!("no environment in {PROJECT_FILE} names a cluster"))
+            }
+            None => d.help(format!("clusters: {}", names.join(", "))),
+        };
+        Error::Run(d)
+    }
+
+    /// Whether the output folder `folder` (an environment's, or one left from an earlier
+    /// render) belongs to the `--env`/`--cluster` selection (each empty: everything).
+    #[must_use]
+    pub fn folder_selected(&self, folder: &str, envs: &[String], clusters: &[String]) -> bool {
+        let (env, cluster) = match folder.split_once('@') {
+            Some((e, c)) => (e, Some(c)),
+            None => (
+                folder,
+                self.environments
+                    .iter()
+                    .find(|t| t.folder == folder)
+                    .and_then(|t| t.cluster.as_deref()),
+            ),
+        };
+        (envs.is_empty() || envs.iter().any(|e| e == env))
+            && (clusters.is_empty() || cluster.is_some_and(|c| clusters.iter().any(|k| k == c)))
+    }
+
     /// A path relative to the project root, for messages.
     #[must_use]
     pub fn relative(&self, path: &Path) -> String {
@@ -273,6 +567,42 @@ impl Project {
             .display()
             .to_string()
     }
+}
+
+/// The location of item `i` of the list `key` of a mapping node, or the whole file.
+fn list_item(entry: Option<&crate::yaml::Node>, key: &str, i: usize, src: SrcId) -> Loc {
+    match entry.and_then(|e| e.get(key)).map(|n| &n.value) {
+        Some(crate::yaml::Value::Seq(items)) => items.get(i).map_or(Loc::whole(src), |n| n.loc),
+        _ => Loc::whole(src),
+    }
+}
+
+/// A `kubeVersion` as written, parsed; `what` names its owner in the error.
+fn kube_version(
+    v: &serde_saphyr::Spanned<KubeVersionFile>,
+    what: &str,
+    loc: Loc,
+    sources: &Sources,
+) -> Result<KubeVersion, Diagnostic> {
+    let parsed = match &v.value {
+        KubeVersionFile::Text(t) => KubeVersion::parse(t),
+        KubeVersionFile::Number(_) => None,
+    };
+    parsed.ok_or_else(|| {
+        let help = match v.value {
+            KubeVersionFile::Number(_) => {
+                "quote it: `kubeVersion: \"1.30\"` (unquoted 1.30 is the number 1.3)"
+            }
+            KubeVersionFile::Text(_) => {
+                "write the Kubernetes minor version as a string: `kubeVersion: \"1.35\"`"
+            }
+        };
+        Diagnostic::error(format!(
+            "{what}: `kubeVersion` is not a version like \"1.35\""
+        ))
+        .at(sources, loc, "here")
+        .help(help)
+    })
 }
 
 /// Read a file as UTF-8, with errors that name it.

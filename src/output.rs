@@ -406,6 +406,20 @@ fn write_synced(path: &Path, text: &str) -> io::Result<()> {
     f.sync_all()
 }
 
+/// Write one file that holds a credential (a kubeconfig): readable by its owner only (0600 from
+/// the moment it exists), written beside its destination and renamed over it, so a reader never
+/// sees half of it and a replaced file never keeps wider permissions. `replace` allows an
+/// existing file to be replaced; otherwise an existing file is an error.
+pub fn write_private(path: &Path, text: &str, force: bool) -> Result<(), Error> {
+    if !force && fs::symlink_metadata(path).is_ok() {
+        return Err(Error::Run(
+            Diagnostic::error(format!("`{}` already exists", path.display()))
+                .help("write to another path, or add `--force` to replace it"),
+        ));
+    }
+    replace_with(path, text.as_bytes(), true).map_err(|e| Error::io("write", path, &e))
+}
+
 /// fsync a folder, so that the entries created or renamed in it survive a power cut.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     if cfg!(unix) {
@@ -749,6 +763,12 @@ mod tests {
 /// # Errors
 /// What the filesystem refused.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_with(path, bytes, false)
+}
+
+/// [`replace_file`]; `private`: the file is readable by its owner only (0600), whatever the
+/// original's permissions.
+fn replace_with(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
     let target = match fs::canonicalize(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
@@ -765,6 +785,8 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .prefix(&format!(".{name}.kiln-"))
         .tempfile_in(&folder)?;
     match fs::metadata(&target) {
+        // tempfile creates the file 0600.
+        _ if private => {}
         Ok(meta) => tmp.as_file().set_permissions(meta.permissions())?,
         // tempfile creates 0600; a new file is as readable as any other the user writes.
         #[cfg(unix)]
@@ -779,5 +801,5 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
-    File::open(&folder)?.sync_all()
+    sync_dir(&folder)
 }

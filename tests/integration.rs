@@ -1,6 +1,8 @@
 //! The single integration test binary: one module per feature.
 
+mod access; // team access: ServiceAccounts per team (kubectl and schema oracles), kiln kubeconfig read by kubectl
 mod changelog; // CHANGELOG.md keeps its Unreleased section
+mod clusters; // several clusters: kiln.yaml clusters, per-cluster layout, values layer, --cluster, collisions
 mod consumers; // reports and hooks read by real tools: junitparser, the SARIF schema, pre-commit
 mod convert; // kiln convert: mechanical API migrations
 mod diff; // kiln diff, golden update, golden drift in kiln check

@@ -147,7 +147,11 @@ const README_EXIT_CODES: &[(&str, i32)] = &[
     ("kiln -C my-fleet check", 0),
     ("kiln render", 0),
     ("kiln render --env prod --service gateway --stdout", 0),
-    ("kiln values order-service --env prod --origin", 0),
+    (
+        "kiln values order-service --env prod --cluster tencent-sh-prod --origin",
+        0,
+    ),
+    ("kiln kubeconfig --team trade --env dev", 0),
     ("kiln check", 0),
     ("kiln diff", 0),
     ("kiln golden update", 0),
@@ -160,7 +164,14 @@ const README_EXIT_CODES: &[(&str, i32)] = &[
     ("kiln check --format json", 0),
     // Writes the tag the file already holds: the fleet copy stays as it was.
     ("kiln set order-service image.tag=1.4.2", 0),
-    ("kiln values order-service --env prod --origin | head -4", 0),
+    (
+        "kiln values order-service --env prod --cluster aliyun-hz-prod --origin | head -4",
+        0,
+    ),
+    (
+        "kiln values order-service --env prod --cluster tencent-sh-prod --origin | grep -A4 'kafka:'",
+        0,
+    ),
     ("kiln templates list", 0),
     ("kiln templates show spring-boot/pdb.yaml.j2", 0),
     // Into the project `kiln init my-fleet` made: the fleet's own templates/ already holds the set.

@@ -97,7 +97,7 @@ fn deployment_shape_eureka_members_list_exactly_the_others() {
 #[test]
 fn statefulset_shape_members_know_their_own_hostname_and_list_all() {
     let out = render_fleet(&["--env", "prod"]);
-    let d = docs(out.path(), "prod/eureka.yaml");
+    let d = docs(out.path(), "prod@aliyun-hz-prod/eureka.yaml");
     let sts = of_kind(&d, "StatefulSet");
     assert_eq!(sts.len(), 1);
     let c = &containers(sts[0])[0];
@@ -129,7 +129,13 @@ fn statefulset_shape_members_know_their_own_hostname_and_list_all() {
 #[test]
 fn every_client_lists_all_members_and_registers_by_pod_ip() {
     let out = render_fleet(&[]);
-    for (env, members) in [("dev", 2), ("test", 3), ("stage", 3), ("prod", 3)] {
+    for (env, members) in [
+        ("dev", 2),
+        ("test", 3),
+        ("stage", 3),
+        ("prod@aliyun-hz-prod", 3),
+        ("prod@tencent-sh-prod", 3),
+    ] {
         for svc in [
             "gateway",
             "user-service",
@@ -166,7 +172,7 @@ fn every_client_lists_all_members_and_registers_by_pod_ip() {
 #[test]
 fn filebeat_sidecar_tags_events_from_the_downward_api() {
     let out = render_fleet(&["--env", "prod"]);
-    let d = docs(out.path(), "prod/order-service.yaml");
+    let d = docs(out.path(), "prod@aliyun-hz-prod/order-service.yaml");
     let deploy = of_kind(&d, "Deployment")[0];
     let cs = containers(deploy);
     let fb = cs
@@ -229,7 +235,7 @@ fn filebeat_sidecar_tags_events_from_the_downward_api() {
         "--set",
         "logging.filebeat.kafka.topic=other",
     ]);
-    let d2 = docs(changed.path(), "prod/order-service.yaml");
+    let d2 = docs(changed.path(), "prod@aliyun-hz-prod/order-service.yaml");
     let checksum2 = str_at(
         of_kind(&d2, "Deployment")[0],
         &[
@@ -356,10 +362,14 @@ fn team_role_bindings_exist_only_in_their_environments() {
         ["team-platform-admin", "team-qa-edit", "team-trade-edit"]
     );
     assert_eq!(
-        bindings("prod"),
+        bindings("prod@aliyun-hz-prod"),
         ["team-platform-admin", "team-trade-oncall-view"]
     );
-    let ns = of_kind(&docs(out.path(), "prod/_env.yaml"), "Namespace").len();
+    let ns = of_kind(
+        &docs(out.path(), "prod@aliyun-hz-prod/_env.yaml"),
+        "Namespace",
+    )
+    .len();
     assert_eq!(ns, 1);
 }
 
@@ -566,10 +576,15 @@ fn schema_command_prints_the_project_and_set_schemas() {
 fn order_service_prod_with(values: &str) -> Vec<Node> {
     let p = fleet_copy();
     crate::support::write(p.path(), "values/services/order-service.prod.yaml", values);
+    // One of prod's two clusters: the check covers both, the render shows one.
     let args = ["--env", "prod", "--service", "order-service"];
     let (code, _, err) = kiln_in(p.path(), &[&["check"], &args[..]].concat());
     assert_eq!(code, 0, "kiln check: {err}");
-    let (code, out, err) = kiln_in(p.path(), &[&["render", "--stdout"], &args[..]].concat());
+    let one = ["--cluster", "aliyun-hz-prod"];
+    let (code, out, err) = kiln_in(
+        p.path(),
+        &[&["render", "--stdout"], &args[..], &one[..]].concat(),
+    );
     assert_eq!(code, 0, "{err}");
     parse_stream(&out, 0, Dialect::Kube).unwrap()
 }

@@ -16,7 +16,7 @@ use crate::report;
 pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Error> {
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
     let catalog = catalog(&args.check, Some(&pipeline.project))?;
-    let envs = pipeline.select_envs(&args.env)?;
+    let envs = pipeline.select_targets(&args.env, &args.cluster)?;
     let instances = pipeline.instances(&envs, &args.service)?;
     let out_name = pipeline.project.relative(&pipeline.project.out_dir);
     let options = check::Options {
@@ -51,7 +51,7 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
                         .project
                         .environments
                         .iter()
-                        .find(|e| e.name == m.origin.env);
+                        .find(|e| e.folder == m.origin.env);
                     (Some(m.out_file()), env.map(|e| e.kube_version))
                 }
                 None => (None, None),
@@ -124,7 +124,11 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
             &pipeline.project.environments,
             golden,
             &pipeline.project.relative(golden),
-            &args.env,
+            &|folder: &str| {
+                pipeline
+                    .project
+                    .folder_selected(folder, &args.env, &args.cluster)
+            },
             &args.service,
             &names,
         )?;

@@ -20,7 +20,14 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
     let envs = &pipeline.project.environments;
     let (old, new) = match args.against.as_deref().and_then(|a| a.strip_prefix("git:")) {
-        Some(rev) => at_revision(&pipeline, rev, &args.values, sets, &args.env, &args.service)?,
+        Some(rev) => at_revision(
+            &pipeline,
+            rev,
+            &args.values,
+            sets,
+            (&args.env, &args.cluster),
+            &args.service,
+        )?,
         None => {
             let (target, shown) = match args.against.as_deref() {
                 None => {
@@ -45,7 +52,7 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
             };
             // Files identical to the folder's are dropped on the render's worker threads, so only
             // the few that differ are kept in memory.
-            let envs_sel = pipeline.select_envs(&args.env)?;
+            let envs_sel = pipeline.select_targets(&args.env, &args.cluster)?;
             let instance_list = pipeline.instances(&envs_sel, &args.service)?;
             let instances: Vec<String> = instance_list.iter().map(|i| i.name.clone()).collect();
             let rendered = pipeline.render(
@@ -80,16 +87,20 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                 envs,
                 &target,
                 &shown,
-                &args.env,
+                &|folder: &str| {
+                    pipeline
+                        .project
+                        .folder_selected(folder, &args.env, &args.cluster)
+                },
                 &args.service,
                 &instances,
             )?
         }
     };
     let selected: Vec<String> = pipeline
-        .select_envs(&args.env)?
+        .select_targets(&args.env, &args.cluster)?
         .into_iter()
-        .map(|i| envs[i].name.clone())
+        .map(|i| envs[i].folder.clone())
         .collect();
     let diffs = diff::compare_in(&selected, old, new, args.show_secrets);
     let differs = diffs.iter().any(|d| !d.is_empty());
@@ -108,10 +119,10 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
 /// Render the project in memory; also returns the instance names.
 pub fn rendered(
     pipeline: &Pipeline,
-    env: &[String],
+    (env, cluster): (&[String], &[String]),
     service: &[String],
 ) -> Result<(Vec<FileResult<RenderedText>>, Vec<String>), Error> {
-    let envs = pipeline.select_envs(env)?;
+    let envs = pipeline.select_targets(env, cluster)?;
     let instances = pipeline.instances(&envs, service)?;
     let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
     let files = pipeline.render(&envs, &instances, service.is_empty(), &text_with_parts)?;
@@ -119,7 +130,7 @@ pub fn rendered(
 }
 
 fn objects_of(envs: &[crate::config::Environment], f: &FileResult<RenderedText>) -> Vec<Object> {
-    let env = &envs[f.env].name;
+    let env = &envs[f.env].folder;
     f.payload
         .parts
         .iter()
@@ -135,7 +146,8 @@ fn objects_of(envs: &[crate::config::Environment], f: &FileResult<RenderedText>)
 /// The objects of files that differ between the render and a folder in kiln's layout
 /// (`<env>/<file>.yaml`): a file whose text is byte-identical is skipped without parsing, so
 /// a diff costs little more than the render. Objects are still matched by identity, so one that
-/// moved between files is a change, not a removal and an addition.
+/// moved between files is a change, not a removal and an addition. `selected` says which of
+/// the folder's environment folders the comparison covers.
 #[allow(
     clippy::too_many_arguments,
     reason = "the selection travels with the comparison"
@@ -146,7 +158,7 @@ pub fn against_dir(
     envs: &[crate::config::Environment],
     dir: &Path,
     shown: &str,
-    env: &[String],
+    selected: &(dyn Fn(&str) -> bool + Sync),
     service: &[String],
     instances: &[String],
 ) -> Result<(Vec<Object>, Vec<Object>), Error> {
@@ -176,7 +188,7 @@ pub fn against_dir(
         .collect();
     let mut extra: Vec<Object> =
         load_dir_filtered(dir, shown, &|rel: &str| !rendered.contains(rel))?;
-    extra.retain(|o| env.is_empty() || env.contains(&o.env));
+    extra.retain(|o| selected(&o.env));
     if !service.is_empty() {
         extra.retain(|o| {
             Path::new(&o.source).file_stem().is_some_and(|s| {
@@ -299,7 +311,7 @@ fn at_revision(
     rev: &str,
     values: &crate::cli::ValueArgs,
     sets: &[SetFlag],
-    env: &[String],
+    (env, cluster): (&[String], &[String]),
     service: &[String],
 ) -> Result<(Vec<Object>, Vec<Object>), Error> {
     let (tmp, old_root) = export(&pipeline.project.root, rev)?;
@@ -309,7 +321,7 @@ fn at_revision(
         .iter()
         .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
         .collect();
-    let old = Pipeline::load(&old_root, &values, sets).map_err(|e| {
+    let mut old = Pipeline::load(&old_root, &values, sets).map_err(|e| {
         let mut d = e
             .diagnostics()
             .first()
@@ -318,14 +330,22 @@ fn at_revision(
         d.message = format!("at `{rev}`: {}", d.message);
         Error::Run(d)
     })?;
+    // The old side is what was: its collisions are not this change's to fix.
+    old.check_shared_clusters = false;
     // A change to a member of the Eureka peer set changes every client: render everything.
     let only = changed_services(&pipeline.project, &old.project)
         .filter(|only| !in_peer_set(pipeline, only) && !in_peer_set(&old, only));
-    let new_files = render_side(pipeline, env, service, only.as_ref())?;
+    let new_files = render_side(pipeline, (env, cluster), service, only.as_ref())?;
     // Environments or services that did not exist then are simply all "added".
     let known_env: Vec<String> = env
         .iter()
         .filter(|e| old.project.environments.iter().any(|x| &&x.name == e))
+        .cloned()
+        .collect();
+    let old_clusters = old.project.cluster_names();
+    let known_cluster: Vec<String> = cluster
+        .iter()
+        .filter(|c| old_clusters.contains(&c.as_str()))
         .cloned()
         .collect();
     let known_svc: Vec<String> = service
@@ -334,11 +354,17 @@ fn at_revision(
         .cloned()
         .collect();
     let old_files = if (!env.is_empty() && known_env.is_empty())
+        || (!cluster.is_empty() && known_cluster.is_empty())
         || (!service.is_empty() && known_svc.is_empty())
     {
         Vec::new()
     } else {
-        render_side(&old, &known_env, &known_svc, only.as_ref())?
+        render_side(
+            &old,
+            (&known_env, &known_cluster),
+            &known_svc,
+            only.as_ref(),
+        )?
     };
     drop(tmp);
     Ok(against_render(
@@ -351,14 +377,14 @@ fn at_revision(
 /// Render one side of a revision diff, restricted to `only` services when given.
 fn render_side(
     p: &Pipeline,
-    env: &[String],
+    (env, cluster): (&[String], &[String]),
     service: &[String],
     only: Option<&HashSet<String>>,
 ) -> Result<Vec<FileResult<RenderedText>>, Error> {
     let Some(only) = only else {
-        return Ok(rendered(p, env, service)?.0);
+        return Ok(rendered(p, (env, cluster), service)?.0);
     };
-    let envs = p.select_envs(env)?;
+    let envs = p.select_targets(env, cluster)?;
     // Every instance: the `_env` templates list them all, and the Eureka peer set is computed
     // from them.
     let instances = p.instances(&envs, &[])?;

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod explain;
 pub mod golden;
 pub mod init;
+pub mod kubeconfig;
 pub mod lint;
 pub mod render;
 pub mod schema;
@@ -73,6 +74,18 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             diff::run(&dir, &args, sets, color)
         }
         Command::Golden(cmd) => golden::run(&dir, cmd, sets),
+        Command::Kubeconfig(args) => {
+            let mut args = args.clone();
+            args.token_file = args.token_file.as_ref().map(|f| dir.join(f));
+            args.output = args.output.as_ref().map(|o| {
+                if o.as_os_str() == "-" {
+                    o.clone()
+                } else {
+                    dir.join(o)
+                }
+            });
+            kubeconfig::run(&dir, &args)
+        }
         Command::Init(args) => init::run(&dir, args),
         Command::Explain(args) => explain::run(args),
         Command::Completions(args) => {
@@ -125,6 +138,9 @@ pub struct Pipeline {
     pub set_defaults: HashMap<String, Node>,
     /// Each template set's `values.schema.json`, compiled.
     pub schemas: SetSchemas,
+    /// Whether environments that share a cluster are checked for objects and node ports they
+    /// would both take (off for the old side of `diff --against git:REF`, which is only read).
+    pub check_shared_clusters: bool,
 }
 
 impl Pipeline {
@@ -169,28 +185,52 @@ impl Pipeline {
             templates,
             set_defaults,
             schemas,
+            check_shared_clusters: true,
         })
     }
 
-    /// Indices of the selected environments (all when `names` is empty).
+    /// Indices of the selected environments (all when `names` is empty); an environment on
+    /// several clusters is selected on each of them.
     pub fn select_envs(&self, names: &[String]) -> Result<Vec<usize>, Error> {
-        if names.is_empty() {
-            return Ok((0..self.project.environments.len()).collect());
-        }
-        let mut out = Vec::new();
+        self.select_targets(names, &[])
+    }
+
+    /// Indices of the environments selected by `--env` and `--cluster` (each empty: all), each
+    /// environment once per cluster it is on.
+    pub fn select_targets(
+        &self,
+        names: &[String],
+        clusters: &[String],
+    ) -> Result<Vec<usize>, Error> {
         for n in names {
-            let env = self.project.environment(n)?;
-            let i = self
-                .project
-                .environments
-                .iter()
-                .position(|e| e == env)
-                .unwrap_or(0);
-            if !out.contains(&i) {
-                out.push(i);
+            self.project.environment(n)?;
+        }
+        let known = self.project.cluster_names();
+        for c in clusters {
+            if !known.contains(&c.as_str()) {
+                return Err(self.project.unknown_cluster(c, "--cluster"));
             }
         }
-        out.sort_unstable();
+        let out: Vec<usize> = self
+            .project
+            .environments
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| names.is_empty() || names.contains(&e.name))
+            .filter(|(_, e)| {
+                clusters.is_empty() || e.cluster.as_ref().is_some_and(|c| clusters.contains(c))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if out.is_empty() {
+            return Err(Error::Run(
+                Diagnostic::error(format!(
+                    "no environment is on cluster {} among the selected ones",
+                    clusters.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                ))
+                .help("`kiln.yaml` says which cluster each environment is on (`cluster:` / `clusters:`)"),
+            ));
+        }
         Ok(out)
     }
 
@@ -236,7 +276,7 @@ impl Pipeline {
             let env = &self.project.environments[*e];
             let v = self
                 .tree
-                .merged(&env.name, None, None, None, &self.overrides)
+                .merged(env, None, None, None, &self.overrides)
                 .map_err(|(m, at)| {
                     Error::Run(Diagnostic::error(m).at(&self.sources, at, "set here"))
                 })?;
@@ -276,6 +316,7 @@ impl Pipeline {
             .defaults
             .iter()
             .chain(self.tree.envs.values())
+            .chain(self.tree.clusters.values())
             .chain(&self.overrides.files)
             .flat_map(|n| self.tree.sources_of(n))
             .chain(self.overrides.sets.iter().map(|s| s.src))
@@ -300,10 +341,15 @@ impl Pipeline {
         let mut env_values = HashMap::new();
         if with_env_level {
             for e in envs {
-                let name = &self.project.environments[*e].name;
                 let mut v = self
                     .tree
-                    .merged(name, None, None, None, &self.overrides)
+                    .merged(
+                        &self.project.environments[*e],
+                        None,
+                        None,
+                        None,
+                        &self.overrides,
+                    )
                     .map_err(|(m, at)| {
                         Error::Run(Diagnostic::error(m).at(&self.sources, at, "set here"))
                     })?;
@@ -357,7 +403,7 @@ impl Pipeline {
             return Err(Error::Project(problems));
         }
         let extra = |e: usize| computed.get(&e).cloned().unwrap_or_default();
-        engine::render_all(
+        let (files, ports) = engine::render_all(
             &jenv,
             &self.templates,
             &self.project.environments,
@@ -367,7 +413,14 @@ impl Pipeline {
             only,
             &self.sources,
             finish,
-        )
+        )?;
+        if self.check_shared_clusters {
+            let problems = engine::shared_cluster(&self.project.environments, &files, ports);
+            if !problems.is_empty() {
+                return Err(Error::Project(problems));
+            }
+        }
+        Ok(files)
     }
 }
 

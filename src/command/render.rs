@@ -15,7 +15,7 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
         output::recover(out)?;
     }
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
-    let envs = pipeline.select_envs(&args.env)?;
+    let envs = pipeline.select_targets(&args.env, &args.cluster)?;
     let instances = pipeline.instances(&envs, &args.service)?;
     let with_env_level = args.service.is_empty();
     if args.stdout {
@@ -34,12 +34,12 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
     };
     let scope = if !args.service.is_empty() {
         Scope::Files
-    } else if args.env.is_empty() {
+    } else if args.env.is_empty() && args.cluster.is_empty() {
         Scope::All
     } else {
         Scope::Envs(
             envs.iter()
-                .map(|e| pipeline.project.environments[*e].name.clone())
+                .map(|e| pipeline.project.environments[*e].folder.clone())
                 .collect(),
         )
     };

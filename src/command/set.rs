@@ -134,14 +134,11 @@ pub fn run(dir: &Path, args: &SetArgs) -> Result<Output, Error> {
             new_root.clone(),
             &sources,
         );
-        let envs: Vec<&str> = match &args.env {
-            Some(e) => vec![e.as_str()],
-            None => project
-                .environments
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect(),
-        };
+        // Every render target the value reaches (an environment on two clusters is two).
+        let envs = project
+            .environments
+            .iter()
+            .filter(|e| args.env.as_ref().is_none_or(|n| *n == e.name));
         for env in envs {
             let merged = tree
                 .merged(env, Some(&args.service), None, None, &Overrides::default())
@@ -153,7 +150,7 @@ pub fn run(dir: &Path, args: &SetArgs) -> Result<Output, Error> {
                 continue;
             }
             return Err(Error::Run(elsewhere(
-                found, env, args, &op.path, &shown, &sources,
+                found, &env.name, args, &op.path, &shown, &sources,
             )));
         }
     }

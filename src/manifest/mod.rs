@@ -4,6 +4,7 @@
 //! its [`ResourceId`], and its [`Origin`]. This module also owns the fixed output order and the
 //! normalised YAML text kiln writes; it validates nothing beyond what identity needs.
 
+pub mod claims;
 pub mod id;
 pub mod order;
 pub mod patch;
@@ -23,7 +24,8 @@ pub struct Origin {
     pub template: String,
     /// How the template is shown: `templates/...` or `built-in ...`.
     pub template_shown: String,
-    /// Environment name.
+    /// The environment's output folder: its name, or `<env>@<cluster>` for an environment on
+    /// several clusters.
     pub env: String,
     /// Instance name, or `_env` for environment-level resources.
     pub instance: String,

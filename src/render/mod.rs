@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use crate::config::Environment as KEnv;
 use crate::diagnostic::{Diagnostic, Excerpt, did_you_mean};
 use crate::error::Error;
+use crate::manifest::claims::Ports;
 use crate::manifest::{Manifest, Origin, ResourceId};
 use crate::source::Sources;
 use crate::values::{Instance, dedup};
@@ -295,7 +296,8 @@ pub fn env_context(env: &KEnv) -> JValue {
 /// values of an environment (`eureka`, `ingress`), merged into every template's context. Work is split per output file and runs in
 /// parallel; `finish` turns a file's sorted manifests into whatever the caller keeps (YAML text
 /// for `render`, the manifests themselves for checks), on the worker thread, so memory holds
-/// only what the caller keeps.
+/// only what the caller keeps. Also returns what each environment's objects say about node
+/// ports, for [`shared_cluster`].
 #[allow(
     clippy::too_many_arguments,
     clippy::implicit_hasher,
@@ -311,7 +313,7 @@ pub fn render_all<T: Send>(
     only: Option<&std::collections::HashSet<String>>,
     sources: &Sources,
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
-) -> Result<Vec<FileResult<T>>, Error> {
+) -> Result<(Vec<FileResult<T>>, Vec<(usize, Ports)>), Error> {
     // Unknown template sets are reported once per set, with a suggestion.
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -401,13 +403,17 @@ pub fn render_all<T: Send>(
             finish,
         )
     });
-    let results: Vec<Result<FileResult<T>, Diagnostic>> =
+    let results: Vec<Result<(FileResult<T>, Ports), Diagnostic>> =
         service_results.chain(env_results).collect();
 
     let mut files = Vec::new();
+    let mut ports: HashMap<usize, Ports> = HashMap::new();
     for r in results {
         match r {
-            Ok(f) => files.push(f),
+            Ok((f, p)) => {
+                ports.entry(f.env).or_default().extend(p);
+                files.push(f);
+            }
             Err(d) => problems.push(d),
         }
     }
@@ -438,7 +444,9 @@ pub fn render_all<T: Send>(
         return Err(Error::Project(problems));
     }
     files.sort_by(|a, b| (a.env, &a.path).cmp(&(b.env, &b.path)));
-    Ok(files)
+    let mut ports: Vec<(usize, Ports)> = ports.into_iter().collect();
+    ports.sort_by_key(|(e, _)| *e);
+    Ok((files, ports))
 }
 
 #[allow(
@@ -454,7 +462,7 @@ fn render_file<T>(
     instance: &str,
     (values, patches, sources): (&Node, &[Node], &Sources),
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
-) -> Result<FileResult<T>, Diagnostic> {
+) -> Result<(FileResult<T>, Ports), Diagnostic> {
     let values = (values, sources);
     let mut manifests = Vec::new();
     for name in names {
@@ -472,17 +480,121 @@ fn render_file<T>(
     crate::manifest::patch::apply(&mut manifests, patches, sources).map_err(|d| {
         d.note(format!(
             "while rendering `{instance}` in environment `{}`",
-            env.name
+            env.folder
         ))
     })?;
     crate::manifest::order::sort(&mut manifests);
     let payload = finish(&manifests)?;
-    Ok(FileResult {
-        path: format!("{}/{instance}.yaml", env.name),
-        env: env_index,
-        ids: manifests.into_iter().map(|m| (m.id, m.origin)).collect(),
-        payload,
-    })
+    // Ports matter only where environments can share a cluster: on a named one.
+    let ports = if env.cluster.is_some() {
+        Ports::of(&manifests)
+    } else {
+        Ports::default()
+    };
+    Ok((
+        FileResult {
+            path: format!("{}/{instance}.yaml", env.folder),
+            env: env_index,
+            ids: manifests.into_iter().map(|m| (m.id, m.origin)).collect(),
+            payload,
+        },
+        ports,
+    ))
+}
+
+/// Environments on one cluster share it: an object two of them write (a cluster-scoped one, or
+/// one in a namespace both use) would be owned twice, and a node port two of them bind is
+/// taken by whichever starts first. Identity is group, kind, namespace (as written) and name,
+/// whatever the template; each clash is reported once, naming both sources.
+pub fn shared_cluster<T>(
+    environments: &[KEnv],
+    files: &[FileResult<T>],
+    ports: Vec<(usize, Ports)>,
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let source = |env: usize, origin: &Origin| {
+        let of = if origin.instance == "_env" {
+            String::new()
+        } else {
+            format!(" for `{}`", origin.instance)
+        };
+        format!(
+            "environment `{}`: `{}`{of}",
+            environments[env].folder, origin.template_shown
+        )
+    };
+    let mut owners: HashMap<(&str, &str, &str, Option<&str>, &str), (usize, &Origin)> =
+        HashMap::new();
+    let mut reported = std::collections::HashSet::new();
+    for f in files {
+        let Some(cluster) = environments[f.env].cluster.as_deref() else {
+            continue;
+        };
+        for (id, origin) in &f.ids {
+            let key = (
+                cluster,
+                id.group(),
+                id.kind.as_str(),
+                id.namespace.as_deref(),
+                id.name.as_str(),
+            );
+            match owners.get(&key) {
+                None => {
+                    owners.insert(key, (f.env, origin));
+                }
+                Some((first, first_origin)) if *first != f.env && reported.insert(key) => {
+                    let what = match &id.namespace {
+                        Some(ns) => format!("{} {ns}/{}", id.kind, id.name),
+                        None => format!("{} {} (cluster-scoped)", id.kind, id.name),
+                    };
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "`{what}` is written by two environments on cluster `{cluster}`"
+                        ))
+                        .note(format!("by {}", source(*first, first_origin)))
+                        .note(format!("and by {}", source(f.env, origin)))
+                        .help("an object on a cluster has one owner: render it in one environment only (set it in that environment's values), or give each environment's copy its own name or namespace"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let mut taken: HashMap<(&str, String, i64), (usize, crate::manifest::claims::PortClaim)> =
+        HashMap::new();
+    let mut reported = std::collections::HashSet::new();
+    for (env, p) in ports {
+        let Some(cluster) = environments[env].cluster.as_deref() else {
+            continue;
+        };
+        for claim in p.resolve() {
+            let key = (cluster, claim.protocol.clone(), claim.port);
+            match taken.get(&key) {
+                None => {
+                    taken.insert(key, (env, claim));
+                }
+                Some((first, first_claim)) if *first != env && reported.insert(key.clone()) => {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "port {}/{} is claimed by two environments on cluster `{cluster}`",
+                            claim.port, claim.protocol
+                        ))
+                        .note(format!(
+                            "by environment `{}`: {} (`{}`)",
+                            environments[*first].folder, first_claim.how, first_claim.template
+                        ))
+                        .note(format!(
+                            "and by environment `{}`: {} (`{}`)",
+                            environments[env].folder, claim.how, claim.template
+                        ))
+                        .help("a node port is bound once per cluster: give one environment another port, or claim it in one environment only"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
 }
 
 fn render_one(
@@ -495,9 +607,9 @@ fn render_one(
     values: (&Node, &Sources),
 ) -> Result<Vec<Manifest>, Diagnostic> {
     let what = if instance == "_env" {
-        format!("the environment-level templates of `{}`", env.name)
+        format!("the environment-level templates of `{}`", env.folder)
     } else {
-        format!("`{instance}` in environment `{}`", env.name)
+        format!("`{instance}` in environment `{}`", env.folder)
     };
     // The engine has unreachable!() arms on some malformed input; a panic there becomes an
     // error at the template, and the rest of the run goes on.
@@ -533,7 +645,7 @@ fn render_one(
     let origin = Arc::new(Origin {
         template: name.to_string(),
         template_shown: shown.clone(),
-        env: env.name.clone(),
+        env: env.folder.clone(),
         instance: instance.to_string(),
     });
     let mut out = Vec::new();
@@ -545,7 +657,7 @@ fn render_one(
                 origin: Arc::clone(&origin),
             }),
             Err(why) => {
-                let excerpt_name = format!("output of {shown} for {}/{instance}", env.name);
+                let excerpt_name = format!("output of {shown} for {}/{instance}", env.folder);
                 return Err(Diagnostic::error(format!(
                     "template `{shown}` rendered a document that is not a Kubernetes object: {why}"
                 ))

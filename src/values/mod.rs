@@ -1,7 +1,7 @@
 //! Values: read every layer, merge them per service instance, remember where each leaf was set.
 //!
 //! Precedence, lowest to highest: the template set's own `defaults.yaml` < `values/defaults.yaml`
-//! < `values/envs/<env>.yaml` < `values/services/<svc>.yaml` < `values/services/<svc>.<env>.yaml`
+//! < `values/envs/<env>.yaml` < `values/clusters/<cluster>.yaml` < `values/services/<svc>.yaml` < `values/services/<svc>.<env>.yaml`
 //! < a variant's overlay < each `-f FILE` < each `--set`. The merge rule lives in [`merge`].
 //! This module reads files but renders nothing.
 //!
@@ -36,6 +36,8 @@ pub struct ValuesTree {
     pub defaults: Option<Node>,
     /// `values/envs/<env>.yaml` by environment.
     pub envs: HashMap<String, Node>,
+    /// `values/clusters/<cluster>.yaml` by cluster.
+    pub clusters: HashMap<String, Node>,
     /// Services by name, sorted.
     pub services: IndexMap<String, ServiceLayers>,
     /// The encrypted twin (`x.sops.yaml`) of a layer that also has a plain file (`x.yaml`), by
@@ -165,7 +167,8 @@ impl ValuesTree {
                 files.push((defaults, "defaults".into()));
             }
         }
-        for sub in ["envs", "services"] {
+        let cluster_names = project.cluster_names();
+        for sub in ["envs", "clusters", "services"] {
             let d = dir.join(sub);
             if !d.is_dir() {
                 continue;
@@ -305,6 +308,12 @@ impl ValuesTree {
                 } else {
                     problems.push(unknown_env_file(&shown, env, &env_names));
                 }
+            } else if let Some(cluster) = role.strip_prefix("clusters/") {
+                if cluster_names.contains(&cluster) {
+                    tree.clusters.insert(cluster.to_string(), node);
+                } else {
+                    problems.push(unknown_cluster_file(&shown, cluster, &cluster_names));
+                }
             } else if let Some(stem) = role.strip_prefix("services/") {
                 let (service, env) = match stem.split_once('.') {
                     Some((s, e)) => (s, Some(e)),
@@ -340,22 +349,25 @@ impl ValuesTree {
         Ok(tree)
     }
 
-    /// The merged values of `service` (or the environment-level values when `None`) in `env`,
-    /// with `extra` layers (template-set defaults, a variant overlay) at their places.
+    /// The merged values of `service` (or the environment-level values when `None`) in `env`
+    /// (on its cluster), with `extra` layers (template-set defaults, a variant overlay) at their
+    /// places.
     pub fn merged(
         &self,
-        env: &str,
+        target: &Environment,
         service: Option<&str>,
         set_defaults: Option<&Node>,
         variant: Option<&Node>,
         overrides: &Overrides,
     ) -> Result<Node, (String, Loc)> {
         let mut acc = Node::new(Value::Map(IndexMap::new()), Loc::default());
+        let env = target.name.as_str();
         let svc = service.and_then(|s| self.services.get(s));
         let layers = [
             set_defaults,
             self.defaults.as_ref(),
             self.envs.get(env),
+            target.cluster.as_ref().and_then(|c| self.clusters.get(c)),
             svc.and_then(|l| l.base.as_ref()),
             svc.and_then(|l| l.envs.get(env)),
             variant,
@@ -411,6 +423,19 @@ impl ValuesTree {
 fn is_encrypted(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|n| sops::is_sops_name(&n.to_string_lossy()))
+}
+
+fn unknown_cluster_file(shown: &str, cluster: &str, clusters: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error(format!(
+        "`{shown}` names cluster `{cluster}`, which no environment in `kiln.yaml` is on"
+    ));
+    match did_you_mean(cluster, clusters.iter().copied()) {
+        Some(s) => d.help(format!("did you mean `{s}`? rename the file")),
+        None if clusters.is_empty() => d.help(
+            "name the cluster an environment is on in kiln.yaml: `environments: {prod: {cluster: NAME}}`",
+        ),
+        None => d.help(format!("clusters: {}", clusters.join(", "))),
+    }
 }
 
 fn unknown_env_file(shown: &str, env: &str, envs: &[&str]) -> Diagnostic {
@@ -522,7 +547,7 @@ fn service_instances(
             ))
     };
     let first = tree
-        .merged(&env.name, Some(service), None, None, overrides)
+        .merged(env, Some(service), None, None, overrides)
         .map_err(context)?;
     if matches!(
         first.get("enabled").map(|n| &n.value),
@@ -582,7 +607,7 @@ fn service_instances(
     }
     for (variant, overlay) in variants {
         let base = if overlay.is_some() {
-            tree.merged(&env.name, Some(service), None, overlay.as_ref(), overrides)
+            tree.merged(env, Some(service), None, overlay.as_ref(), overrides)
                 .map_err(context)?
         } else {
             first.clone()
@@ -610,13 +635,7 @@ fn service_instances(
         };
         let mut values = match set_defaults(&template) {
             Some(d) => tree
-                .merged(
-                    &env.name,
-                    Some(service),
-                    Some(&d),
-                    overlay.as_ref(),
-                    overrides,
-                )
+                .merged(env, Some(service), Some(&d), overlay.as_ref(), overrides)
                 .map_err(context)?,
             None => base,
         };
