@@ -4,6 +4,7 @@
 //! its [`ResourceId`], and its [`Origin`]. This module also owns the fixed output order and the
 //! normalised YAML text kiln writes; it validates nothing beyond what identity needs.
 
+pub mod golden;
 pub mod id;
 pub mod order;
 pub mod patch;
