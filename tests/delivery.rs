@@ -526,7 +526,7 @@ fn diff_against_a_revision_lists_what_a_prune_deletes() {
     write(
         d,
         "kiln.yaml",
-        &std::fs::read_to_string(p.path().join("kiln.yaml")).unwrap(),
+        std::fs::read_to_string(p.path().join("kiln.yaml")).unwrap(),
     );
     let (code, out, _) = kiln_in(d, &["diff", "--against", "git:HEAD", "--env", "dev"]);
     assert_eq!(code, 1);

@@ -239,9 +239,10 @@ fn refuse_plaintext(old: &[Object], dir: &Path) -> Result<(), Error> {
         if keys.is_empty() {
             continue;
         }
-        let place = line_of(dir, &o.source, &o.id, &keys[0])
-            .map(|(l, c)| format!("{}:{l}:{c}", o.source))
-            .unwrap_or_else(|| o.source.clone());
+        let place = line_of(dir, &o.source, &o.id, &keys[0]).map_or_else(
+            || o.source.clone(),
+            |(l, c)| format!("{}:{l}:{c}", o.source),
+        );
         problems.push(
             Diagnostic::error(format!(
                 "`{place}`: the Secret `{}` is recorded with its values in plaintext ({}); golden files keep a digest of each Secret value, never the value",
