@@ -447,6 +447,29 @@ fn applyset_settings_are_checked() {
     );
 }
 
+#[test]
+fn a_template_setting_the_member_label_is_refused() {
+    let p = project(&[
+        (
+            "kiln.yaml",
+            "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\napplyset: {scope: environment}\n",
+        ),
+        ("values/defaults.yaml", "template: web\n"),
+        ("values/services/api.yaml", "{}\n"),
+        (
+            "templates/web/cm.yaml.j2",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ service.name }}\n  labels: {\"applyset.kubernetes.io/part-of\": mine}\n",
+        ),
+    ]);
+    let (code, _, err) = kiln_in(p.path(), &["golden", "update"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("`v1 ConfigMap api` (from `templates/web/cm.yaml.j2`) sets the label `applyset.kubernetes.io/part-of` itself"),
+        "{err}"
+    );
+    assert!(!p.path().join("golden").exists());
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let o = Command::new("git")
         .arg("-C")
