@@ -82,7 +82,10 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
             if !recorded {
                 return Ok((results, None));
             }
-            let recorded_form = text_with_parts(&pipeline.golden_form(ms)?)?;
+            let recorded_form = match pipeline.golden_form(ms)? {
+                std::borrow::Cow::Borrowed(_) => rendered,
+                std::borrow::Cow::Owned(form) => text_with_parts(&form)?,
+            };
             let drifted = !path.as_ref().is_some_and(|p| {
                 std::fs::read_to_string(golden.join(p)).is_ok_and(|g| g == recorded_form.text)
             });

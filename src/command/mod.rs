@@ -326,8 +326,12 @@ impl Pipeline {
             .applyset_parent(self.project.environments.get(e)?)
     }
 
-    /// One file's manifests in golden form (see [`manifest::golden`]).
-    pub fn golden_form(&self, manifests: &[Manifest]) -> Result<Vec<Manifest>, Diagnostic> {
+    /// One file's manifests in golden form (see [`manifest::golden`]); borrowed as they are when
+    /// that changes nothing (no Secret, no ApplySet), which is most files.
+    pub fn golden_form<'m>(
+        &self,
+        manifests: &'m [Manifest],
+    ) -> Result<std::borrow::Cow<'m, [Manifest]>, Diagnostic> {
         let parent = manifests.first().and_then(|m| {
             let e = self
                 .project
@@ -336,7 +340,16 @@ impl Pipeline {
                 .position(|e| e.name == m.origin.env)?;
             self.applyset_parent(e)
         });
-        manifest::golden::form(manifests, parent.as_ref()).map_err(Diagnostic::error)
+        if parent.is_none()
+            && !manifests
+                .iter()
+                .any(|m| crate::secret::is_secret_object(&m.doc))
+        {
+            return Ok(std::borrow::Cow::Borrowed(manifests));
+        }
+        manifest::golden::form(manifests, parent.as_ref())
+            .map(std::borrow::Cow::Owned)
+            .map_err(Diagnostic::error)
     }
 
     /// The ApplySet parent file (`<env>/_applyset.yaml`) of every environment in `files`, with
