@@ -558,3 +558,238 @@ fn diff_against_a_revision_lists_what_a_prune_deletes() {
         "{out}"
     );
 }
+
+/// Kinds the example fleet renders: (group/version path, resource, kind, namespaced).
+const API: &[(&str, &str, &str, bool)] = &[
+    ("/api/v1", "namespaces", "Namespace", false),
+    ("/api/v1", "configmaps", "ConfigMap", true),
+    ("/api/v1", "secrets", "Secret", true),
+    ("/api/v1", "services", "Service", true),
+    ("/api/v1", "serviceaccounts", "ServiceAccount", true),
+    ("/apis/apps/v1", "deployments", "Deployment", true),
+    ("/apis/apps/v1", "statefulsets", "StatefulSet", true),
+    (
+        "/apis/rbac.authorization.k8s.io/v1",
+        "rolebindings",
+        "RoleBinding",
+        true,
+    ),
+    ("/apis/rbac.authorization.k8s.io/v1", "roles", "Role", true),
+    (
+        "/apis/policy/v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+    ),
+    ("/apis/networking.k8s.io/v1", "ingresses", "Ingress", true),
+    (
+        "/apis/autoscaling/v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        true,
+    ),
+];
+
+/// The answer of an empty cluster to `path`: API discovery, and 404 for every object.
+fn empty_cluster(path: &str) -> (u16, serde_json::Value) {
+    use serde_json::json;
+    let path = path.split('?').next().unwrap_or_default();
+    let mut paths: Vec<&str> = API.iter().map(|a| a.0).collect();
+    paths.dedup();
+    match path {
+        "/api" => (
+            200,
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+        ),
+        "/apis" => {
+            let groups: Vec<_> = paths
+                .iter()
+                .filter_map(|p| p.strip_prefix("/apis/"))
+                .map(|gv| {
+                    let (g, v) = gv.split_once('/').unwrap();
+                    let version = json!({"groupVersion": gv, "version": v});
+                    json!({"name": g, "versions": [version], "preferredVersion": version})
+                })
+                .collect();
+            (
+                200,
+                json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+            )
+        }
+        p if paths.contains(&p) => {
+            let gv = p.strip_prefix("/apis/").unwrap_or("v1");
+            let resources: Vec<_> = API
+                .iter()
+                .filter(|a| a.0 == p)
+                .map(|(_, name, kind, namespaced)| json!({"name": name, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["get", "list", "create", "update", "patch", "delete"]}))
+                .collect();
+            (
+                200,
+                json!({"kind": "APIResourceList", "groupVersion": gv, "resources": resources}),
+            )
+        }
+        _ => (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+        ),
+    }
+}
+
+/// Serve [`empty_cluster`] over HTTP/1.1 on a free local port, for as long as the test runs.
+fn serve_empty_cluster() -> u16 {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut out = stream;
+                loop {
+                    let mut request = String::new();
+                    if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0usize;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if header.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = header.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let path = request.split(' ').nth(1).unwrap_or("/");
+                    let (code, doc) = empty_cluster(path);
+                    let text = doc.to_string();
+                    let head = format!(
+                        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        text.len()
+                    );
+                    if out
+                        .write_all(head.as_bytes())
+                        .and_then(|()| out.write_all(text.as_bytes()))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The oracle: the real kubectl, `apply --prune --applyset --dry-run=client` against an empty
+/// cluster (a local server that answers API discovery and 404 for every object; client dry-run
+/// needs nothing more). It accepts out/, labels every object with the id golden/ shows, and
+/// refuses golden/ itself, whose objects already carry the label.
+#[test]
+fn kubectl_applies_out_with_the_labels_golden_shows_and_refuses_labelled_input() {
+    let Some(kubectl) = crate::support::tool("kubectl") else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, err) = Kiln::new(&["render", "--out", out.to_str().unwrap()])
+        .project(root)
+        .run();
+    assert_eq!(code, 0, "{err}");
+    let port = serve_empty_cluster();
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\ncontexts: [{{name: c, context: {{cluster: c}}}}]\ncurrent-context: c\nusers: []\n"),
+    )
+    .unwrap();
+    let apply = |env: &str, dir: &Path| {
+        let o = Command::new(&kubectl)
+            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECTL_APPLYSET", "true")
+            .arg("--cache-dir")
+            .arg(tmp.path().join("cache"))
+            .args(["apply", "--dry-run=client", "--validate=false", "--prune"])
+            .arg(format!("--applyset=kiln-{env}"))
+            .arg(format!("--namespace={env}"))
+            .args(["-o", "json", "-f"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for env in ["dev", "test"] {
+        let golden_dir = root.join("golden").join(env);
+        let parent = docs(&golden_dir.join("_applyset.yaml"));
+        let id = parent[0]
+            .get("metadata")
+            .unwrap()
+            .get("labels")
+            .unwrap()
+            .get_str("applyset.kubernetes.io/id")
+            .unwrap()
+            .to_string();
+        let (code, stdout, stderr) = apply(env, &out.join(env));
+        assert_eq!(code, Some(0), "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let items = v["items"].as_array().unwrap();
+        // The labels kubectl sends are exactly the labels golden/ records, object by object.
+        let mut golden_objects = std::collections::BTreeMap::new();
+        for entry in std::fs::read_dir(&golden_dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_stem().is_some_and(|s| s == "_applyset") {
+                continue;
+            }
+            for doc in docs(&path) {
+                let meta = doc.get("metadata").unwrap();
+                let labels: serde_json::Value =
+                    serde_json::to_value(meta.get("labels").unwrap()).unwrap();
+                golden_objects.insert(
+                    (
+                        doc.get_str("kind").unwrap().to_string(),
+                        meta.get_str("name").unwrap().to_string(),
+                    ),
+                    labels,
+                );
+            }
+        }
+        assert_eq!(items.len(), golden_objects.len());
+        for item in items {
+            let key = (
+                item["kind"].as_str().unwrap().to_string(),
+                item["metadata"]["name"].as_str().unwrap().to_string(),
+            );
+            assert_eq!(
+                item["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+                id.as_str()
+            );
+            assert_eq!(
+                Some(&item["metadata"]["labels"]),
+                golden_objects.get(&key),
+                "{key:?}"
+            );
+        }
+        let (code, _, stderr) = apply(env, &golden_dir);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains(
+                "ApplySet label \"applyset.kubernetes.io/part-of\" already set in input data"
+            ),
+            "{stderr}"
+        );
+    }
+}
