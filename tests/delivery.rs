@@ -286,6 +286,36 @@ fn any_secret_a_template_renders_is_digested() {
 }
 
 #[test]
+fn a_project_defaults_file_without_secrets_still_renders() {
+    // A project that replaced the set's defaults.yaml before `secrets:` existed (or an old
+    // revision in `kiln diff --against git:REF`) gets the new built-in templates.
+    let p = fleet(false);
+    for set in ["spring-boot", "eureka-server"] {
+        let (code, defaults, err) = kiln_in(
+            p.path(),
+            &["templates", "show", &format!("{set}/defaults.yaml")],
+        );
+        assert_eq!(code, 0, "{err}");
+        let old: String = defaults
+            .lines()
+            .filter(|l| !l.starts_with("secrets:") && !l.contains("*.sops.yaml"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(!old.contains("secrets"), "{old}");
+        write(p.path(), &format!("templates/{set}/defaults.yaml"), old);
+    }
+    write(
+        p.path(),
+        "values/services/eureka.yaml",
+        "template: eureka-server\nimage: {repository: reg/eureka, tag: \"1\"}\n",
+    );
+    let (code, _, err) = kiln_in(p.path(), &["render"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(p.path().join("out/dev/worker.yaml")).unwrap();
+    assert!(!text.contains("kind: Secret"), "{text}");
+}
+
+#[test]
 fn a_key_in_both_secrets_and_env_is_an_error() {
     let p = fleet(false);
     write(
