@@ -296,11 +296,14 @@ fn a_project_defaults_file_without_secrets_still_renders() {
             &["templates", "show", &format!("{set}/defaults.yaml")],
         );
         assert_eq!(code, 0, "{err}");
-        let old: String = defaults
+        let mut old = String::new();
+        for l in defaults
             .lines()
             .filter(|l| !l.starts_with("secrets:") && !l.contains("*.sops.yaml"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        {
+            old.push_str(l);
+            old.push('\n');
+        }
         assert!(!old.contains("secrets"), "{old}");
         write(p.path(), &format!("templates/{set}/defaults.yaml"), old);
     }
