@@ -137,6 +137,12 @@ fn is_reference_key(key: &str) -> bool {
 /// `None` when it has none.
 #[must_use]
 pub fn mask_url_password(text: &str) -> Option<String> {
+    replace_url_password(text, &mut |_| HIDDEN.to_string())
+}
+
+/// `text` with the password of every URL userinfo replaced by `with(password)`, or `None` when
+/// it has none.
+fn replace_url_password(text: &str, with: &mut dyn FnMut(&str) -> String) -> Option<String> {
     let mut out = String::new();
     let mut rest = text;
     let mut changed = false;
@@ -151,7 +157,7 @@ pub fn mask_url_password(text: &str) -> Option<String> {
             Some(at) if authority[..at].contains(':') => {
                 let colon = authority[..at].find(':').unwrap_or(at);
                 out.push_str(&authority[..=colon]);
-                out.push_str(HIDDEN);
+                out.push_str(&with(&authority[colon + 1..at]));
                 out.push_str(&authority[at..]);
                 changed = true;
             }
@@ -173,7 +179,7 @@ pub fn redact(node: &mut Node) {
             }
         }
     }
-    walk(node, false);
+    walk(node, false, &mut |_| HIDDEN.to_string());
 }
 
 /// The texts of the secrets in `root` (the scalars [`redact`] would hide, as written, at least
@@ -384,6 +390,74 @@ pub fn digest_secret_data(doc: &mut Node) -> bool {
     changed
 }
 
+/// Replace every other secret of a Kubernetes object (what [`redact`] hides outside a Secret's
+/// `data`/`stringData`: `{name: DB_PASSWORD, value: ...}` pairs, secret-looking keys, URL
+/// passwords) with its digest, salted with the object's namespace and name, as golden files keep
+/// it. Returns whether anything changed.
+pub fn digest_other_secrets(doc: &mut Node) -> bool {
+    let meta = doc.get("metadata");
+    let namespace = meta
+        .and_then(|m| m.get_str("namespace"))
+        .unwrap_or_default()
+        .to_string();
+    let name = meta
+        .and_then(|m| m.get_str("name"))
+        .unwrap_or_default()
+        .to_string();
+    let mut changed = false;
+    let mut with = |value: &str| {
+        changed = true;
+        digest(&namespace, &name, "", "", value)
+    };
+    if is_secret_object(doc) {
+        // `data`/`stringData` are [`digest_secret_data`]'s, keyed by field and key.
+        let Value::Map(m) = &mut doc.value else {
+            return false;
+        };
+        for (k, v) in m.iter_mut() {
+            if k != "data" && k != "stringData" {
+                walk(v, is_secret_key(k), &mut with);
+            }
+        }
+    } else {
+        walk(doc, false, &mut with);
+    }
+    changed
+}
+
+/// Whether [`redact`] would hide anything in `node` beyond a Secret's `data`/`stringData`,
+/// decided without copying the tree.
+#[must_use]
+pub fn has_other_secrets(node: &Node) -> bool {
+    let mut out = Vec::new();
+    collect(node, false, false, &mut out);
+    !out.is_empty()
+}
+
+/// Whether a Kubernetes object holds, outside a Secret's `data`/`stringData`, a secret that is
+/// not a digest: what a golden file must not hold.
+#[must_use]
+pub fn has_other_plaintext(doc: &Node) -> bool {
+    let mut copy = doc.clone();
+    let mut plain = false;
+    let mut check = |value: &str| {
+        plain |= !is_digest(value);
+        value.to_string()
+    };
+    if is_secret_object(&copy) {
+        if let Value::Map(m) = &mut copy.value {
+            for (k, v) in m.iter_mut() {
+                if k != "data" && k != "stringData" {
+                    walk(v, is_secret_key(k), &mut check);
+                }
+            }
+        }
+    } else {
+        walk(&mut copy, false, &mut check);
+    }
+    plain
+}
+
 /// The text a Secret value stands for: a scalar as written, a collection as JSON; `None` for
 /// null (nothing to hide).
 fn scalar_text(node: &Node) -> Option<String> {
@@ -448,7 +522,9 @@ fn hide_all(node: &mut Node) {
     }
 }
 
-fn walk(node: &mut Node, under_secret: bool) {
+/// Hide the secrets [`redact`] finds outside a Secret's `data`/`stringData` (secret-looking
+/// keys, `{name: DB_PASSWORD, value: ...}` pairs, URL passwords), each replaced by `with(value)`.
+fn walk(node: &mut Node, under_secret: bool, with: &mut dyn FnMut(&str) -> String) {
     match &mut node.value {
         Value::Map(m) => {
             // `{name: DB_PASSWORD, value: ...}` (a container's env list).
@@ -467,14 +543,17 @@ fn walk(node: &mut Node, under_secret: bool) {
                 } else {
                     is_secret_key(k)
                 };
-                walk(v, secret);
+                walk(v, secret, with);
             }
         }
-        Value::Seq(items) => items.iter_mut().for_each(|v| walk(v, under_secret)),
+        Value::Seq(items) => items.iter_mut().for_each(|v| walk(v, under_secret, with)),
         Value::Null => {}
-        _ if under_secret => node.value = Value::Str(HIDDEN.into()),
+        _ if under_secret => {
+            let text = scalar_text(node).unwrap_or_default();
+            node.value = Value::Str(with(&text));
+        }
         Value::Str(s) => {
-            if let Some(masked) = mask_url_password(s) {
+            if let Some(masked) = replace_url_password(s, with) {
                 *s = masked;
             }
         }
@@ -721,6 +800,36 @@ mod tests {
         )
         .unwrap();
         assert!(!digest_secret_data(&mut cm));
+    }
+
+    #[test]
+    fn other_secrets_are_digested() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: db, namespace: dev}\nspec:\n  env:\n    - {name: MYSQL_ROOT_PASSWORD, value: canary1}\n    - {name: USER, value: app}\n    - {name: URL, value: \"jdbc:mysql://u:canary2@h/db\"}\n    - {name: REF, valueFrom: {secretKeyRef: {name: s, key: password}}}\n";
+        let mut doc = parse(text, 0, Dialect::Kube).unwrap();
+        assert!(has_other_plaintext(&doc) && has_other_secrets(&doc));
+        assert!(digest_other_secrets(&mut doc));
+        let out = crate::yaml::emit(&doc).unwrap();
+        assert!(!out.contains("canary"), "{out}");
+        for shown in ["value: app", "jdbc:mysql://u:sha256:", "key: password"] {
+            assert!(out.contains(shown), "{shown}: {out}");
+        }
+        assert!(!has_other_plaintext(&doc), "{out}");
+        let again = out.clone();
+        let mut twice = parse(&again, 0, Dialect::Kube).unwrap();
+        digest_other_secrets(&mut twice);
+        assert_ne!(
+            crate::yaml::emit(&twice).unwrap(),
+            again,
+            "digests are digested again, never trusted"
+        );
+        let mut plain = parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+            0,
+            Dialect::Kube,
+        )
+        .unwrap();
+        assert!(!has_other_secrets(&plain));
+        assert!(!digest_other_secrets(&mut plain) && !has_other_plaintext(&plain));
     }
 
     #[test]

@@ -286,6 +286,48 @@ fn any_secret_a_template_renders_is_digested() {
 }
 
 #[test]
+fn a_password_in_a_plain_variable_is_digested_in_golden_too() {
+    // The leak of issue 14: `MYSQL_ROOT_PASSWORD: changeme` in `env`, not in a Secret.
+    let p = fleet(false);
+    let d = p.path();
+    write(
+        d,
+        "values/services/worker.yaml",
+        format!(
+            "image: {{repository: reg/worker, tag: \"2.0\"}}\nenv:\n  MYSQL_ROOT_PASSWORD: {CANARY2}\n  DB_URL: \"jdbc:mysql://app:{CANARY2}x@db:3306/w\"\n"
+        ),
+    );
+    let (code, _, err) = kiln_in(d, &["golden", "update"]);
+    assert_eq!(code, 0, "{err}");
+    let golden = all_text(&d.join("golden"));
+    assert_no_secret(&golden, &[CANARY, CANARY2]);
+    assert!(golden.contains("jdbc:mysql://app:sha256:"), "{golden}");
+    let (code, out, _) = kiln_in(d, &["check"]);
+    assert_eq!(code, 0, "{out}");
+    // out/ has the value; a golden file that does too is refused.
+    let (code, _, err) = kiln_in(d, &["render"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        std::fs::read_to_string(d.join("out/dev/worker.yaml"))
+            .unwrap()
+            .contains(CANARY2)
+    );
+    std::fs::copy(
+        d.join("out/dev/worker.yaml"),
+        d.join("golden/dev/worker.yaml"),
+    )
+    .unwrap();
+    let (code, out, err) = kiln_in(d, &["check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("`golden/dev/worker.yaml`: `apps/v1 Deployment dev/worker` is recorded with a secret in plaintext")
+            && err.contains("kiln golden update"),
+        "{err}"
+    );
+    assert_no_secret(&format!("{out}{err}"), &[CANARY2]);
+}
+
+#[test]
 fn a_project_defaults_file_without_secrets_still_renders() {
     // A project that replaced the set's defaults.yaml before `secrets:` existed (or an old
     // revision in `kiln diff --against git:REF`) gets the new built-in templates.

@@ -237,6 +237,15 @@ fn refuse_plaintext(old: &[Object], dir: &Path) -> Result<(), Error> {
     for o in old {
         let keys = crate::secret::plaintext_secret_keys(&o.doc);
         if keys.is_empty() {
+            if crate::secret::has_other_plaintext(&o.doc) {
+                problems.push(
+                    Diagnostic::error(format!(
+                        "`{}`: `{}` is recorded with a secret in plaintext (a secret-looking variable or key, or a URL's password); golden files keep a digest of it, never the value",
+                        o.source, o.id
+                    ))
+                    .help("re-record the golden files with `kiln golden update`, review `git diff`, and commit; the value stays in git history, so rotate it (and keep it in a Secret: `secrets:`)"),
+                );
+            }
             continue;
         }
         let place = line_of(dir, &o.source, &o.id, &keys[0]).map_or_else(

@@ -341,9 +341,9 @@ impl Pipeline {
             self.applyset_parent(e)
         });
         if parent.is_none()
-            && !manifests
-                .iter()
-                .any(|m| crate::secret::is_secret_object(&m.doc))
+            && !manifests.iter().any(|m| {
+                crate::secret::is_secret_object(&m.doc) || crate::secret::has_other_secrets(&m.doc)
+            })
         {
             return Ok(std::borrow::Cow::Borrowed(manifests));
         }

@@ -1,7 +1,9 @@
 //! The golden form of rendered manifests: what `golden/` records and `kiln check` compares.
 //!
-//! It is the render with two differences. Every value of a Secret is kept as a digest, never
-//! as itself (`golden/` is committed; `out/` holds the values `kubectl apply` needs). With
+//! It is the render with two differences. Every value of a Secret, and every other secret kiln
+//! hides in its output (a `{name: DB_PASSWORD, value: ...}` variable, a URL's password), is kept
+//! as a digest, never as itself (`golden/` is committed; `out/` holds the values `kubectl apply`
+//! needs). With
 //! ApplySets on, every object carries the `applyset.kubernetes.io/part-of` label kubectl gives
 //! it and each environment has its parent object (`<env>/_applyset.yaml`), as the cluster holds
 //! them after `kubectl apply --prune --applyset`: kubectl adds both itself and refuses input
@@ -33,6 +35,7 @@ pub fn form(
     let mut out = manifests.to_vec();
     for m in &mut out {
         crate::secret::digest_secret_data(&mut m.doc);
+        crate::secret::digest_other_secrets(&mut m.doc);
         if let Some(p) = parent
             && !add_label(&mut m.doc, applyset::PART_OF, &p.id)
         {
