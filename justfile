@@ -13,9 +13,9 @@ lint:
 ci:
     bash .ci/run
 
-# Re-render the example fleet into golden/ on purpose; review `git diff golden/` afterwards.
+# Re-record the example fleet into golden/ on purpose; review `git diff golden/` afterwards.
 golden:
-    cargo run --locked -- render --out golden
+    cargo run --locked -- golden update
 
 # Benchmark `kiln render` on a generated fleet of N services x 4 environments.
 bench n="1000":

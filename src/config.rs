@@ -38,6 +38,10 @@ struct ProjectFile {
     /// environment names must be listed here.
     #[serde(default)]
     clusters: IndexMap<String, ClusterFile>,
+    /// Pruning with `kubectl apply --prune --applyset` (KEP-3659): one ApplySet per environment
+    /// (or per environment and cluster), shown in golden files and in `kiln diff`.
+    #[serde(default)]
+    applyset: Option<ApplySetFile>,
 }
 
 /// One cluster: where its API server is and what it runs.
@@ -56,6 +60,52 @@ struct ClusterFile {
         regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
     )]
     kube_version: Option<serde_saphyr::Spanned<KubeVersionFile>>,
+}
+
+/// `applyset:` in `kiln.yaml`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ApplySetFile {
+    /// `environment`: the parent is the Secret `kiln-<env>` in the environment's namespace;
+    /// `cluster`: `kiln-<env>-<cluster>` (every environment then needs `cluster`).
+    scope: ApplySetScope,
+    /// The parent's `applyset.kubernetes.io/tooling` as golden files show it (kubectl writes
+    /// its own version there; it only checks the `kubectl` part). Default `kubectl/v1.33`.
+    #[serde(default)]
+    tooling: Option<String>,
+}
+
+/// Which objects one ApplySet holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ApplySetScope {
+    /// Everything kiln renders for one environment.
+    Environment,
+    /// Everything kiln renders for one environment, named after its cluster too.
+    Cluster,
+}
+
+/// The ApplySet settings of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplySet {
+    /// Which objects one set holds.
+    pub scope: ApplySetScope,
+    /// The parent's tooling annotation in golden files.
+    pub tooling: String,
+}
+
+/// The parent object of one environment's ApplySet: a Secret, kubectl's default kind for
+/// `--applyset=NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplySetParent {
+    /// `kiln-<env>` (or `kiln-<env>-<cluster>`).
+    pub name: String,
+    /// The environment's namespace.
+    pub namespace: String,
+    /// `applyset-...-v1`, kubectl's id of this parent.
+    pub id: String,
+    /// The tooling annotation.
+    pub tooling: String,
 }
 
 /// One environment: a namespace on a cluster.
@@ -173,6 +223,8 @@ pub struct Project {
     /// `paths.golden` is set in `kiln.yaml`: the project keeps golden files, so a missing
     /// golden folder is drift, not "nothing recorded yet".
     pub golden_configured: bool,
+    /// `applyset:`, when pruning with ApplySets is on.
+    pub applyset: Option<ApplySet>,
 }
 
 impl Project {
@@ -473,6 +525,40 @@ impl Project {
         if !problems.is_empty() {
             return Err(Error::Project(problems));
         }
+        let applyset = match file.applyset {
+            None => None,
+            Some(a) => {
+                let node = located.as_ref().and_then(|n| n.get("applyset"));
+                let at = |key: &str| {
+                    node.and_then(|n| n.get(key))
+                        .map_or(Loc::whole(src), |n| n.loc)
+                };
+                let tooling = a.tooling.unwrap_or_else(|| "kubectl/v1.33".to_string());
+                if !tooling.starts_with("kubectl/") || tooling.len() == "kubectl/".len() {
+                    problems.push(
+                        Diagnostic::error(format!("`applyset.tooling` `{}` is not `kubectl/<version>`", tooling.escape_debug()))
+                            .at(sources, at("tooling"), "here")
+                            .help("kubectl refuses to manage an ApplySet parent whose tooling is not `kubectl`: write `kubectl/v1.33`, or leave it out"),
+                    );
+                }
+                if a.scope == ApplySetScope::Cluster {
+                    for e in environments.iter().filter(|e| e.cluster.is_none()) {
+                        problems.push(
+                            Diagnostic::error(format!("`applyset.scope: cluster` names each parent after its cluster, and environment `{}` has no `cluster`", e.name))
+                                .at(sources, at("scope"), "here")
+                                .help("give every environment a `cluster`, or use `scope: environment`"),
+                        );
+                    }
+                }
+                Some(ApplySet {
+                    scope: a.scope,
+                    tooling,
+                })
+            }
+        };
+        if !problems.is_empty() {
+            return Err(Error::Project(problems));
+        }
         let dir = |p: Option<PathBuf>, default: &str| {
             root.join(p.unwrap_or_else(|| PathBuf::from(default)))
         };
@@ -487,6 +573,23 @@ impl Project {
             golden_dir: dir(file.paths.golden, "golden"),
             allow_outside_symlinks: file.paths.allow_outside_symlinks,
             lint: file.lint,
+            applyset,
+        })
+    }
+
+    /// The ApplySet parent of `env`, when ApplySets are on.
+    #[must_use]
+    pub fn applyset_parent(&self, env: &Environment) -> Option<ApplySetParent> {
+        let a = self.applyset.as_ref()?;
+        let name = match (a.scope, &env.cluster) {
+            (ApplySetScope::Cluster, Some(c)) => format!("kiln-{}-{c}", env.name),
+            _ => format!("kiln-{}", env.name),
+        };
+        Some(ApplySetParent {
+            id: crate::kube::applyset::id(&name, &env.namespace, "Secret", ""),
+            name,
+            namespace: env.namespace.clone(),
+            tooling: a.tooling.clone(),
         })
     }
 

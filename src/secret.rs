@@ -220,6 +220,12 @@ fn is_reference_key(key: &str) -> bool {
 /// `None` when it has none.
 #[must_use]
 pub fn mask_url_password(text: &str) -> Option<String> {
+    replace_url_password(text, &mut |_| HIDDEN.to_string())
+}
+
+/// `text` with the password of every URL userinfo replaced by `with(password)`, or `None` when
+/// it has none.
+fn replace_url_password(text: &str, with: &mut dyn FnMut(&str) -> String) -> Option<String> {
     let mut out = String::new();
     let mut rest = text;
     let mut changed = false;
@@ -234,7 +240,7 @@ pub fn mask_url_password(text: &str) -> Option<String> {
             Some(at) if authority[..at].contains(':') => {
                 let colon = authority[..at].find(':').unwrap_or(at);
                 out.push_str(&authority[..=colon]);
-                out.push_str(HIDDEN);
+                out.push_str(&with(&authority[colon + 1..at]));
                 out.push_str(&authority[at..]);
                 changed = true;
             }
@@ -256,7 +262,7 @@ pub fn redact(node: &mut Node) {
             }
         }
     }
-    walk(node, false);
+    walk(node, false, &mut |_| HIDDEN.to_string());
     if any_decrypted() {
         hide_decrypted_in(node);
     }
@@ -392,6 +398,197 @@ pub fn held_by_secret(doc: &Node) -> Vec<String> {
     out
 }
 
+/// How golden files keep a Secret's value: `sha256:` and 64 hex digits.
+pub const DIGEST_PREFIX: &str = "sha256:";
+
+/// Whether `text` is a digest as [`digest_secret_data`] writes it.
+#[must_use]
+pub fn is_digest(text: &str) -> bool {
+    text.strip_prefix(DIGEST_PREFIX).is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The digest golden files keep of the value at `<field>.<key>` (`data.DB_PASSWORD`) of the
+/// Secret `namespace/name`: SHA-256 over `namespace`, `name`, `field`, `key` and the value as
+/// written, separated by NUL bytes. Salting with the object and key means equal values in two
+/// Secrets (dev and prod) give unrelated digests, and no precomputed table of common
+/// passwords applies; a guessable value can still be guessed, as from any digest.
+#[must_use]
+pub fn digest(namespace: &str, name: &str, field: &str, key: &str, value: &str) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let mut h = sha2::Sha256::new();
+    for part in [namespace, name, field, key] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    h.update(value.as_bytes());
+    let mut out = String::with_capacity(DIGEST_PREFIX.len() + 64);
+    out.push_str(DIGEST_PREFIX);
+    for b in h.finalize() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Whether `doc` is a core `v1` Secret (whose `data` and `stringData` are secret).
+#[must_use]
+pub fn is_secret_object(doc: &Node) -> bool {
+    doc.get_str("kind") == Some("Secret") && doc.get_str("apiVersion") == Some("v1")
+}
+
+/// Replace every value under a Secret's `data` and `stringData` with its [`digest`], as golden
+/// files keep it; anything else is left alone. Returns whether anything changed.
+pub fn digest_secret_data(doc: &mut Node) -> bool {
+    if !is_secret_object(doc) {
+        return false;
+    }
+    let meta = doc.get("metadata");
+    let namespace = meta
+        .and_then(|m| m.get_str("namespace"))
+        .unwrap_or_default()
+        .to_string();
+    let name = meta
+        .and_then(|m| m.get_str("name"))
+        .unwrap_or_default()
+        .to_string();
+    let mut changed = false;
+    for field in ["data", "stringData"] {
+        let Some(data) = doc.get_mut(field) else {
+            continue;
+        };
+        match &mut data.value {
+            Value::Map(m) => {
+                for (key, v) in m.iter_mut() {
+                    if let Some(text) = scalar_text(v) {
+                        v.value = Value::Str(digest(&namespace, &name, field, key, &text));
+                        changed = true;
+                    }
+                }
+            }
+            Value::Null => {}
+            _ => {
+                // Not a mapping (Kubernetes rejects it): still never written out as it is.
+                let text = serde_json::to_string(&*data).unwrap_or_default();
+                data.value = Value::Str(digest(&namespace, &name, field, "", &text));
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// Replace every other secret of a Kubernetes object (what [`redact`] hides outside a Secret's
+/// `data`/`stringData`: `{name: DB_PASSWORD, value: ...}` pairs, secret-looking keys, URL
+/// passwords) with its digest, salted with the object's namespace and name, as golden files keep
+/// it. Returns whether anything changed.
+pub fn digest_other_secrets(doc: &mut Node) -> bool {
+    let meta = doc.get("metadata");
+    let namespace = meta
+        .and_then(|m| m.get_str("namespace"))
+        .unwrap_or_default()
+        .to_string();
+    let name = meta
+        .and_then(|m| m.get_str("name"))
+        .unwrap_or_default()
+        .to_string();
+    let mut changed = false;
+    let mut with = |value: &str| {
+        changed = true;
+        digest(&namespace, &name, "", "", value)
+    };
+    if is_secret_object(doc) {
+        // `data`/`stringData` are [`digest_secret_data`]'s, keyed by field and key.
+        let Value::Map(m) = &mut doc.value else {
+            return false;
+        };
+        for (k, v) in m.iter_mut() {
+            if k != "data" && k != "stringData" {
+                walk(v, is_secret_key(k), &mut with);
+            }
+        }
+    } else {
+        walk(doc, false, &mut with);
+    }
+    changed
+}
+
+/// Whether [`redact`] would hide anything in `node` beyond a Secret's `data`/`stringData`,
+/// decided without copying the tree.
+#[must_use]
+pub fn has_other_secrets(node: &Node) -> bool {
+    let mut out = Vec::new();
+    collect(node, false, false, &mut out);
+    !out.is_empty()
+}
+
+/// Whether a Kubernetes object holds, outside a Secret's `data`/`stringData`, a secret that is
+/// not a digest: what a golden file must not hold.
+#[must_use]
+pub fn has_other_plaintext(doc: &Node) -> bool {
+    let mut copy = doc.clone();
+    let mut plain = false;
+    let mut check = |value: &str| {
+        plain |= !is_digest(value);
+        value.to_string()
+    };
+    if is_secret_object(&copy) {
+        if let Value::Map(m) = &mut copy.value {
+            for (k, v) in m.iter_mut() {
+                if k != "data" && k != "stringData" {
+                    walk(v, is_secret_key(k), &mut check);
+                }
+            }
+        }
+    } else {
+        walk(&mut copy, false, &mut check);
+    }
+    plain
+}
+
+/// The text a Secret value stands for: a scalar as written, a collection as JSON; `None` for
+/// null (nothing to hide).
+fn scalar_text(node: &Node) -> Option<String> {
+    match &node.value {
+        Value::Null => None,
+        Value::Str(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Seq(_) | Value::Map(_) => Some(serde_json::to_string(node).unwrap_or_default()),
+    }
+}
+
+/// The `<field>.<key>` paths of a Secret's values that are not digests: plaintext, which a
+/// golden file must not hold.
+#[must_use]
+pub fn plaintext_secret_keys(doc: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    if !is_secret_object(doc) {
+        return out;
+    }
+    for field in ["data", "stringData"] {
+        match doc.get(field).map(|n| &n.value) {
+            None | Some(Value::Null) => {}
+            Some(Value::Map(m)) => {
+                for (key, v) in m {
+                    let digested = matches!(&v.value, Value::Str(s) if is_digest(s));
+                    if !digested && !matches!(v.value, Value::Null) {
+                        out.push(format!("{field}.{key}"));
+                    }
+                }
+            }
+            Some(Value::Str(s)) if is_digest(s) => {}
+            Some(_) => out.push(field.to_string()),
+        }
+    }
+    out
+}
+
 /// Hide every string leaf of `node` that is one of `secrets` (at least 3 characters long, so a
 /// Secret holding `1` does not hide every `1`).
 pub fn redact_matching<S: std::hash::BuildHasher>(
@@ -429,7 +626,9 @@ fn hide_all(node: &mut Node) {
     }
 }
 
-fn walk(node: &mut Node, under_secret: bool) {
+/// Hide the secrets [`redact`] finds outside a Secret's `data`/`stringData` (secret-looking
+/// keys, `{name: DB_PASSWORD, value: ...}` pairs, URL passwords), each replaced by `with(value)`.
+fn walk(node: &mut Node, under_secret: bool, with: &mut dyn FnMut(&str) -> String) {
     match &mut node.value {
         Value::Map(m) => {
             // `{name: DB_PASSWORD, value: ...}` (a container's env list).
@@ -448,14 +647,17 @@ fn walk(node: &mut Node, under_secret: bool) {
                 } else {
                     is_secret_key(k)
                 };
-                walk(v, secret);
+                walk(v, secret, with);
             }
         }
-        Value::Seq(items) => items.iter_mut().for_each(|v| walk(v, under_secret)),
+        Value::Seq(items) => items.iter_mut().for_each(|v| walk(v, under_secret, with)),
         Value::Null => {}
-        _ if under_secret => node.value = Value::Str(HIDDEN.into()),
+        _ if under_secret => {
+            let text = scalar_text(node).unwrap_or_default();
+            node.value = Value::Str(with(&text));
+        }
         Value::Str(s) => {
-            if let Some(masked) = mask_url_password(s) {
+            if let Some(masked) = replace_url_password(s, with) {
                 *s = masked;
             }
         }
@@ -671,6 +873,70 @@ mod tests {
         ] {
             assert!(!is_secret_key(k), "{k} should not be secret");
         }
+    }
+
+    #[test]
+    fn secret_digests() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: dev}\ndata: {a: Y2FuYXJ5MQ==, n: null}\nstringData: {b: canary2, c: 7}\n";
+        let mut doc = parse(text, 0, Dialect::Kube).unwrap();
+        assert_eq!(
+            plaintext_secret_keys(&doc),
+            ["data.a", "stringData.b", "stringData.c"]
+        );
+        assert!(digest_secret_data(&mut doc));
+        let out = crate::yaml::emit(&doc).unwrap();
+        assert!(
+            !out.contains("canary") && !out.contains("Y2FuYXJ5MQ=="),
+            "{out}"
+        );
+        assert!(plaintext_secret_keys(&doc).is_empty(), "{out}");
+        let b = doc.get("stringData").unwrap().get_str("b").unwrap();
+        assert!(is_digest(b), "{b}");
+        // printf 'dev\0s\0stringData\0b\0canary2' | sha256sum
+        assert_eq!(
+            b,
+            "sha256:72da1d676cdc68699b77291780517cbad29fd2585594bf9cbe5042ca3d7d1d26"
+        );
+        // The same value elsewhere gives another digest.
+        assert_ne!(digest("prod", "s", "stringData", "b", "canary2"), b);
+        assert!(!is_digest("sha256:abc") && !is_digest("canary2"));
+        let mut cm = parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+            0,
+            Dialect::Kube,
+        )
+        .unwrap();
+        assert!(!digest_secret_data(&mut cm));
+    }
+
+    #[test]
+    fn other_secrets_are_digested() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: db, namespace: dev}\nspec:\n  env:\n    - {name: MYSQL_ROOT_PASSWORD, value: canary1}\n    - {name: USER, value: app}\n    - {name: URL, value: \"jdbc:mysql://u:canary2@h/db\"}\n    - {name: REF, valueFrom: {secretKeyRef: {name: s, key: password}}}\n";
+        let mut doc = parse(text, 0, Dialect::Kube).unwrap();
+        assert!(has_other_plaintext(&doc) && has_other_secrets(&doc));
+        assert!(digest_other_secrets(&mut doc));
+        let out = crate::yaml::emit(&doc).unwrap();
+        assert!(!out.contains("canary"), "{out}");
+        for shown in ["value: app", "jdbc:mysql://u:sha256:", "key: password"] {
+            assert!(out.contains(shown), "{shown}: {out}");
+        }
+        assert!(!has_other_plaintext(&doc), "{out}");
+        let again = out.clone();
+        let mut twice = parse(&again, 0, Dialect::Kube).unwrap();
+        digest_other_secrets(&mut twice);
+        assert_ne!(
+            crate::yaml::emit(&twice).unwrap(),
+            again,
+            "digests are digested again, never trusted"
+        );
+        let mut plain = parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+            0,
+            Dialect::Kube,
+        )
+        .unwrap();
+        assert!(!has_other_secrets(&plain));
+        assert!(!digest_other_secrets(&mut plain) && !has_other_plaintext(&plain));
     }
 
     #[test]

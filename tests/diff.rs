@@ -134,9 +134,29 @@ fn secrets_are_masked_unless_asked() {
         out.contains("stringData.password: (hidden) -> (hidden; changed)"),
         "{out}"
     );
+    // golden/ keeps only digests of Secret values, so even `--show-secrets` shows digests there;
+    // against a render (here out/) it shows the values.
     let (code, out, _) = kiln_in(
         p.path(),
         &["diff", "--set", "password=correct-horse", "--show-secrets"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stringData.password: sha256:") && !out.contains("hunter2"),
+        "{out}"
+    );
+    let (code, _, err) = kiln_in(p.path(), &["render"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = kiln_in(
+        p.path(),
+        &[
+            "diff",
+            "--against",
+            "out",
+            "--set",
+            "password=correct-horse",
+            "--show-secrets",
+        ],
     );
     assert_eq!(code, 1, "{out}");
     assert!(

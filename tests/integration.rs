@@ -5,6 +5,7 @@ mod changelog; // CHANGELOG.md keeps its Unreleased section
 mod clusters; // several clusters: kiln.yaml clusters, per-cluster layout, values layer, --cluster, collisions
 mod consumers; // reports and hooks read by real tools: junitparser, the SARIF schema, pre-commit
 mod convert; // kiln convert: mechanical API migrations
+mod delivery; // secrets: as Secret objects, Secret digests in golden/, ApplySets and prune lists
 mod diff; // kiln diff, golden update, golden drift in kiln check
 mod fuzz; // mutation fuzzing of every input reader: no panic, no hang, exact YAML round trip
 mod golden; // the bundled example fleet renders exactly to golden/

@@ -120,7 +120,7 @@ fn list_shows_every_set_and_file_and_where_each_comes_from() {
     assert!(row(&list, "spring-boot", "pdb.yaml.j2").contains("project, same as built-in"));
     assert!(row(&list, "spring-boot", "deployment.yaml.j2").contains("built-in"));
     assert!(
-        list.contains("spring-boot  (built-in, 3 of 10 files from the project)"),
+        list.contains("spring-boot  (built-in, 3 of 11 files from the project)"),
         "{list}"
     );
     assert!(list.contains("redis  (project)"), "{list}");
@@ -196,6 +196,7 @@ fn eject_copies_a_built_in_set_that_then_renders_the_same() {
             "spring-boot/hpa.yaml.j2",
             "spring-boot/ingress.yaml.j2",
             "spring-boot/pdb.yaml.j2",
+            "spring-boot/secret.yaml.j2",
             "spring-boot/service.yaml.j2",
             "spring-boot/serviceaccount.yaml.j2",
             "spring-boot/values.schema.json",
@@ -209,7 +210,7 @@ fn eject_copies_a_built_in_set_that_then_renders_the_same() {
     assert_eq!(before, after);
     assert!(
         ok(p.path(), &["templates", "list"])
-            .contains("spring-boot  (built-in, 9 of 9 files from the project)")
+            .contains("spring-boot  (built-in, 10 of 10 files from the project)")
     );
     ok(p.path(), &["check"]);
 }

@@ -79,14 +79,26 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
                     results.push(check::check_document(&doc, version, &catalog, &options));
                 }
             }
-            // Kept only when it drifts from recorded golden files.
-            let drifted = recorded
-                && !path.as_ref().is_some_and(|p| {
-                    std::fs::read_to_string(golden.join(p)).is_ok_and(|g| g == rendered.text)
-                });
-            Ok((results, drifted.then_some(rendered)))
+            // Kept only when it drifts from recorded golden files, which hold the golden form.
+            if !recorded {
+                return Ok((results, None));
+            }
+            let recorded_form = match pipeline.golden_form(ms)? {
+                std::borrow::Cow::Borrowed(_) => rendered,
+                std::borrow::Cow::Owned(form) => text_with_parts(&form)?,
+            };
+            let drifted = !path.as_ref().is_some_and(|p| {
+                std::fs::read_to_string(golden.join(p)).is_ok_and(|g| g == recorded_form.text)
+            });
+            Ok((results, drifted.then_some(recorded_form)))
         },
     )?;
+    // Each environment's ApplySet parent, when whole environments were rendered.
+    let parents = if recorded && args.service.is_empty() {
+        pipeline.parent_files(&files)
+    } else {
+        Vec::new()
+    };
     let mut results: Vec<Checked> = Vec::new();
     let mut changed = Vec::new();
     let mut unchanged = Vec::new();
@@ -101,6 +113,19 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
                 payload: rendered,
             }),
             None => unchanged.push(f.path),
+        }
+    }
+    for p in parents {
+        let rendered = text_with_parts(&p.payload).map_err(Error::Run)?;
+        if std::fs::read_to_string(golden.join(&p.path)).is_ok_and(|g| g == rendered.text) {
+            unchanged.push(p.path);
+        } else {
+            changed.push(FileResult {
+                path: p.path,
+                env: p.env,
+                ids: p.ids,
+                payload: rendered,
+            });
         }
     }
     let mut results = per_template(results, templates);
@@ -131,12 +156,35 @@ pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Err
             },
             &args.service,
             &names,
+            true,
         )?;
         let diffs = crate::diff::compare(old, new, false);
         for d in diffs.iter().filter(|d| !d.is_empty()) {
             let golden_env = format!("{}/{}", pipeline.project.relative(golden), d.env);
+            // Golden files keep digests of Secret values: a changed one is named by its Secret
+            // and key, in every report format, never shown.
+            let secret_keys: Vec<String> = d
+                .changed
+                .iter()
+                .filter(|c| c.resource.starts_with("v1 Secret "))
+                .flat_map(|c| {
+                    c.fields
+                        .iter()
+                        .filter(|f| {
+                            f.path.starts_with("data.") || f.path.starts_with("stringData.")
+                        })
+                        .map(move |f| {
+                            format!("`{}` `{}`", c.resource.trim_start_matches("v1 "), f.path)
+                        })
+                })
+                .collect();
+            let secrets = if secret_keys.is_empty() {
+                String::new()
+            } else {
+                format!(" (Secret values changed: {})", secret_keys.join(", "))
+            };
             let message = format!(
-                "the render of `{}` drifts from {golden_env}: {} changed, {} added, {} removed; review with `kiln diff`, then `kiln golden update` if intended",
+                "the render of `{}` drifts from {golden_env}: {} changed, {} added, {} removed{secrets}; review with `kiln diff`, then `kiln golden update` if intended",
                 d.env,
                 d.changed.len(),
                 d.added.len(),

@@ -19,15 +19,22 @@ use crate::yaml::{self, Dialect};
 pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
     let envs = &pipeline.project.environments;
+    // Environments whose ApplySet is the same at the revision and now: what the revision had and
+    // the render no longer has is what the next `kubectl apply --prune --applyset` deletes.
+    let mut prunes: Vec<(String, String)> = Vec::new();
     let (old, new) = match args.against.as_deref().and_then(|a| a.strip_prefix("git:")) {
-        Some(rev) => at_revision(
-            &pipeline,
-            rev,
-            &args.values,
-            sets,
-            (&args.env, &args.cluster),
-            &args.service,
-        )?,
+        Some(rev) => {
+            let (old, new, p) = at_revision(
+                &pipeline,
+                rev,
+                &args.values,
+                sets,
+                (&args.env, &args.cluster),
+                &args.service,
+            )?;
+            prunes = p;
+            (old, new)
+        }
         None => {
             let (target, shown) = match args.against.as_deref() {
                 None => {
@@ -50,6 +57,9 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                     (d, against.to_string())
                 }
             };
+            // golden/ holds the golden form (Secret digests, ApplySet labels and parents): the
+            // render is compared in that form, and golden/ must not hold plaintext.
+            let golden = same_dir(&target, &pipeline.project.golden_dir);
             // Files identical to the folder's are dropped on the render's worker threads, so only
             // the few that differ are kept in memory.
             let envs_sel = pipeline.select_targets(&args.env, &args.cluster)?;
@@ -60,7 +70,11 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                 &instance_list,
                 args.service.is_empty(),
                 &|ms: &[crate::manifest::Manifest]| {
-                    let r = text_with_parts(ms)?;
+                    let r = if golden {
+                        text_with_parts(&pipeline.golden_form(ms)?)?
+                    } else {
+                        text_with_parts(ms)?
+                    };
                     let same = ms.first().is_some_and(|m| {
                         std::fs::read_to_string(target.join(m.out_file()))
                             .is_ok_and(|t| t == r.text)
@@ -70,6 +84,21 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
             )?;
             let mut files = Vec::new();
             let mut unchanged = Vec::new();
+            if golden && args.service.is_empty() {
+                for p in pipeline.parent_files(&rendered) {
+                    let r = text_with_parts(&p.payload).map_err(Error::Run)?;
+                    if std::fs::read_to_string(target.join(&p.path)).is_ok_and(|t| t == r.text) {
+                        unchanged.push(p.path);
+                    } else {
+                        files.push(FileResult {
+                            path: p.path,
+                            env: p.env,
+                            ids: p.ids,
+                            payload: r,
+                        });
+                    }
+                }
+            }
             for f in rendered {
                 match f.payload {
                     Some(r) => files.push(FileResult {
@@ -94,6 +123,7 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                 },
                 &args.service,
                 &instances,
+                golden,
             )?
         }
     };
@@ -102,7 +132,15 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
         .into_iter()
         .map(|i| envs[i].folder.clone())
         .collect();
-    let diffs = diff::compare_in(&selected, old, new, args.show_secrets);
+    let mut diffs = diff::compare_in(&selected, old, new, args.show_secrets);
+    for d in &mut diffs {
+        if let Some((_, flags)) = prunes.iter().find(|(e, _)| *e == d.env) {
+            d.prune = Some(diff::Prune {
+                flags: flags.clone(),
+                objects: d.removed.clone(),
+            });
+        }
+    }
     let differs = diffs.iter().any(|d| !d.is_empty());
     let stdout = match (args.format, args.summary) {
         (DiffFormat::Json, _) => diff::render::json(&diffs),
@@ -161,6 +199,7 @@ pub fn against_dir(
     selected: &(dyn Fn(&str) -> bool + Sync),
     service: &[String],
     instances: &[String],
+    golden: bool,
 ) -> Result<(Vec<Object>, Vec<Object>), Error> {
     let results: Vec<Result<(Vec<Object>, Vec<Object>), Error>> = files
         .par_iter()
@@ -197,7 +236,82 @@ pub fn against_dir(
         });
     }
     old.extend(extra);
+    if golden {
+        refuse_plaintext(&old, dir)?;
+    }
     Ok((old, new))
+}
+
+/// Golden files keep a digest of each Secret value; one that holds a value itself (recorded
+/// before kiln kept digests, or written by hand) is refused, naming the Secret and key only.
+fn refuse_plaintext(old: &[Object], dir: &Path) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    for o in old {
+        let keys = crate::secret::plaintext_secret_keys(&o.doc);
+        if keys.is_empty() {
+            if crate::secret::has_other_plaintext(&o.doc) {
+                problems.push(
+                    Diagnostic::error(format!(
+                        "`{}`: `{}` is recorded with a secret in plaintext (a secret-looking variable or key, or a URL's password); golden files keep a digest of it, never the value",
+                        o.source, o.id
+                    ))
+                    .help("re-record the golden files with `kiln golden update`, review `git diff`, and commit; the value stays in git history, so rotate it (and keep it in a Secret: `secrets:`)"),
+                );
+            }
+            continue;
+        }
+        let place = line_of(dir, &o.source, &o.id, &keys[0]).map_or_else(
+            || o.source.clone(),
+            |(l, c)| format!("{}:{l}:{c}", o.source),
+        );
+        problems.push(
+            Diagnostic::error(format!(
+                "`{place}`: the Secret `{}` is recorded with its values in plaintext ({}); golden files keep a digest of each Secret value, never the value",
+                o.id,
+                keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ))
+            .help("re-record the golden files with `kiln golden update`, review `git diff`, and commit; the values stay in git history, so rotate those secrets"),
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Project(problems))
+    }
+}
+
+/// Line and column of `field.key` of the Secret `id` in the file an object was read from
+/// (`source` is `<shown dir>/<env>/<file>`), read again with locations; `None` when not found.
+fn line_of(dir: &Path, source: &str, id: &ResourceId, path: &str) -> Option<(u32, u32)> {
+    let rel: PathBuf = Path::new(source)
+        .components()
+        .rev()
+        .take(2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let text = std::fs::read_to_string(dir.join(rel)).ok()?;
+    let docs = yaml::parse_stream(&text, crate::source::SrcId::default(), Dialect::Kube).ok()?;
+    let doc = docs
+        .iter()
+        .find(|d| ResourceId::of(d).is_ok_and(|i| &i == id))?;
+    let (field, key) = path.split_once('.').unwrap_or((path, ""));
+    let node = doc.get(field)?;
+    let at = if key.is_empty() {
+        node.key_loc
+    } else {
+        node.get(key)?.key_loc
+    };
+    Some((at.line, at.col))
+}
+
+/// Whether two paths name the same folder.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// The objects of files that differ between two renders.
@@ -313,7 +427,7 @@ fn at_revision(
     sets: &[SetFlag],
     (env, cluster): (&[String], &[String]),
     service: &[String],
-) -> Result<(Vec<Object>, Vec<Object>), Error> {
+) -> Result<(Vec<Object>, Vec<Object>, Vec<(String, String)>), Error> {
     let (tmp, old_root) = export(&pipeline.project.root, rev)?;
     let mut values = values.clone();
     values.values_files = values
@@ -367,11 +481,30 @@ fn at_revision(
         )?
     };
     drop(tmp);
-    Ok(against_render(
+    let mut prunes = Vec::new();
+    for e in &pipeline.project.environments {
+        let now = pipeline.project.applyset_parent(e);
+        let then = old
+            .project
+            .environments
+            .iter()
+            .find(|o| o.name == e.name)
+            .and_then(|o| old.project.applyset_parent(o));
+        if let (Some(now), Some(then)) = (now, then)
+            && now.id == then.id
+        {
+            prunes.push((
+                e.name.clone(),
+                format!("--applyset={} --namespace={}", now.name, now.namespace),
+            ));
+        }
+    }
+    let (o, n) = against_render(
         &new_files,
         &pipeline.project.environments,
         &(old_files, old.project.environments.clone()),
-    ))
+    );
+    Ok((o, n, prunes))
 }
 
 /// Render one side of a revision diff, restricted to `only` services when given.

@@ -27,8 +27,15 @@ pub fn run(dir: &Path, cmd: &GoldenCommand, sets: &[SetFlag]) -> Result<Output, 
     let pipeline = Pipeline::load(dir, &args.values, sets)?;
     let envs = pipeline.select_envs(&[])?;
     let instances = pipeline.instances(&envs, &[])?;
-    let files = pipeline.render(&envs, &instances, true, &|ms| yaml_of(ms, false))?;
-    let texts: BTreeMap<String, String> = files.into_iter().map(|f| (f.path, f.payload)).collect();
+    // Golden files hold the golden form: Secret values as digests, ApplySet labels and parents.
+    let files = pipeline.render(&envs, &instances, true, &|ms| {
+        yaml_of(&pipeline.golden_form(ms)?, false)
+    })?;
+    let mut texts = BTreeMap::new();
+    for p in pipeline.parent_files(&files) {
+        texts.insert(p.path, yaml_of(&p.payload, false).map_err(Error::Run)?);
+    }
+    texts.extend(files.into_iter().map(|f| (f.path, f.payload)));
     let golden = &pipeline.project.golden_dir;
     refuse_decrypted(&pipeline.project.relative(golden), &texts)?;
     output::write(golden, &texts, &Scope::All)?;

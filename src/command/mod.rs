@@ -424,6 +424,66 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// The ApplySet parent of environment `e`, when ApplySets are on.
+    #[must_use]
+    pub fn applyset_parent(&self, e: usize) -> Option<crate::config::ApplySetParent> {
+        self.project
+            .applyset_parent(self.project.environments.get(e)?)
+    }
+
+    /// One file's manifests in golden form (see [`manifest::golden`]); borrowed as they are when
+    /// that changes nothing (no Secret, no ApplySet), which is most files.
+    pub fn golden_form<'m>(
+        &self,
+        manifests: &'m [Manifest],
+    ) -> Result<std::borrow::Cow<'m, [Manifest]>, Diagnostic> {
+        let parent = manifests.first().and_then(|m| {
+            let e = self
+                .project
+                .environments
+                .iter()
+                .position(|e| e.folder == m.origin.env)?;
+            self.applyset_parent(e)
+        });
+        if parent.is_none()
+            && !manifests.iter().any(|m| {
+                crate::secret::is_secret_object(&m.doc) || crate::secret::has_other_secrets(&m.doc)
+            })
+        {
+            return Ok(std::borrow::Cow::Borrowed(manifests));
+        }
+        manifest::golden::form(manifests, parent.as_ref())
+            .map(std::borrow::Cow::Owned)
+            .map_err(Diagnostic::error)
+    }
+
+    /// The ApplySet parent file (`<folder>/_applyset.yaml`) of every render target in `files`, with
+    /// every object of those files as members: call it only with whole environments.
+    #[must_use]
+    pub fn parent_files<T>(&self, files: &[FileResult<T>]) -> Vec<FileResult<Vec<Manifest>>> {
+        let mut envs: Vec<usize> = files.iter().map(|f| f.env).collect();
+        envs.dedup();
+        envs.into_iter()
+            .filter_map(|e| {
+                let parent = self.applyset_parent(e)?;
+                let env = &self.project.environments[e].folder;
+                let members = files
+                    .iter()
+                    .filter(|f| f.env == e)
+                    .flat_map(|f| f.ids.iter().map(|(id, _)| id));
+                let m = manifest::golden::parent(&parent, env, members);
+                Some(FileResult {
+                    path: m.out_file(),
+                    env: e,
+                    ids: vec![(m.id.clone(), Arc::clone(&m.origin))],
+                    payload: vec![m],
+                })
+            })
+            .collect()
+    }
+}
+
 /// YAML text of one file's manifests (`with_instance`: for the single `--stdout` stream).
 pub fn yaml_of(manifests: &[Manifest], with_instance: bool) -> Result<String, Diagnostic> {
     manifest::to_yaml(manifests, with_instance)

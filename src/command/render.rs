@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::cli::{RenderArgs, SetFlag};
 use crate::command::{Output, Pipeline, yaml_of};
+use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::output::{self, Scope};
 
@@ -32,6 +33,22 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
         Some(o) => o.clone(),
         None => pipeline.project.out_dir.clone(),
     };
+    // golden/ holds the golden form (Secret values as digests): a render there would commit
+    // the values themselves.
+    let golden = &pipeline.project.golden_dir;
+    if std::path::absolute(&out_dir).ok() == std::path::absolute(golden).ok()
+        || out_dir
+            .canonicalize()
+            .is_ok_and(|o| golden.canonicalize().is_ok_and(|g| g == o))
+    {
+        return Err(Error::Run(
+            Diagnostic::error(format!(
+                "refusing to render into `{}`, the golden folder",
+                pipeline.project.relative(golden)
+            ))
+            .help("golden files keep Secret values as digests, never the values: record them with `kiln golden update`"),
+        ));
+    }
     let scope = if !args.service.is_empty() {
         Scope::Files
     } else if args.env.is_empty() && args.cluster.is_empty() {

@@ -74,6 +74,19 @@ pub struct EnvDiff {
     pub removed: Vec<String>,
     /// Objects in both that differ.
     pub changed: Vec<Changed>,
+    /// The removed objects `kubectl apply --prune --applyset` deletes (when both sides are in
+    /// the same ApplySet), with the set's `--applyset` flags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune: Option<Prune>,
+}
+
+/// What a prune of one environment's ApplySet deletes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Prune {
+    /// The kubectl flags that name the set: `--applyset=kiln-dev --namespace=dev`.
+    pub flags: String,
+    /// The objects it deletes.
+    pub objects: Vec<String>,
 }
 
 impl EnvDiff {

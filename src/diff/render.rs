@@ -24,13 +24,19 @@ pub fn summary(diffs: &[EnvDiff]) -> String {
         } else {
             &d.env
         };
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{env}: {} changed, {} added, {} removed",
             d.changed.len(),
             d.added.len(),
             d.removed.len()
         );
+        match &d.prune {
+            Some(p) if !p.objects.is_empty() => {
+                let _ = writeln!(out, " ({} pruned)", p.objects.len());
+            }
+            _ => out.push('\n'),
+        }
     }
     if diffs.iter().all(EnvDiff::is_empty) {
         out.push_str("no differences\n");
@@ -73,6 +79,23 @@ pub fn text(diffs: &[EnvDiff], color: bool) -> String {
         }
         for r in &d.removed {
             let _ = writeln!(out, "{}", paint(RED, &format!("- {r}")));
+        }
+        if let Some(p) = d.prune.as_ref().filter(|p| !p.objects.is_empty()) {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(
+                    BOLD,
+                    &format!(
+                        "prune: `kubectl apply --prune {}` deletes {} object(s) from the cluster:",
+                        p.flags,
+                        p.objects.len()
+                    )
+                )
+            );
+            for o in &p.objects {
+                let _ = writeln!(out, "{}", paint(RED, &format!("  x {o}")));
+            }
         }
         for c in &d.changed {
             let _ = writeln!(

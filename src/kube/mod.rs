@@ -1,6 +1,7 @@
 //! Kubernetes knowledge that every layer may use and that depends on no other kiln module.
 
 pub mod apis;
+pub mod applyset;
 pub mod names;
 pub mod strict;
 pub mod version;

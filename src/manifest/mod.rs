@@ -5,6 +5,7 @@
 //! normalised YAML text kiln writes; it validates nothing beyond what identity needs.
 
 pub mod claims;
+pub mod golden;
 pub mod id;
 pub mod order;
 pub mod patch;
