@@ -57,10 +57,14 @@ fn every_new_kind_is_valid_at_1_33_and_1_37() {
     let tmp = render_fleet();
     let out = tmp.path().join("out");
     let dev = docs(&out, "dev/_env.yaml");
-    let prod: Vec<Node> = ["prod/redis.yaml", "prod/order-db.yaml", "dev/order-db.yaml"]
-        .iter()
-        .flat_map(|f| docs(&out, f))
-        .collect();
+    let prod: Vec<Node> = [
+        "prod@aliyun-hz-prod/redis.yaml",
+        "prod@aliyun-hz-prod/order-db.yaml",
+        "dev/order-db.yaml",
+    ]
+    .iter()
+    .flat_map(|f| docs(&out, f))
+    .collect();
     let kinds: std::collections::BTreeSet<String> = dev
         .iter()
         .chain(&prod)
@@ -86,13 +90,18 @@ fn every_new_kind_is_valid_at_1_33_and_1_37() {
         );
     }
     for version in ["1.33", "1.37"] {
+        // Each render target on its own, as it is applied: prod's two clusters each get the
+        // environment's objects once.
         let (code, stdout, err) = Kiln::new(&[
             "lint",
             "--kube-version",
             version,
             "--format",
             "json",
-            out.to_str().unwrap(),
+            out.join("dev").to_str().unwrap(),
+            out.join("test").to_str().unwrap(),
+            out.join("stage").to_str().unwrap(),
+            out.join("prod@aliyun-hz-prod").to_str().unwrap(),
         ])
         .run();
         assert_eq!(code, 0, "{stdout}{err}");
@@ -326,7 +335,7 @@ fn stateful_volumes_follow_the_environment_storage_class() {
             assert!(c["livenessProbe"]["exec"]["command"].is_array(), "{c:#}");
         }
     }
-    let redis = docs(&out, "prod/redis.yaml");
+    let redis = docs(&out, "prod@aliyun-hz-prod/redis.yaml");
     let sts = find(&redis, "StatefulSet", "redis");
     let c = &sts["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
@@ -435,7 +444,7 @@ fn external_services_by_address_or_hostname() {
     let tmp = render_fleet();
     let out = tmp.path().join("out");
     // prod: a Service without selector and an EndpointSlice the Service picks up by label.
-    let prod = docs(&out, "prod/order-db.yaml");
+    let prod = docs(&out, "prod@aliyun-hz-prod/order-db.yaml");
     let svc = find(&prod, "Service", "order-db");
     assert!(svc["spec"].get("selector").is_none(), "{svc:#}");
     assert_eq!(svc["spec"]["ports"][0]["name"], "mysql");

@@ -395,8 +395,11 @@ fn no_output_holds_a_decrypted_value() {
     );
     assert!(!f.path().join("golden").exists());
     seen.push(("golden update", out, err));
+    // `render --out golden` is refused whatever the values (golden files are recorded only by
+    // `golden update`).
     let (code, out, err) = f.run(&["render", "--out", "golden"]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("refusing to render into `golden`"), "{err}");
     assert!(!f.path().join("golden").exists());
     seen.push(("render --out golden", out, err));
     // A template error that quotes the value.

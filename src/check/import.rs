@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::check::schema;
 use crate::kube::KubeVersion;
+use crate::kube::pointer::dotted;
 use crate::kube::strict::{
     DEFS_PREFIX, DRAFT, Strict, make_optional_nullable, normalize, sorted, walk,
 };
@@ -90,16 +91,9 @@ pub fn scan(paths: &[PathBuf]) -> Result<Scanned, String> {
     let mut files: Vec<(PathBuf, bool)> = Vec::new();
     for path in paths {
         if path.is_dir() {
-            for entry in walkdir::WalkDir::new(path)
-                .follow_links(true)
-                .sort_by_file_name()
-            {
-                let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-                let p = entry.path();
-                let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
-                if entry.file_type().is_file() && matches!(ext, "json" | "yaml" | "yml") {
-                    files.push((p.to_path_buf(), false));
-                }
+            for entry in crate::manifest::files_in(path) {
+                let p = entry.map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                files.push((p, false));
             }
         } else if path.exists() {
             files.push((path.clone(), true));
@@ -475,10 +469,6 @@ fn check_types(schema: &Value, at: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn dotted(pointer: &str) -> String {
-    pointer.trim_start_matches('/').replace('/', ".")
 }
 
 /// `<group>_<version>_<kind>.json.gz` (`core` for the core group, kind lowercased), as xtask

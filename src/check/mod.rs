@@ -19,6 +19,8 @@ pub use schema::Catalog;
 
 use crate::diagnostic::{Excerpt, Severity, did_you_mean};
 use crate::kube::KubeVersion;
+pub use crate::kube::pointer::dotted;
+use crate::kube::pointer::segments;
 use crate::manifest::ResourceId;
 use crate::yaml::{Node, Value};
 
@@ -495,8 +497,7 @@ pub fn api_version_ok(v: &str) -> bool {
 /// The node at a JSON pointer (`true`), or the deepest existing parent (`false`).
 fn locate<'a>(root: &'a Node, pointer: &str) -> (&'a Node, bool) {
     let mut node = root;
-    for part in pointer.split('/').skip(1) {
-        let part = part.replace("~1", "/").replace("~0", "~");
+    for part in segments(pointer) {
         let next = match &node.value {
             Value::Map(m) => m.get(&part),
             Value::Seq(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
@@ -508,26 +509,6 @@ fn locate<'a>(root: &'a Node, pointer: &str) -> (&'a Node, bool) {
         }
     }
     (node, true)
-}
-
-/// `/spec/template/spec/containers/0/image` -> `spec.template.spec.containers[0].image`.
-#[must_use]
-pub fn dotted(pointer: &str) -> String {
-    let mut out = String::new();
-    for part in pointer.split('/').skip(1) {
-        let part = part.replace("~1", "/").replace("~0", "~");
-        if part.parse::<usize>().is_ok() {
-            out.push('[');
-            out.push_str(&part);
-            out.push(']');
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&part);
-        }
-    }
-    out
 }
 
 /// Flag objects defined twice in one set of inputs (same apiVersion, kind, namespace, name).
@@ -553,22 +534,5 @@ pub fn flag_duplicates(results: &mut [Checked]) {
         } else {
             first.insert(r.resource.clone(), here);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dotted_paths() {
-        assert_eq!(
-            dotted("/spec/containers/0/image"),
-            "spec.containers[0].image"
-        );
-        assert_eq!(
-            dotted("/metadata/labels/app.kubernetes.io~1name"),
-            "metadata.labels.app.kubernetes.io/name"
-        );
     }
 }

@@ -451,11 +451,7 @@ fn selector(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
     }
 }
 
-/// JSON pointer escaping of one segment.
-#[must_use]
-pub fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
+pub use crate::kube::pointer::escape;
 
 #[cfg(test)]
 mod tests {

@@ -383,10 +383,7 @@ impl Catalog {
             if let ValidationErrorKind::AdditionalProperties { unexpected } = err.kind() {
                 for field in unexpected {
                     out.push(Violation {
-                        pointer: format!(
-                            "{pointer}/{}",
-                            field.replace('~', "~0").replace('/', "~1")
-                        ),
+                        pointer: format!("{pointer}/{}", crate::kube::pointer::escape(field)),
                         message: format!("unknown field `{field}`"),
                         unknown_field: Some(field.clone()),
                     });
@@ -420,14 +417,12 @@ impl Catalog {
         };
         let root = &compiled.1;
         let mut schema = root;
-        for part in pointer.split('/').skip(1) {
+        for part in crate::kube::pointer::segments(pointer) {
             schema = follow_ref(root, schema);
             let next = if part.parse::<usize>().is_ok() {
                 schema.get("items")
             } else {
-                schema
-                    .get("properties")
-                    .and_then(|p| p.get(part.replace("~1", "/").replace("~0", "~")))
+                schema.get("properties").and_then(|p| p.get(&part))
             };
             match next {
                 Some(n) => schema = n,

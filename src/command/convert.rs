@@ -159,11 +159,8 @@ fn read_inputs(path: &Path, out: &mut Vec<Input>) -> Result<(), Error> {
         });
         return Ok(());
     }
-    for entry in walkdir::WalkDir::new(path)
-        .follow_links(true)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| {
+    for entry in crate::manifest::files_in(path) {
+        let p = entry.map_err(|e| {
             let at = e.path().map_or_else(|| shown(path), shown);
             if e.loop_ancestor().is_some() {
                 Error::run(format!("`{at}`: symlink loop"))
@@ -171,19 +168,12 @@ fn read_inputs(path: &Path, out: &mut Vec<Input>) -> Result<(), Error> {
                 Error::run(format!("cannot read `{at}`: {e}"))
             }
         })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let p = entry.path();
-        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
-        if matches!(ext, "yaml" | "yml" | "json") {
-            let bytes = fs::read(p).map_err(|e| Error::io("read", p, &e))?;
-            out.push(Input {
-                shown: shown(p),
-                path: Some(p.to_path_buf()),
-                text: utf8(&shown(p), bytes)?,
-            });
-        }
+        let bytes = fs::read(&p).map_err(|e| Error::io("read", &p, &e))?;
+        out.push(Input {
+            shown: shown(&p),
+            text: utf8(&shown(&p), bytes)?,
+            path: Some(p),
+        });
     }
     Ok(())
 }

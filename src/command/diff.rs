@@ -384,16 +384,8 @@ fn load_dir_filtered(
     shown: &str,
     keep: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<Object>, Error> {
-    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
+    let files: Vec<PathBuf> = crate::manifest::files_in(dir)
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().to_path_buf())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
-        })
         .filter(|p| keep(&p.strip_prefix(dir).unwrap_or(p).to_string_lossy()))
         .collect();
     let parsed: Vec<Result<Vec<Object>, Error>> = files

@@ -3,6 +3,7 @@
 pub mod apis;
 pub mod applyset;
 pub mod names;
+pub mod pointer;
 pub mod strict;
 pub mod version;
 

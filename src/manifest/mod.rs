@@ -12,6 +12,7 @@ pub mod patch;
 
 use std::fmt::Write as _;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use id::ResourceId;
@@ -49,6 +50,23 @@ impl Manifest {
     pub fn out_file(&self) -> String {
         format!("{}/{}.yaml", self.origin.env, self.origin.instance)
     }
+}
+
+/// The manifest files under `dir` (`.yaml`, `.yml`, `.json`), symlinks followed, in file-name
+/// order, with every entry that cannot be read as an error (a symlink loop among them).
+pub fn files_in(dir: &std::path::Path) -> impl Iterator<Item = Result<PathBuf, walkdir::Error>> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Ok(e) if e.file_type().is_file() => {
+                let ext = e.path().extension().and_then(|x| x.to_str());
+                matches!(ext, Some("yaml" | "yml" | "json")).then(|| Ok(e.into_path()))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
 }
 
 /// Normalised YAML of a list of manifests, each preceded by a `# Source:` line and separated

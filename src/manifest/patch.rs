@@ -406,13 +406,10 @@ fn pointer(p: &str) -> Result<Vec<String>, String> {
     if p.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(rest) = p.strip_prefix('/') else {
+    if !p.starts_with('/') {
         return Err(format!("path `{p}` must start with `/`"));
-    };
-    Ok(rest
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect())
+    }
+    Ok(crate::kube::pointer::segments(p).collect())
 }
 
 fn walk<'a>(root: &'a mut Node, parts: &[String], full: &str) -> Result<&'a mut Node, String> {

@@ -4,11 +4,11 @@
 //! keeps every leaf's location), with a "did you mean" for misspelled keys.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use jsonschema::error::ValidationErrorKind;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::kube::pointer::{dotted, segments};
 use crate::source::Sources;
 use crate::values::Instance;
 use crate::yaml::{Node, Value};
@@ -84,7 +84,7 @@ impl SetSchemas {
         let secrets = crate::secret::secrets_in(&inst.values);
         for err in validator.iter_errors(&instance) {
             let pointer = err.instance_path().as_str().to_string();
-            let path = display_path(&pointer);
+            let path = dotted(&pointer);
             let target = find(&inst.values, &pointer);
             // Every unknown key of a mapping is its own diagnostic: all typos in one run.
             let found: Vec<Diagnostic> = match err.kind() {
@@ -179,23 +179,6 @@ fn first_not_from<'a>(
     }
 }
 
-/// `/resources/limits/cpu` -> `resources.limits.cpu`; `/tolerations/0/key` -> `tolerations[0].key`.
-fn display_path(pointer: &str) -> String {
-    let mut out = String::new();
-    for part in pointer.split('/').skip(1) {
-        let part = part.replace("~1", "/").replace("~0", "~");
-        if part.parse::<usize>().is_ok() {
-            let _ = write!(out, "[{part}]");
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&part);
-        }
-    }
-    out
-}
-
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -207,8 +190,7 @@ fn join(path: &str, key: &str) -> String {
 /// The node at a JSON pointer in the merged values.
 fn find<'a>(root: &'a Node, pointer: &str) -> Option<&'a Node> {
     let mut node = root;
-    for part in pointer.split('/').skip(1) {
-        let part = part.replace("~1", "/").replace("~0", "~");
+    for part in segments(pointer) {
         node = match &node.value {
             Value::Map(m) => m.get(&part)?,
             Value::Seq(items) => items.get(part.parse::<usize>().ok()?)?,
@@ -223,8 +205,7 @@ fn find<'a>(root: &'a Node, pointer: &str) -> Option<&'a Node> {
 /// `if` (the object form of a value that may also be a scalar).
 fn allowed_keys(schema: &serde_json::Value, pointer: &str) -> Vec<String> {
     let mut s = resolve(schema, schema);
-    for part in pointer.split('/').skip(1) {
-        let part = part.replace("~1", "/").replace("~0", "~");
+    for part in segments(pointer) {
         let next = if part.parse::<usize>().is_ok() {
             s.get("items")
         } else {
@@ -272,16 +253,13 @@ mod tests {
 
     #[test]
     fn pointers_become_paths() {
+        assert_eq!(dotted("/resources/limits/cpu"), "resources.limits.cpu");
+        assert_eq!(dotted("/tolerations/0/key"), "tolerations[0].key");
         assert_eq!(
-            display_path("/resources/limits/cpu"),
-            "resources.limits.cpu"
-        );
-        assert_eq!(display_path("/tolerations/0/key"), "tolerations[0].key");
-        assert_eq!(
-            display_path("/labels/app.kubernetes.io~1name"),
+            dotted("/labels/app.kubernetes.io~1name"),
             "labels.app.kubernetes.io/name"
         );
-        assert_eq!(display_path(""), "");
+        assert_eq!(dotted(""), "");
     }
 
     #[test]

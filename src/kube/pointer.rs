@@ -1,0 +1,60 @@
+//! JSON pointers (RFC 6901), as JSON Schema errors and patches name a place in an object, and
+//! the dotted paths users read (`spec.template.spec.containers[0].image`).
+
+/// One segment escaped for a pointer: `~` is `~0`, `/` is `~1`.
+#[must_use]
+pub fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// The segments of a pointer, unescaped: `/metadata/labels/app.kubernetes.io~1name` gives
+/// `metadata`, `labels`, `app.kubernetes.io/name`. The empty pointer has none.
+pub fn segments(pointer: &str) -> impl Iterator<Item = String> + '_ {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+}
+
+/// `/spec/template/spec/containers/0/image` -> `spec.template.spec.containers[0].image`.
+#[must_use]
+pub fn dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in segments(pointer) {
+        if part.parse::<usize>().is_ok() {
+            out.push('[');
+            out.push_str(&part);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_paths_and_escapes() {
+        assert_eq!(
+            dotted("/spec/containers/0/image"),
+            "spec.containers[0].image"
+        );
+        assert_eq!(dotted("/tolerations/0/key"), "tolerations[0].key");
+        assert_eq!(
+            dotted("/metadata/labels/app.kubernetes.io~1name"),
+            "metadata.labels.app.kubernetes.io/name"
+        );
+        assert_eq!(dotted(""), "");
+        assert_eq!(escape("a/b~c"), "a~1b~0c");
+        assert_eq!(
+            segments(&format!("/x/{}", escape("a/b~c"))).collect::<Vec<_>>(),
+            ["x", "a/b~c"]
+        );
+    }
+}
