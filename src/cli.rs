@@ -456,7 +456,7 @@ pub struct SchemaArgs {
 }
 
 /// Flags that choose and override values, shared by every command that renders.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct ValueArgs {
     /// Extra values file, merged above the project's layers (repeatable, in order).
     #[arg(short = 'f', long = "values", value_name = "FILE")]
@@ -473,6 +473,11 @@ pub struct ValueArgs {
     /// Set a value from JSON: `--set-json 'ports=[80,443]'`.
     #[arg(long = "set-json", value_name = "PATH=JSON")]
     pub set_json: Vec<String>,
+
+    /// The `--set`, `--set-string` and `--set-json` flags in command-line order across the
+    /// three (filled by [`parse`]; this is what commands read).
+    #[arg(skip)]
+    pub sets: Vec<SetFlag>,
 }
 
 /// `kiln render`.
@@ -574,15 +579,81 @@ impl ValueEnum for crate::report::Format {
     }
 }
 
-/// Parse the command line; also returns the `--set` flags in the order they were given.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Cli, Vec<SetFlag>), clap::Error> {
+/// Parse the command line and resolve it once: every relative path argument is taken from
+/// `-C DIR` ("as if started in DIR", as `git -C` and `make -C` do; `-` stays standard input),
+/// and the `--set`-family flags are put in command-line order into the values arguments. Nothing
+/// below `command/` sees an unresolved path or clap's matches.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
     let matches = Cli::command().try_get_matches_from(args)?;
-    let cli = Cli::from_arg_matches(&matches)?;
-    let sets = matches
-        .subcommand()
-        .map(|(_, sub)| ordered_sets(sub))
-        .unwrap_or_default();
-    Ok((cli, sets))
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    // The deepest subcommand holds the flags (`kiln golden update --set ...`).
+    let mut sub = &matches;
+    while let Some((_, m)) = sub.subcommand() {
+        sub = m;
+    }
+    let sets = ordered_sets(sub);
+    let dir = cli.directory.clone().unwrap_or_default();
+    cli.command.resolve(&dir, sets);
+    Ok(cli)
+}
+
+/// `path` as seen from `dir`: unchanged when absolute, `-` or `dir` is empty.
+fn rebase(dir: &std::path::Path, path: &mut PathBuf) {
+    if !dir.as_os_str().is_empty() && !path.is_absolute() && path.as_os_str() != "-" {
+        *path = dir.join(&*path);
+    }
+}
+
+impl ValueArgs {
+    fn resolve(&mut self, dir: &std::path::Path, sets: Vec<SetFlag>) {
+        self.values_files.iter_mut().for_each(|f| rebase(dir, f));
+        self.sets = sets;
+    }
+}
+
+impl Command {
+    /// Rebase every path argument on `dir` and hand the ordered `--set` flags to the values
+    /// arguments of the commands that render.
+    fn resolve(&mut self, dir: &std::path::Path, sets: Vec<SetFlag>) {
+        let opt = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p {
+                rebase(dir, p);
+            }
+        };
+        match self {
+            Command::Render(a) => {
+                a.values.resolve(dir, sets);
+                opt(&mut a.out);
+            }
+            Command::Diff(a) => a.values.resolve(dir, sets),
+            Command::Values(a) => a.values.resolve(dir, sets),
+            Command::Check(a) => {
+                a.values.resolve(dir, sets);
+                opt(&mut a.check.schema_cache);
+            }
+            Command::Golden(GoldenCommand::Update(a)) => a.values.resolve(dir, sets),
+            Command::Lint(a) => {
+                a.paths.iter_mut().for_each(|p| rebase(dir, p));
+                opt(&mut a.check.schema_cache);
+            }
+            Command::Convert(a) => a.paths.iter_mut().for_each(|p| rebase(dir, p)),
+            Command::Schemas(SchemasCommand::Import(a)) => {
+                a.paths.iter_mut().for_each(|p| rebase(dir, p));
+                opt(&mut a.schema_cache);
+            }
+            Command::Schemas(SchemasCommand::List(a)) => opt(&mut a.schema_cache),
+            Command::Kubeconfig(a) => {
+                opt(&mut a.token_file);
+                opt(&mut a.output);
+            }
+            Command::Set(a) => opt(&mut a.file),
+            Command::Init(a) => opt(&mut a.dir),
+            Command::Schema(_)
+            | Command::Templates(_)
+            | Command::Explain(_)
+            | Command::Completions(_) => {}
+        }
+    }
 }
 
 fn ordered_sets(m: &ArgMatches) -> Vec<SetFlag> {
@@ -632,10 +703,50 @@ mod tests {
             "--set",
             "d=3",
         ];
-        let (_, sets) = parse(args.iter().map(OsString::from)).unwrap();
-        let texts: Vec<_> = sets.iter().map(|s| s.text.as_str()).collect();
+        let Command::Render(a) = parse(args.iter().map(OsString::from)).unwrap().command else {
+            panic!("not render")
+        };
+        let texts: Vec<_> = a.values.sets.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["a=1", "b=2", "c=[]", "d=3"]);
-        assert_eq!(sets[0].kind, SetKind::String);
+        assert_eq!(a.values.sets[0].kind, SetKind::String);
+    }
+
+    #[test]
+    fn nested_subcommands_keep_their_set_flags_and_paths_follow_dash_c() {
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from)).unwrap().command;
+        let Command::Golden(GoldenCommand::Update(a)) = parse_args(&[
+            "kiln", "-C", "fleet", "golden", "update", "-f", "x.yaml", "--set", "a=1",
+        ]) else {
+            panic!("not golden update")
+        };
+        assert_eq!(a.values.sets.len(), 1);
+        assert_eq!(a.values.values_files, [PathBuf::from("fleet/x.yaml")]);
+        let Command::Lint(a) = parse_args(&[
+            "kiln",
+            "-C",
+            "fleet",
+            "lint",
+            "a.yaml",
+            "-",
+            "/abs.yaml",
+            "--schema-cache",
+            "cache",
+        ]) else {
+            panic!("not lint")
+        };
+        assert_eq!(
+            a.paths,
+            [
+                PathBuf::from("fleet/a.yaml"),
+                PathBuf::from("-"),
+                PathBuf::from("/abs.yaml")
+            ]
+        );
+        assert_eq!(a.check.schema_cache, Some(PathBuf::from("fleet/cache")));
+        let Command::Lint(a) = parse_args(&["kiln", "lint", "a.yaml"]) else {
+            panic!("not lint")
+        };
+        assert_eq!(a.paths, [PathBuf::from("a.yaml")]);
     }
 
     #[test]

@@ -41,7 +41,7 @@ fn color_stdout(choice: cli::Color) -> bool {
 /// Run kiln with these arguments (the first is the program name) and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     guard::install_hook();
-    let (cli, sets) = match cli::parse(args) {
+    let cli = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
@@ -61,7 +61,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let _ = rayon::ThreadPoolBuilder::new()
         .stack_size(32 << 20)
         .build_global();
-    match command::run(&cli, &sets, color_stdout(cli.color)) {
+    match command::run(&cli, color_stdout(cli.color)) {
         Ok(out) => {
             if !out.stderr.is_empty() {
                 let _ = std::io::stderr().write_all(out.stderr.as_bytes());

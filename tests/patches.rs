@@ -1,5 +1,6 @@
 //! `patches:` in values layers: the kustomize oracle (kiln's patched objects equal
-//! `kubectl kustomize`'s for the same base and patch), and bad patches as located errors.
+//! `kubectl kustomize`'s for the same base and patch, recorded per case in
+//! `tests/fixtures/patches/`), and bad patches as located errors.
 
 use serde_json::{Value, json};
 
@@ -87,208 +88,89 @@ fn object<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     docs.iter().find(|d| d["kind"] == kind).unwrap()
 }
 
-/// (what, target kind, name glob, `strategic` or `json`, the patch).
-fn cases() -> Vec<(
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    Value,
-)> {
-    let pod = |spec: Value| json!({"spec": {"template": {"spec": spec}}});
-    vec![
-        (
-            "env var added to the app by name",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(json!({"containers": [{"name": "app", "env": [{"name": "C", "value": "3"}]}]})),
-        ),
-        (
-            "env var changed by name",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(json!({"containers": [{"name": "app", "env": [{"name": "B", "value": "20"}]}]})),
-        ),
-        (
-            "sidecar container added",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(json!({"containers": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}]})),
-        ),
-        (
-            "volume and mount added",
-            "Deployment",
-            "w*",
-            "strategic",
-            pod(json!({"volumes": [{"name": "tmp", "emptyDir": {}}],
-                    "containers": [{"name": "app", "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}]})),
-        ),
-        (
-            "container deleted with $patch: delete",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(json!({"containers": [{"name": "filebeat", "$patch": "delete"}]})),
-        ),
-        (
-            "env var deleted with $patch: delete",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(
-                json!({"containers": [{"name": "app", "env": [{"name": "A", "$patch": "delete"}]}]}),
-            ),
-        ),
-        (
-            "replicas and a label",
-            "Deployment",
-            "*",
-            "strategic",
-            json!({"metadata": {"labels": {"team": "mall"}}, "spec": {"replicas": 5}}),
-        ),
-        (
-            "$patch: replace on a mapping",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(
-                json!({"containers": [{"name": "app", "resources": {"$patch": "replace", "limits": {"cpu": "2"}}}]}),
-            ),
-        ),
-        (
-            "a list without a merge key is replaced",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(json!({"containers": [{"name": "app", "args": ["--port=9090"]}]})),
-        ),
-        (
-            "image pull secret added by name",
-            "Deployment",
-            "web",
-            "strategic",
-            pod(json!({"imagePullSecrets": [{"name": "aliyun-acr"}]})),
-        ),
-        (
-            "service port changed by port",
-            "Service",
-            "web",
-            "strategic",
-            json!({"spec": {"ports": [{"port": 9000, "targetPort": 9001, "name": "admin"}]}}),
-        ),
-        (
-            "json add: annotations",
-            "Service",
-            "*",
-            "json",
-            json!([{"op": "add", "path": "/metadata/annotations", "value": {"team": "mall"}}]),
-        ),
-        (
-            "json replace: replicas",
-            "Deployment",
-            "web",
-            "json",
-            json!([{"op": "replace", "path": "/spec/replicas", "value": 7}]),
-        ),
-        (
-            "json remove: a list index",
-            "Deployment",
-            "web",
-            "json",
-            json!([{"op": "remove", "path": "/spec/template/spec/containers/0/env/1"}]),
-        ),
-        (
-            "json add: end of a list",
-            "Deployment",
-            "web",
-            "json",
-            json!([{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "Z", "value": "26"}}]),
-        ),
-        (
-            "json add: list index 0",
-            "Deployment",
-            "web",
-            "json",
-            json!([{"op": "add", "path": "/spec/template/spec/containers/0/args/0", "value": "--first"}]),
-        ),
-        (
-            "json replace: a field in a list item",
-            "Deployment",
-            "web",
-            "json",
-            json!([{"op": "replace", "path": "/spec/template/spec/containers/1/image", "value": "docker.elastic.co/beats/filebeat:8.16.0"}]),
-        ),
-        (
-            "json move and copy",
-            "Deployment",
-            "web",
-            "json",
-            json!([{"op": "copy", "from": "/metadata/labels/app", "path": "/metadata/labels/copied"},
-                {"op": "move", "from": "/metadata/labels/tier", "path": "/metadata/labels/layer"}]),
-        ),
-    ]
-}
-
+/// Every case under `tests/fixtures/patches/` (see its README): kiln's patched Deployment and
+/// Service equal `expected.yaml`, which is what `kubectl kustomize` makes of the same base and
+/// patch; when kubectl is here, it is asked again, so the fixtures cannot drift from the oracle.
 #[test]
 fn patches_match_kubectl_kustomize() {
-    let Some(kubectl) = tool("kubectl") else {
-        return;
-    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/patches");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 15, "only {} cases", cases.len());
+    let kubectl = tool("kubectl");
     let p = web_project();
     let (code, base, err) = kiln_in(p.path(), &["render", "--stdout"]);
     assert_eq!(code, 0, "{err}");
-    let mut checked = 0;
-    for (what, kind, name, form, patch) in cases() {
+    for case in cases {
+        let what = case.file_name().unwrap().to_string_lossy().to_string();
+        let entry = &docs(&std::fs::read_to_string(case.join("patch.yaml")).unwrap())[0];
+        let expected = docs(&std::fs::read_to_string(case.join("expected.yaml")).unwrap());
         // kiln
-        let values = json!({"patches": [{"target": {"kind": kind, "name": name}, form: patch}]});
-        write(p.path(), "values/services/web.dev.yaml", values.to_string());
+        write(
+            p.path(),
+            "values/services/web.dev.yaml",
+            json!({"patches": [entry]}).to_string(),
+        );
         let (code, ours, err) = kiln_in(p.path(), &["render", "--stdout"]);
         assert_eq!(code, 0, "{what}: {err}");
-        // kustomize, on kiln's unpatched output
-        let k = tempfile::tempdir().unwrap();
-        write(k.path(), "base.yaml", &base);
-        let body = if form == "strategic" {
-            let mut b = patch.clone();
-            let api = if kind == "Service" { "v1" } else { "apps/v1" };
-            b["apiVersion"] = json!(api);
-            b["kind"] = json!(kind);
-            if b.get("metadata").is_none() {
-                b["metadata"] = json!({});
-            }
-            b["metadata"]["name"] = json!("web");
-            b
-        } else {
-            patch.clone()
-        };
-        let kustomization = json!({
-            "resources": ["base.yaml"],
-            "patches": [{"target": {"kind": kind, "name": name.replace('*', ".*")}, "patch": body.to_string()}],
-        });
-        write(k.path(), "kustomization.yaml", kustomization.to_string());
-        let out = std::process::Command::new(&kubectl)
-            .arg("kustomize")
-            .arg(k.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{what}: kustomize: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let theirs = docs(&String::from_utf8(out.stdout).unwrap());
         let ours = docs(&ours);
-        for kind in ["Deployment", "Service"] {
-            let (mut a, mut b) = (object(&ours, kind).clone(), object(&theirs, kind).clone());
-            by_key(&mut a);
-            by_key(&mut b);
-            assert_eq!(a, b, "{what}: {kind} differs from kustomize's");
+        let mut sides = vec![("kiln", ours)];
+        // kustomize, on kiln's unpatched output
+        if let Some(kubectl) = &kubectl {
+            sides.push(("kubectl kustomize", kustomize(kubectl, &base, entry)));
         }
-        checked += 1;
+        for (who, got) in sides {
+            for kind in ["Deployment", "Service"] {
+                let (mut a, mut b) = (object(&got, kind).clone(), object(&expected, kind).clone());
+                by_key(&mut a);
+                by_key(&mut b);
+                assert_eq!(a, b, "{what}: {who}'s {kind} differs from expected.yaml");
+            }
+        }
     }
-    assert!(checked >= 15);
+}
+
+/// `kubectl kustomize` of `base` with the kiln patch `entry` (its target and its `strategic`
+/// or `json` patch) as a kustomize patch.
+fn kustomize(kubectl: &std::path::Path, base: &str, entry: &Value) -> Vec<Value> {
+    let (kind, name) = (
+        entry["target"]["kind"].as_str().unwrap(),
+        entry["target"]["name"].as_str().unwrap(),
+    );
+    let body = if let Some(patch) = entry.get("strategic") {
+        let mut b = patch.clone();
+        b["apiVersion"] = json!(if kind == "Service" { "v1" } else { "apps/v1" });
+        b["kind"] = json!(kind);
+        if b.get("metadata").is_none() {
+            b["metadata"] = json!({});
+        }
+        b["metadata"]["name"] = json!("web");
+        b
+    } else {
+        entry["json"].clone()
+    };
+    let k = tempfile::tempdir().unwrap();
+    write(k.path(), "base.yaml", base);
+    let kustomization = json!({
+        "resources": ["base.yaml"],
+        "patches": [{"target": {"kind": kind, "name": name.replace('*', ".*")}, "patch": body.to_string()}],
+    });
+    write(k.path(), "kustomization.yaml", kustomization.to_string());
+    let out = std::process::Command::new(kubectl)
+        .arg("kustomize")
+        .arg(k.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kustomize: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    docs(&String::from_utf8(out.stdout).unwrap())
 }
 
 #[test]

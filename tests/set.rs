@@ -187,7 +187,8 @@ fn a_new_key_is_added_at_its_mapping_and_on_stays_a_string() {
         read(p, "values/services/api.prod.yaml"),
         "image:\n  tag: \"1.10\"\n"
     );
-    let (_, out, _) = kiln_in(p, &["values", "api", "--env", "prod", "--origin"]);
+    let (code, out, err) = kiln_in(p, &["values", "api", "--env", "prod", "--origin"]);
+    assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("tag: \"1.10\" # values/services/api.prod.yaml:2:8"),
         "{out}"

@@ -304,17 +304,24 @@ fn services_service_accounts_and_bindings_agree_with_kubectl_create() {
 fn stateful_volumes_follow_the_environment_storage_class() {
     let tmp = render_fleet();
     let out = tmp.path().join("out");
+    // The cloud's disk class per cluster: prod runs on Aliyun and on Tencent Cloud, whose
+    // class comes from the values/clusters/ layer.
     for (env, class) in [
         ("dev", "nfs-client"),
         ("test", "nfs-client"),
         ("stage", "alicloud-disk-essd"),
-        ("prod", "alicloud-disk-essd"),
+        ("prod@aliyun-hz-prod", "alicloud-disk-essd"),
+        ("prod@tencent-sh-prod", "cbs"),
     ] {
         for (name, size, mount) in [
             ("redis", "20Gi", "/data"),
             (
                 "mysql",
-                if env == "prod" { "200Gi" } else { "50Gi" },
+                if env.starts_with("prod") {
+                    "200Gi"
+                } else {
+                    "50Gi"
+                },
                 "/var/lib/mysql",
             ),
         ] {

@@ -189,7 +189,7 @@ fn encrypted_layers_merge_right_after_their_plain_twin() {
     let (code, out, err) = f.run(&["values", "api", "--env", "dev", "-f", "extra.sops.yaml"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(value_of(&out, "level"), "(hidden)", "{out}");
-    let (_, out, _) = f.run(&[
+    let (code, out, err) = f.run(&[
         "values",
         "api",
         "--env",
@@ -198,6 +198,7 @@ fn encrypted_layers_merge_right_after_their_plain_twin() {
         "extra.sops.yaml",
         "--show-secrets",
     ]);
+    assert_eq!(code, 0, "{err}");
     assert_eq!(value_of(&out, "level"), "from-f", "{out}");
 }
 
@@ -362,7 +363,8 @@ fn no_output_holds_a_decrypted_value() {
     let (code, out, err) = f.run(&["render", "--stdout"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("greeting: CANARY-greeting-1"), "{out}");
-    let (_, out, _) = f.run(&["values", "api", "--env", "dev", "--show-secrets"]);
+    let (code, out, err) = f.run(&["values", "api", "--env", "dev", "--show-secrets"]);
+    assert_eq!(code, 0, "{err}");
     assert!(out.contains("CANARY-greeting-1"), "{out}");
 
     let mut seen = Vec::new();

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::check::{self, Checked};
-use crate::cli::{CheckArgs, SetFlag};
+use crate::cli::CheckArgs;
 use crate::command::{Output, Pipeline, catalog, exit_code, text_with_parts, upgrade_to};
 use crate::error::Error;
 use crate::manifest::Manifest;
@@ -13,8 +13,8 @@ use crate::render::FileResult;
 use crate::report;
 
 /// Run `kiln check`.
-pub fn run(dir: &Path, args: &CheckArgs, sets: &[SetFlag]) -> Result<Output, Error> {
-    let pipeline = Pipeline::load(dir, &args.values, sets)?;
+pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
+    let pipeline = Pipeline::load(dir, &args.values)?;
     let catalog = catalog(&args.check, Some(&pipeline.project))?;
     let envs = pipeline.select_targets(&args.env, &args.cluster)?;
     let instances = pipeline.instances(&envs, &args.service)?;

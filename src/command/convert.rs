@@ -24,7 +24,7 @@ struct Input {
 }
 
 /// Run `kiln convert`.
-pub fn run(dir: &Path, args: &ConvertArgs) -> Result<Output, Error> {
+pub fn run(args: &ConvertArgs) -> Result<Output, Error> {
     let to = KubeVersion::parse(&args.to)
         .ok_or_else(|| Error::run(format!("`--to {}` is not a version like 1.29", args.to)))?;
     let mut inputs = Vec::new();
@@ -46,12 +46,7 @@ pub fn run(dir: &Path, args: &ConvertArgs) -> Result<Output, Error> {
             });
             continue;
         }
-        let path = if path.is_absolute() {
-            path.clone()
-        } else {
-            dir.join(path)
-        };
-        read_inputs(&path, &mut inputs)?;
+        read_inputs(path, &mut inputs)?;
     }
 
     let results: Vec<(Input, FileResult)> = inputs

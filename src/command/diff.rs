@@ -6,7 +6,7 @@ use std::process::Command as Process;
 
 use rayon::prelude::*;
 
-use crate::cli::{DiffArgs, DiffFormat, SetFlag};
+use crate::cli::{DiffArgs, DiffFormat};
 use crate::command::{Output, Pipeline, RenderedText, text_with_parts};
 use crate::diagnostic::Diagnostic;
 use crate::diff::{self, Object};
@@ -16,8 +16,8 @@ use crate::render::FileResult;
 use crate::yaml::{self, Dialect};
 
 /// Run `kiln diff`.
-pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
-    let pipeline = Pipeline::load(dir, &args.values, sets)?;
+pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
+    let pipeline = Pipeline::load(dir, &args.values)?;
     let envs = &pipeline.project.environments;
     // Environments whose ApplySet is the same at the revision and now: what the revision had and
     // the render no longer has is what the next `kubectl apply --prune --applyset` deletes.
@@ -28,7 +28,6 @@ pub fn run(dir: &Path, args: &DiffArgs, sets: &[SetFlag], color: bool) -> Result
                 &pipeline,
                 rev,
                 &args.values,
-                sets,
                 (&args.env, &args.cluster),
                 &args.service,
             )?;
@@ -416,7 +415,6 @@ fn at_revision(
     pipeline: &Pipeline,
     rev: &str,
     values: &crate::cli::ValueArgs,
-    sets: &[SetFlag],
     (env, cluster): (&[String], &[String]),
     service: &[String],
 ) -> Result<(Vec<Object>, Vec<Object>, Vec<(String, String)>), Error> {
@@ -427,7 +425,7 @@ fn at_revision(
         .iter()
         .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
         .collect();
-    let mut old = Pipeline::load(&old_root, &values, sets).map_err(|e| {
+    let mut old = Pipeline::load(&old_root, &values).map_err(|e| {
         let mut d = e
             .diagnostics()
             .first()
@@ -592,7 +590,7 @@ fn in_peer_set(p: &Pipeline, services: &HashSet<String>) -> bool {
 }
 
 /// Extract the project at `rev` into a temporary folder; returns it and the project root in it.
-fn export(root: &Path, rev: &str) -> Result<(TempDir, PathBuf), Error> {
+fn export(root: &Path, rev: &str) -> Result<(tempfile::TempDir, PathBuf), Error> {
     let git = |args: &[&str]| -> Result<String, Error> {
         let out = Process::new("git")
             .arg("-C")
@@ -660,9 +658,9 @@ fn export(root: &Path, rev: &str) -> Result<(TempDir, PathBuf), Error> {
     Ok((tmp, old_root))
 }
 
-/// A temporary folder removed on drop.
-fn tempdir() -> Result<TempDir, Error> {
-    // Extracting a project is thousands of small files: on tmpfs when there is one.
+/// A temporary folder removed on drop. Extracting a project is thousands of small files: on
+/// tmpfs when there is one.
+fn tempdir() -> Result<tempfile::TempDir, Error> {
     let shm = Path::new("/dev/shm");
     let root = if shm.is_dir() && std::fs::metadata(shm).is_ok_and(|m| !m.permissions().readonly())
     {
@@ -670,27 +668,8 @@ fn tempdir() -> Result<TempDir, Error> {
     } else {
         std::env::temp_dir()
     };
-    let base = root.join(format!(
-        "kiln-diff-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&base).map_err(|e| Error::io("create folder", &base, &e))?;
-    Ok(TempDir(base))
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    tempfile::Builder::new()
+        .prefix("kiln-diff-")
+        .tempdir_in(&root)
+        .map_err(|e| Error::io("create folder", &root, &e))
 }

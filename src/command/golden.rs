@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::cli::{GoldenCommand, SetFlag};
+use crate::cli::GoldenCommand;
 use crate::command::{Output, Pipeline, yaml_of};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
@@ -16,7 +16,7 @@ pub fn in_ci() -> bool {
 }
 
 /// Run `kiln golden ...`.
-pub fn run(dir: &Path, cmd: &GoldenCommand, sets: &[SetFlag]) -> Result<Output, Error> {
+pub fn run(dir: &Path, cmd: &GoldenCommand) -> Result<Output, Error> {
     let GoldenCommand::Update(args) = cmd;
     if in_ci() {
         return Err(Error::Run(
@@ -24,7 +24,7 @@ pub fn run(dir: &Path, cmd: &GoldenCommand, sets: &[SetFlag]) -> Result<Output, 
                 .help("golden files record reviewed output: run `kiln golden update` locally, review `git diff`, and commit"),
         ));
     }
-    let pipeline = Pipeline::load(dir, &args.values, sets)?;
+    let pipeline = Pipeline::load(dir, &args.values)?;
     let envs = pipeline.select_envs(&[])?;
     let instances = pipeline.instances(&envs, &[])?;
     // Golden files hold the golden form: Secret values as digests, ApplySet labels and parents.

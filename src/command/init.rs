@@ -44,7 +44,7 @@ pub fn run(dir: &Path, args: &InitArgs) -> Result<Output, Error> {
     let root = args
         .dir
         .as_ref()
-        .map_or_else(|| dir.to_path_buf(), |d| dir.join(d));
+        .map_or_else(|| dir.to_path_buf(), Clone::clone);
     let files = files();
     let existing: Vec<&str> = files
         .iter()

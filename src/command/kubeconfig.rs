@@ -34,13 +34,7 @@ pub fn run(dir: &Path, args: &KubeconfigArgs) -> Result<Output, Error> {
                 .help("write the kubeconfig to a file with `-o FILE` (created readable by you only), or say `-o -` to print it anyway"),
         ));
     }
-    let no_values = ValueArgs {
-        values_files: Vec::new(),
-        set: Vec::new(),
-        set_string: Vec::new(),
-        set_json: Vec::new(),
-    };
-    let pipeline = Pipeline::load(dir, &no_values, &[])?;
+    let pipeline = Pipeline::load(dir, &ValueArgs::default())?;
     let project = &pipeline.project;
     let clusters: Vec<String> = args.cluster.iter().cloned().collect();
     let targets = pipeline.select_targets(std::slice::from_ref(&args.env), &clusters)?;

@@ -32,22 +32,17 @@ pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
     };
     let mut results: Vec<Checked> = Vec::new();
     for path in &args.paths {
-        let path = if path.as_os_str() == "-" || path.is_absolute() {
-            path.clone()
-        } else {
-            dir.join(path)
-        };
         // A path named on the command line that cannot be read is "could not run" (exit 2);
         // unreadable files found inside a folder are findings of that folder.
         if path.as_os_str() != "-"
-            && let Err(e) = std::fs::metadata(&path)
+            && let Err(e) = std::fs::metadata(path)
         {
             return Err(Error::Run(
                 Diagnostic::error(format!("cannot read `{}`: {e}", path.display()))
                     .help("check the path; `-` reads standard input"),
             ));
         }
-        for input in inputs(&path, &args.paths) {
+        for input in inputs(path, &args.paths) {
             results.extend(check_input(input, version, &catalog, &args.check, &lint));
         }
     }

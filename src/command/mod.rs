@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, SetFlag, ValueArgs};
+use crate::cli::{Cli, Command, ValueArgs};
 use crate::config::Project;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::error::Error;
@@ -46,46 +46,17 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// `-f` files are relative to `-C DIR`, as `git -C` and `make -C` take paths.
-fn from_dir(dir: &Path, values: &ValueArgs) -> ValueArgs {
-    let mut v = values.clone();
-    v.values_files = v.values_files.iter().map(|f| dir.join(f)).collect();
-    v
-}
-
-/// Run the parsed command.
-pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
-    // `-C DIR` means "as if started in DIR", so relative `-f`/`--out` paths are taken from
-    // there too, as `git -C` and `make -C` do.
+/// Run the parsed command (its paths already taken from `-C DIR`, see [`crate::cli::parse`]).
+pub fn run(cli: &Cli, color: bool) -> Result<Output, Error> {
     let dir = cli.directory.clone().unwrap_or_else(|| PathBuf::from("."));
     match &cli.command {
-        Command::Render(args) => {
-            let mut args = args.clone();
-            args.values = from_dir(&dir, &args.values);
-            args.out = args.out.as_ref().map(|o| dir.join(o));
-            render::run(&dir, &args, sets)
-        }
+        Command::Render(args) => render::run(&dir, args),
         Command::Schema(args) => schema::run(&dir, args),
         Command::Templates(cmd) => templates::run(&dir, cmd),
         Command::Lint(args) => lint::run(&dir, args),
-        Command::Diff(args) => {
-            let mut args = args.clone();
-            args.values = from_dir(&dir, &args.values);
-            diff::run(&dir, &args, sets, color)
-        }
-        Command::Golden(cmd) => golden::run(&dir, cmd, sets),
-        Command::Kubeconfig(args) => {
-            let mut args = args.clone();
-            args.token_file = args.token_file.as_ref().map(|f| dir.join(f));
-            args.output = args.output.as_ref().map(|o| {
-                if o.as_os_str() == "-" {
-                    o.clone()
-                } else {
-                    dir.join(o)
-                }
-            });
-            kubeconfig::run(&dir, &args)
-        }
+        Command::Diff(args) => diff::run(&dir, args, color),
+        Command::Golden(cmd) => golden::run(&dir, cmd),
+        Command::Kubeconfig(args) => kubeconfig::run(&dir, args),
         Command::Init(args) => init::run(&dir, args),
         Command::Explain(args) => explain::run(args),
         Command::Completions(args) => {
@@ -102,23 +73,11 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
                 stderr: String::new(),
             })
         }
-        Command::Convert(args) => convert::run(&dir, args),
+        Command::Convert(args) => convert::run(args),
         Command::Schemas(cmd) => schemas::run(&dir, cmd),
-        Command::Check(args) => {
-            let mut args = args.clone();
-            args.values = from_dir(&dir, &args.values);
-            check::run(&dir, &args, sets)
-        }
-        Command::Set(args) => {
-            let mut args = args.clone();
-            args.file = args.file.as_ref().map(|f| dir.join(f));
-            set::run(&dir, &args)
-        }
-        Command::Values(args) => {
-            let mut args = args.clone();
-            args.values = from_dir(&dir, &args.values);
-            values::run(&dir, &args, sets)
-        }
+        Command::Check(args) => check::run(&dir, args),
+        Command::Set(args) => set::run(&dir, args),
+        Command::Values(args) => values::run(&dir, args),
     }
 }
 
@@ -145,14 +104,15 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Load the project at or above `dir` with the command line's value flags.
-    pub fn load(dir: &Path, value_args: &ValueArgs, sets: &[SetFlag]) -> Result<Pipeline, Error> {
+    pub fn load(dir: &Path, value_args: &ValueArgs) -> Result<Pipeline, Error> {
         let mut sources = Sources::default();
         let project = Project::discover(dir, &mut sources)?;
         // A write a killed run left half done (the folder renamed aside) is repaired before
         // anything can fail, whatever the command.
         crate::output::recover(&project.out_dir)?;
         crate::output::recover(&project.golden_dir)?;
-        let overrides = layers::overrides(&value_args.values_files, sets, &mut sources)?;
+        let overrides =
+            layers::overrides(&value_args.values_files, &value_args.sets, &mut sources)?;
         let tree = ValuesTree::load(&project, &mut sources)?;
         let shown = project.relative(&project.templates_dir);
         let templates = Arc::new(Templates::load(Some(&project.templates_dir), &shown)?);

@@ -3,19 +3,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::cli::{RenderArgs, SetFlag};
+use crate::cli::RenderArgs;
 use crate::command::{Output, Pipeline, yaml_of};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::output::{self, Scope};
 
 /// Run `kiln render`.
-pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Error> {
+pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
     if let Some(out) = &args.out {
         // As `Pipeline::load` does for the project's own out/ and golden/.
         output::recover(out)?;
     }
-    let pipeline = Pipeline::load(dir, &args.values, sets)?;
+    let pipeline = Pipeline::load(dir, &args.values)?;
     let envs = pipeline.select_targets(&args.env, &args.cluster)?;
     let instances = pipeline.instances(&envs, &args.service)?;
     let with_env_level = args.service.is_empty();

@@ -46,12 +46,7 @@ fn shown(p: &Path) -> String {
 /// project's `.kiln/schemas`; `None` outside a project without the flag.
 fn cache_dir(dir: &Path, flag: Option<&PathBuf>) -> Result<Option<(PathBuf, String)>, Error> {
     if let Some(p) = flag {
-        let path = if p.is_absolute() {
-            p.clone()
-        } else {
-            dir.join(p)
-        };
-        return Ok(Some((path, shown(p))));
+        return Ok(Some((p.clone(), shown(p))));
     }
     match Project::discover(dir, &mut Sources::default()) {
         Ok(project) => {
@@ -81,17 +76,7 @@ fn import(dir: &Path, args: &SchemasImportArgs) -> Result<Output, Error> {
                 .help("name one with `--schema-cache DIR` (then pass the same flag to `kiln lint`), or run inside a kiln project, whose cache is `.kiln/schemas`"),
         )
     })?;
-    let paths: Vec<PathBuf> = args
-        .paths
-        .iter()
-        .map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                dir.join(p)
-            }
-        })
-        .collect();
+    let paths: Vec<PathBuf> = args.paths.clone();
     let scanned = import::scan(&paths).map_err(Error::run)?;
     if scanned.inputs.is_empty() {
         let mut d = Diagnostic::error(format!(

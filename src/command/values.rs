@@ -5,15 +5,15 @@ use std::path::Path;
 use serde::Serialize;
 use serde_saphyr::Commented;
 
-use crate::cli::{SetFlag, ValuesArgs};
+use crate::cli::ValuesArgs;
 use crate::command::{Output, Pipeline};
 use crate::error::Error;
 use crate::source::Sources;
 use crate::yaml::{self, Node, Value};
 
 /// Run `kiln values`.
-pub fn run(dir: &Path, args: &ValuesArgs, sets: &[SetFlag]) -> Result<Output, Error> {
-    let pipeline = Pipeline::load(dir, &args.values, sets)?;
+pub fn run(dir: &Path, args: &ValuesArgs) -> Result<Output, Error> {
+    let pipeline = Pipeline::load(dir, &args.values)?;
     let clusters: Vec<String> = args.cluster.iter().cloned().collect();
     let envs = pipeline.select_targets(std::slice::from_ref(&args.env), &clusters)?;
     // An environment on several clusters has values per cluster (`values/clusters/<c>.yaml`).

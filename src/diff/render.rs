@@ -1,18 +1,19 @@
 //! Printing a diff: per environment, the changed fields of each object, then a unified diff of
 //! its YAML with word-level highlighting on a terminal (plain text otherwise); or JSON.
 
+use anstyle::{AnsiColor, Style};
 use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
 use super::EnvDiff;
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const CYAN: &str = "\x1b[36m";
-const BOLD: &str = "\x1b[1m";
-const REVERSE: &str = "\x1b[7m";
-const RESET: &str = "\x1b[0m";
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const BOLD: Style = Style::new().bold();
+const REVERSE: Style = Style::new().invert();
+const PLAIN: Style = Style::new();
 
 /// Counts per environment, one line each.
 #[must_use]
@@ -47,9 +48,9 @@ pub fn summary(diffs: &[EnvDiff]) -> String {
 /// The full text report.
 #[must_use]
 pub fn text(diffs: &[EnvDiff], color: bool) -> String {
-    let paint = |code: &str, s: &str| {
+    let paint = |code: Style, s: &str| {
         if color {
-            format!("{code}{s}{RESET}")
+            format!("{code}{s}{code:#}")
         } else {
             s.to_string()
         }
@@ -138,7 +139,7 @@ fn unified(old: &str, new: &str, color: bool) -> String {
             out,
             "{}",
             if color {
-                format!("{CYAN}{header}{RESET}")
+                format!("{CYAN}{header}{CYAN:#}")
             } else {
                 header
             }
@@ -148,22 +149,22 @@ fn unified(old: &str, new: &str, color: bool) -> String {
                 let (sign, code) = match change.tag() {
                     ChangeTag::Delete => ('-', RED),
                     ChangeTag::Insert => ('+', GREEN),
-                    ChangeTag::Equal => (' ', ""),
+                    ChangeTag::Equal => (' ', PLAIN),
                 };
                 out.push_str("    ");
-                if color && !code.is_empty() {
-                    out.push_str(code);
+                if color && code != PLAIN {
+                    let _ = write!(out, "{code}");
                 }
                 out.push(sign);
                 for (emphasized, value) in change.iter_strings_lossy() {
                     if color && emphasized {
-                        let _ = write!(out, "{REVERSE}{value}{RESET}{code}");
+                        let _ = write!(out, "{REVERSE}{value}{REVERSE:#}{code}");
                     } else {
                         out.push_str(&value);
                     }
                 }
-                if color && !code.is_empty() {
-                    out.push_str(RESET);
+                if color && code != PLAIN {
+                    let _ = write!(out, "{code:#}");
                 }
                 if change.missing_newline() {
                     out.push('\n');
