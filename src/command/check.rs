@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::check::{self, Checked};
 use crate::cli::CheckArgs;
-use crate::command::{Output, Pipeline, catalog, exit_code, text_with_parts, upgrade_to};
+use crate::command::{
+    Output, Pipeline, RenderedText, baseline, catalog, exit_code, text_with_parts, upgrade_to,
+};
 use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::render::FileResult;
@@ -83,51 +85,31 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
             if !recorded {
                 return Ok((results, None));
             }
-            let recorded_form = match pipeline.golden_form(ms)? {
-                std::borrow::Cow::Borrowed(_) => rendered,
-                std::borrow::Cow::Owned(form) => text_with_parts(&form)?,
-            };
-            let drifted = !path.as_ref().is_some_and(|p| {
-                std::fs::read_to_string(golden.join(p)).is_ok_and(|g| g == recorded_form.text)
-            });
-            Ok((results, drifted.then_some(recorded_form)))
+            let kept = baseline::differing(&pipeline, (golden, true), ms, Some(rendered))?;
+            Ok((results, kept))
         },
     )?;
-    // Each environment's ApplySet parent, when whole environments were rendered.
-    let parents = if recorded && args.service.is_empty() {
-        pipeline.parent_files(&files)
-    } else {
-        Vec::new()
-    };
     let mut results: Vec<Checked> = Vec::new();
-    let mut changed = Vec::new();
-    let mut unchanged = Vec::new();
-    for f in files {
-        let (r, kept) = f.payload;
-        results.extend(r);
-        match kept {
-            Some(rendered) => changed.push(FileResult {
+    let files: Vec<FileResult<Option<RenderedText>>> = files
+        .into_iter()
+        .map(|f| {
+            let (r, kept) = f.payload;
+            results.extend(r);
+            FileResult {
                 path: f.path,
                 env: f.env,
                 ids: f.ids,
-                payload: rendered,
-            }),
-            None => unchanged.push(f.path),
-        }
-    }
-    for p in parents {
-        let rendered = text_with_parts(&p.payload).map_err(Error::Run)?;
-        if std::fs::read_to_string(golden.join(&p.path)).is_ok_and(|g| g == rendered.text) {
-            unchanged.push(p.path);
-        } else {
-            changed.push(FileResult {
-                path: p.path,
-                env: p.env,
-                ids: p.ids,
-                payload: rendered,
-            });
-        }
-    }
+                payload: kept,
+            }
+        })
+        .collect();
+    // Each environment's ApplySet parent too, when whole environments were rendered.
+    let (changed, unchanged) = baseline::split(
+        &pipeline,
+        golden,
+        files,
+        recorded && args.service.is_empty(),
+    )?;
     let mut results = per_template(results, templates);
     if missing {
         let shown = pipeline.project.relative(golden);

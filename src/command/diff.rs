@@ -7,6 +7,7 @@ use std::process::Command as Process;
 use rayon::prelude::*;
 
 use crate::cli::{DiffArgs, DiffFormat};
+use crate::command::baseline::{self, Baseline};
 use crate::command::{Output, Pipeline, RenderedText, text_with_parts};
 use crate::diagnostic::Diagnostic;
 use crate::diff::{self, Object};
@@ -22,11 +23,11 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
     // Environments whose ApplySet is the same at the revision and now: what the revision had and
     // the render no longer has is what the next `kubectl apply --prune --applyset` deletes.
     let mut prunes: Vec<(String, String)> = Vec::new();
-    let (old, new) = match args.against.as_deref().and_then(|a| a.strip_prefix("git:")) {
-        Some(rev) => {
+    let (old, new) = match Baseline::from_against(&pipeline, dir, args.against.as_deref())? {
+        Baseline::Git(rev) => {
             let (old, new, p) = at_revision(
                 &pipeline,
-                rev,
+                &rev,
                 &args.values,
                 (&args.env, &args.cluster),
                 &args.service,
@@ -34,31 +35,11 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
             prunes = p;
             (old, new)
         }
-        None => {
-            let (target, shown) = match args.against.as_deref() {
-                None => {
-                    let golden = &pipeline.project.golden_dir;
-                    if !golden.is_dir() {
-                        return Err(Error::Run(
-                            Diagnostic::error(format!("there is no `{}` to compare with", pipeline.project.relative(golden)))
-                                .help("create it with `kiln golden update`, or compare with `--against DIR` or `--against git:REF`"),
-                        ));
-                    }
-                    (golden.clone(), pipeline.project.relative(golden))
-                }
-                Some(against) => {
-                    let d = dir.join(against);
-                    if !d.is_dir() {
-                        return Err(Error::run(format!(
-                            "`--against {against}`: no such folder (use `git:REF` for a revision)"
-                        )));
-                    }
-                    (d, against.to_string())
-                }
-            };
-            // golden/ holds the golden form (Secret digests, ApplySet labels and parents): the
-            // render is compared in that form, and golden/ must not hold plaintext.
-            let golden = same_dir(&target, &pipeline.project.golden_dir);
+        Baseline::Folder {
+            dir: target,
+            shown,
+            golden,
+        } => {
             // Files identical to the folder's are dropped on the render's worker threads, so only
             // the few that differ are kept in memory.
             let envs_sel = pipeline.select_targets(&args.env, &args.cluster)?;
@@ -69,46 +50,15 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
                 &instance_list,
                 args.service.is_empty(),
                 &|ms: &[crate::manifest::Manifest]| {
-                    let r = if golden {
-                        text_with_parts(&pipeline.golden_form(ms)?)?
-                    } else {
-                        text_with_parts(ms)?
-                    };
-                    let same = ms.first().is_some_and(|m| {
-                        std::fs::read_to_string(target.join(m.out_file()))
-                            .is_ok_and(|t| t == r.text)
-                    });
-                    Ok((!same).then_some(r))
+                    baseline::differing(&pipeline, (&target, golden), ms, None)
                 },
             )?;
-            let mut files = Vec::new();
-            let mut unchanged = Vec::new();
-            if golden && args.service.is_empty() {
-                for p in pipeline.parent_files(&rendered) {
-                    let r = text_with_parts(&p.payload).map_err(Error::Run)?;
-                    if std::fs::read_to_string(target.join(&p.path)).is_ok_and(|t| t == r.text) {
-                        unchanged.push(p.path);
-                    } else {
-                        files.push(FileResult {
-                            path: p.path,
-                            env: p.env,
-                            ids: p.ids,
-                            payload: r,
-                        });
-                    }
-                }
-            }
-            for f in rendered {
-                match f.payload {
-                    Some(r) => files.push(FileResult {
-                        path: f.path,
-                        env: f.env,
-                        ids: f.ids,
-                        payload: r,
-                    }),
-                    None => unchanged.push(f.path),
-                }
-            }
+            let (files, unchanged) = baseline::split(
+                &pipeline,
+                &target,
+                rendered,
+                golden && args.service.is_empty(),
+            )?;
             against_dir(
                 &files,
                 &unchanged,
@@ -303,14 +253,6 @@ fn line_of(dir: &Path, source: &str, id: &ResourceId, path: &str) -> Option<(u32
         node.get(key)?.key_loc
     };
     Some((at.line, at.col))
-}
-
-/// Whether two paths name the same folder.
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
 }
 
 /// The objects of files that differ between two renders.

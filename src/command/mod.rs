@@ -3,6 +3,7 @@
 //! `cli -> config -> values -> render -> manifest`: [`Pipeline::run`] takes the parsed flags and
 //! returns the rendered manifests; each command then writes, prints or checks them.
 
+pub mod baseline;
 pub mod check;
 pub mod convert;
 pub mod diff;
