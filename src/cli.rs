@@ -240,9 +240,9 @@ pub enum FailOn {
     Warning,
 }
 
-/// `kiln check`.
-#[derive(Debug, Clone, Args)]
-pub struct CheckArgs {
+/// Which render targets and services a command covers (every one when none is given).
+#[derive(Debug, Clone, Default, Args)]
+pub struct Only {
     /// Only these environments (repeatable).
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
@@ -254,6 +254,13 @@ pub struct CheckArgs {
     /// Only these services (repeatable).
     #[arg(short, long = "service", value_name = "SERVICE")]
     pub service: Vec<String>,
+}
+
+/// `kiln check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub only: Only,
 
     #[command(flatten)]
     pub values: ValueArgs,
@@ -285,17 +292,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "DIR|git:REF")]
     pub against: Option<String>,
 
-    /// Only environments (repeatable).
-    #[arg(short, long = "env", value_name = "ENV")]
-    pub env: Vec<String>,
-
-    /// Only environments on these clusters (repeatable; with `--env`, both must match).
-    #[arg(long = "cluster", value_name = "CLUSTER")]
-    pub cluster: Vec<String>,
-
-    /// Only services (repeatable).
-    #[arg(short, long = "service", value_name = "SERVICE")]
-    pub service: Vec<String>,
+    #[command(flatten)]
+    pub only: Only,
 
     /// Print only the counts per environment.
     #[arg(long)]
@@ -483,17 +481,8 @@ pub struct ValueArgs {
 /// `kiln render`.
 #[derive(Debug, Clone, Args)]
 pub struct RenderArgs {
-    /// Only these environments (repeatable).
-    #[arg(short, long = "env", value_name = "ENV")]
-    pub env: Vec<String>,
-
-    /// Only environments on these clusters (repeatable; with `--env`, both must match).
-    #[arg(long = "cluster", value_name = "CLUSTER")]
-    pub cluster: Vec<String>,
-
-    /// Only these services (repeatable).
-    #[arg(short, long = "service", value_name = "SERVICE")]
-    pub service: Vec<String>,
+    #[command(flatten)]
+    pub only: Only,
 
     /// Write here instead of the project's out/ folder.
     #[arg(short, long, value_name = "DIR", conflicts_with = "stdout")]

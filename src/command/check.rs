@@ -18,8 +18,8 @@ use crate::report;
 pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
     let pipeline = Pipeline::load(dir, &args.values)?;
     let catalog = catalog(&args.check, Some(&pipeline.project))?;
-    let envs = pipeline.select_targets(&args.env, &args.cluster)?;
-    let instances = pipeline.instances(&envs, &args.service)?;
+    let envs = pipeline.select_targets(&args.only.env, &args.only.cluster)?;
+    let instances = pipeline.instances(&envs, &args.only.service)?;
     let out_name = pipeline.project.relative(&pipeline.project.out_dir);
     let options = check::Options {
         skip_missing_schemas: args.check.skip_missing_schemas,
@@ -44,7 +44,7 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
     let files = pipeline.render(
         &envs,
         &instances,
-        args.service.is_empty(),
+        args.only.service.is_empty(),
         &|ms: &[Manifest]| {
             let rendered = text_with_parts(ms)?;
             let (path, version) = match ms.first() {
@@ -108,7 +108,7 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
         &pipeline,
         golden,
         files,
-        recorded && args.service.is_empty(),
+        recorded && args.only.service.is_empty(),
     )?;
     let mut results = per_template(results, templates);
     if missing {
@@ -134,9 +134,9 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
             &|folder: &str| {
                 pipeline
                     .project
-                    .folder_selected(folder, &args.env, &args.cluster)
+                    .folder_selected(folder, &args.only.env, &args.only.cluster)
             },
-            &args.service,
+            &args.only.service,
             &names,
             true,
         )?;

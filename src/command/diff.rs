@@ -29,8 +29,8 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
                 &pipeline,
                 &rev,
                 &args.values,
-                (&args.env, &args.cluster),
-                &args.service,
+                (&args.only.env, &args.only.cluster),
+                &args.only.service,
             )?;
             prunes = p;
             (old, new)
@@ -42,13 +42,13 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
         } => {
             // Files identical to the folder's are dropped on the render's worker threads, so only
             // the few that differ are kept in memory.
-            let envs_sel = pipeline.select_targets(&args.env, &args.cluster)?;
-            let instance_list = pipeline.instances(&envs_sel, &args.service)?;
+            let envs_sel = pipeline.select_targets(&args.only.env, &args.only.cluster)?;
+            let instance_list = pipeline.instances(&envs_sel, &args.only.service)?;
             let instances: Vec<String> = instance_list.iter().map(|i| i.name.clone()).collect();
             let rendered = pipeline.render(
                 &envs_sel,
                 &instance_list,
-                args.service.is_empty(),
+                args.only.service.is_empty(),
                 &|ms: &[crate::manifest::Manifest]| {
                     baseline::differing(&pipeline, (&target, golden), ms, None)
                 },
@@ -57,7 +57,7 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
                 &pipeline,
                 &target,
                 rendered,
-                golden && args.service.is_empty(),
+                golden && args.only.service.is_empty(),
             )?;
             against_dir(
                 &files,
@@ -68,16 +68,16 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
                 &|folder: &str| {
                     pipeline
                         .project
-                        .folder_selected(folder, &args.env, &args.cluster)
+                        .folder_selected(folder, &args.only.env, &args.only.cluster)
                 },
-                &args.service,
+                &args.only.service,
                 &instances,
                 golden,
             )?
         }
     };
     let selected: Vec<String> = pipeline
-        .select_targets(&args.env, &args.cluster)?
+        .select_targets(&args.only.env, &args.only.cluster)?
         .into_iter()
         .map(|i| envs[i].folder.clone())
         .collect();

@@ -16,9 +16,9 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
         output::recover(out)?;
     }
     let pipeline = Pipeline::load(dir, &args.values)?;
-    let envs = pipeline.select_targets(&args.env, &args.cluster)?;
-    let instances = pipeline.instances(&envs, &args.service)?;
-    let with_env_level = args.service.is_empty();
+    let envs = pipeline.select_targets(&args.only.env, &args.only.cluster)?;
+    let instances = pipeline.instances(&envs, &args.only.service)?;
+    let with_env_level = args.only.service.is_empty();
     if args.stdout {
         let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, true))?;
         let text: String = files.into_iter().map(|f| f.payload).collect();
@@ -49,9 +49,9 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
             .help("golden files keep Secret values as digests, never the values: record them with `kiln golden update`"),
         ));
     }
-    let scope = if !args.service.is_empty() {
+    let scope = if !args.only.service.is_empty() {
         Scope::Files
-    } else if args.env.is_empty() && args.cluster.is_empty() {
+    } else if args.only.env.is_empty() && args.only.cluster.is_empty() {
         Scope::All
     } else {
         Scope::Envs(
