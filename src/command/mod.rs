@@ -3,6 +3,7 @@
 //! `cli -> config -> values -> render -> manifest`: [`Pipeline::run`] takes the parsed flags and
 //! returns the rendered manifests; each command then writes, prints or checks them.
 
+pub mod adopt;
 pub mod check;
 pub mod convert;
 pub mod diff;
@@ -103,6 +104,12 @@ pub fn run(cli: &Cli, sets: &[SetFlag], color: bool) -> Result<Output, Error> {
             })
         }
         Command::Convert(args) => convert::run(&dir, args),
+        Command::Adopt(args) => {
+            let mut args = args.clone();
+            args.dir = dir.join(&args.dir);
+            args.to = args.to.as_ref().map(|t| dir.join(t));
+            adopt::run(&args)
+        }
         Command::Schemas(cmd) => schemas::run(&dir, cmd),
         Command::Check(args) => {
             let mut args = args.clone();

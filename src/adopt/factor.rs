@@ -1,0 +1,384 @@
+//! Factoring: the instances whose objects have the same shape become one template set, the
+//! anti-unification of their objects. A leaf equal in every instance stays in the template; a
+//! leaf that is the instance's name, namespace or environment (or text around them) becomes an
+//! expression; every other difference is a hole, a value named from its key path. A set with one
+//! instance is that instance's objects kept verbatim.
+
+use std::fmt::Write as _;
+
+use indexmap::IndexMap;
+
+use crate::source::Loc;
+use crate::yaml::{Node, Value};
+
+/// What a template leaf can refer to besides values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ctx {
+    /// The service (instance) name.
+    pub service: String,
+    /// The environment name.
+    pub env: String,
+    /// The environment's namespace.
+    pub namespace: String,
+}
+
+/// A piece of an abstracted string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Part {
+    Lit(String),
+    Service,
+    Namespace,
+    Env,
+}
+
+/// A template tree.
+#[derive(Debug, Clone)]
+pub enum Tmpl {
+    /// A scalar written as is.
+    Lit(Node),
+    /// A Jinja expression (without braces).
+    Expr(String),
+    /// A value: the index of a [`Hole`].
+    Hole(usize),
+    /// A mapping.
+    Map(Vec<(String, Tmpl)>),
+    /// A sequence.
+    Seq(Vec<Tmpl>),
+}
+
+/// A leaf or subtree that differs between the instances of a set.
+#[derive(Debug, Clone)]
+pub struct Hole {
+    /// Key path words (map keys; list items by their `name` or index).
+    pub path: Vec<String>,
+    /// The value in each member, in member order.
+    pub values: Vec<Node>,
+    /// The values name, once named.
+    pub name: String,
+}
+
+/// Text that Jinja would read as a tag opener: never left in a template as literal text.
+fn has_jinja(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Split `s` around whole-word occurrences of the context's names.
+fn abstract_str(s: &str, ctx: &Ctx) -> Vec<Part> {
+    let mut parts = vec![Part::Lit(s.to_string())];
+    let names = [
+        (ctx.service.as_str(), Part::Service),
+        (ctx.namespace.as_str(), Part::Namespace),
+        (ctx.env.as_str(), Part::Env),
+    ];
+    for (name, part) in names {
+        if name.len() < 2 {
+            continue;
+        }
+        let mut next = Vec::new();
+        for p in parts {
+            let Part::Lit(text) = p else {
+                next.push(p);
+                continue;
+            };
+            let mut rest = text.as_str();
+            let mut done = String::new();
+            while let Some(i) = rest.find(name) {
+                let before = rest[..i].chars().last().or_else(|| done.chars().last());
+                let after = rest[i + name.len()..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+                if word(before) || word(after) {
+                    done.push_str(&rest[..i + name.len()]);
+                } else {
+                    done.push_str(&rest[..i]);
+                    if !done.is_empty() {
+                        next.push(Part::Lit(std::mem::take(&mut done)));
+                    }
+                    next.push(part.clone());
+                }
+                rest = &rest[i + name.len()..];
+            }
+            done.push_str(rest);
+            if !done.is_empty() {
+                next.push(Part::Lit(done));
+            }
+        }
+        parts = next;
+    }
+    parts
+}
+
+/// `t` as a Jinja string literal: quotes, backslashes and control characters escaped, and the
+/// braces too, so no `{{`, `{%` or `}}` appears in the template text.
+fn jinja_string(t: &str) -> String {
+    let mut out = String::from("\"");
+    for c in t.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || c == '{' || c == '}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The expression for abstracted parts.
+fn expr_of(parts: &[Part]) -> String {
+    let pieces: Vec<String> = parts
+        .iter()
+        .map(|p| match p {
+            Part::Service => "service.name".to_string(),
+            Part::Namespace => "env.namespace".to_string(),
+            Part::Env => "env.name".to_string(),
+            Part::Lit(t) => jinja_string(t),
+        })
+        .collect();
+    pieces.join(" ~ ")
+}
+
+/// Anti-unify the nodes of every member at one place.
+pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut Vec<Hole>) -> Tmpl {
+    let first = nodes[0];
+    match &first.value {
+        Value::Map(m0) => {
+            let same_keys = nodes.iter().all(|n| match &n.value {
+                Value::Map(m) => m.len() == m0.len() && m0.keys().all(|k| m.contains_key(k)),
+                _ => false,
+            });
+            if same_keys {
+                let mut out = Vec::new();
+                for k in m0.keys() {
+                    let children: Vec<&Node> = nodes.iter().filter_map(|n| n.get(k)).collect();
+                    path.push(k.clone());
+                    out.push((k.clone(), unify(&children, ctxs, path, holes)));
+                    path.pop();
+                }
+                return Tmpl::Map(out);
+            }
+        }
+        Value::Seq(s0) => {
+            let same_len = nodes
+                .iter()
+                .all(|n| matches!(&n.value, Value::Seq(s) if s.len() == s0.len()));
+            if same_len {
+                let mut out = Vec::new();
+                for i in 0..s0.len() {
+                    let children: Vec<&Node> = nodes
+                        .iter()
+                        .filter_map(|n| match &n.value {
+                            Value::Seq(s) => s.get(i),
+                            _ => None,
+                        })
+                        .collect();
+                    let named = children[0]
+                        .get_str("name")
+                        .filter(|n| children.iter().all(|c| c.get_str("name") == Some(n)));
+                    path.push(named.map_or_else(|| i.to_string(), str::to_string));
+                    out.push(unify(&children, ctxs, path, holes));
+                    path.pop();
+                }
+                return Tmpl::Seq(out);
+            }
+        }
+        Value::Str(_) => {
+            let abstracted: Vec<Vec<Part>> = nodes
+                .iter()
+                .zip(ctxs)
+                .map(|(n, c)| match &n.value {
+                    Value::Str(s) => abstract_str(s, c),
+                    _ => Vec::new(),
+                })
+                .collect();
+            if abstracted.iter().all(|a| !a.is_empty() && *a == abstracted[0]) {
+                return match abstracted[0].as_slice() {
+                    [Part::Lit(s)] if !has_jinja(s) => Tmpl::Lit(plain(first)),
+                    parts => Tmpl::Expr(expr_of(parts)),
+                };
+            }
+        }
+        _ => {
+            if nodes.iter().all(|n| n.value == first.value) {
+                return Tmpl::Lit(plain(first));
+            }
+        }
+    }
+    holes.push(Hole {
+        path: path.clone(),
+        values: nodes.iter().map(|n| plain(n)).collect(),
+        name: String::new(),
+    });
+    Tmpl::Hole(holes.len() - 1)
+}
+
+/// A copy of `node` with no locations (so equal values compare equal).
+#[must_use]
+pub fn plain(node: &Node) -> Node {
+    let value = match &node.value {
+        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), plain(v))).collect()),
+        Value::Seq(s) => Value::Seq(s.iter().map(plain).collect()),
+        v => v.clone(),
+    };
+    Node::new(value, Loc::default())
+}
+
+/// Values names the built-in `_env` templates or kiln itself read: a hole never takes one.
+const RESERVED: [&str; 11] = [
+    "template",
+    "enabled",
+    "patches",
+    "variants",
+    "eureka",
+    "expose",
+    "ingressNginx",
+    "logging",
+    "teams",
+    "namespace",
+    "service",
+];
+
+/// `["spec", "template", "app", "image"]`'s last `n` words as a camelCase identifier.
+fn camel(words: &[String]) -> String {
+    let mut out = String::new();
+    for w in words {
+        for piece in w.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let mut cs = piece.chars();
+            if let Some(c) = cs.next() {
+                if out.is_empty() {
+                    out.push(c.to_ascii_lowercase());
+                } else {
+                    out.push(c.to_ascii_uppercase());
+                }
+                out.extend(cs);
+            }
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'v');
+    }
+    out
+}
+
+/// Name every hole from its key path: the shortest path suffix no other hole of the set shares.
+pub fn name_holes(holes: &mut [Hole], taken: &[String]) {
+    let mut len: Vec<usize> = vec![1; holes.len()];
+    loop {
+        let names: Vec<String> = holes
+            .iter()
+            .zip(&len)
+            .map(|(h, l)| {
+                let from = h.path.len().saturating_sub(*l);
+                camel(&h.path[from..])
+            })
+            .collect();
+        let mut changed = false;
+        for i in 0..holes.len() {
+            let clash = RESERVED.contains(&names[i].as_str())
+                || taken.contains(&names[i])
+                || names.iter().enumerate().any(|(j, n)| j != i && *n == names[i]);
+            if clash && len[i] <= holes[i].path.len() {
+                len[i] += 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            let mut used: Vec<String> = taken.to_vec();
+            for (h, n) in holes.iter_mut().zip(names) {
+                let mut name = n.clone();
+                let mut k = 2;
+                while RESERVED.contains(&name.as_str()) || used.contains(&name) {
+                    name = format!("{n}{k}");
+                    k += 1;
+                }
+                used.push(name.clone());
+                h.name = name;
+            }
+            return;
+        }
+    }
+}
+
+/// The YAML text of a template tree, with `{{ ... }}` where expressions and holes are.
+pub fn template_text(t: &Tmpl, holes: &[Hole]) -> Result<String, String> {
+    let mut exprs = Vec::new();
+    let node = placeholders(t, holes, &mut exprs);
+    let mut text = crate::yaml::emit(&node)?;
+    for (i, e) in exprs.iter().enumerate().rev() {
+        text = text.replace(&marker(i), &format!("{{{{ {e} }}}}"));
+    }
+    Ok(text)
+}
+
+fn marker(i: usize) -> String {
+    format!("kiln-adopt-{i:07}-x")
+}
+
+fn placeholders(t: &Tmpl, holes: &[Hole], exprs: &mut Vec<String>) -> Node {
+    let value = match t {
+        Tmpl::Lit(n) => return n.clone(),
+        Tmpl::Expr(e) => {
+            exprs.push(e.clone());
+            Value::Str(marker(exprs.len() - 1))
+        }
+        Tmpl::Hole(i) => {
+            let h = &holes[*i];
+            let nullable = h.values.iter().any(|v| v.value == Value::Null);
+            exprs.push(if nullable {
+                format!("values.{} | default(none)", h.name)
+            } else {
+                format!("values.{}", h.name)
+            });
+            Value::Str(marker(exprs.len() - 1))
+        }
+        Tmpl::Map(m) => {
+            let mut out = IndexMap::new();
+            for (k, v) in m {
+                out.insert(k.clone(), placeholders(v, holes, exprs));
+            }
+            Value::Map(out)
+        }
+        Tmpl::Seq(s) => Value::Seq(s.iter().map(|v| placeholders(v, holes, exprs)).collect()),
+    };
+    Node::new(value, Loc::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{Dialect, parse_unlocated};
+
+    fn ctx(s: &str, e: &str) -> Ctx {
+        Ctx {
+            service: s.into(),
+            env: e.into(),
+            namespace: e.into(),
+        }
+    }
+
+    #[test]
+    fn names_and_namespaces_become_expressions_at_word_bounds() {
+        let parts = abstract_str("logs-dev for svc-1, not devx {\"", &ctx("svc-1", "dev"));
+        assert_eq!(
+            expr_of(&parts),
+            r#""logs-" ~ env.namespace ~ " for " ~ service.name ~ ", not devx \u007b\"""#
+        );
+        assert_eq!(abstract_str("latest", &ctx("a", "test")), vec![Part::Lit("latest".into())]);
+    }
+
+    #[test]
+    fn differing_leaves_become_named_holes() {
+        let a = parse_unlocated("spec: {replicas: 1, name: aa, image: x}", Dialect::Kube).unwrap();
+        let b = parse_unlocated("spec: {replicas: 3, name: bb, image: x}", Dialect::Kube).unwrap();
+        let mut holes = Vec::new();
+        let t = unify(&[&a, &b], &[ctx("aa", "dev"), ctx("bb", "dev")], &mut Vec::new(), &mut holes);
+        name_holes(&mut holes, &[]);
+        assert_eq!(holes.len(), 1);
+        let text = template_text(&t, &holes).unwrap();
+        assert_eq!(text, "spec:\n  replicas: {{ values.replicas }}\n  name: {{ service.name }}\n  image: x\n");
+    }
+}
