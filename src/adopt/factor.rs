@@ -195,7 +195,10 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
                     _ => Vec::new(),
                 })
                 .collect();
-            if abstracted.iter().all(|a| !a.is_empty() && *a == abstracted[0]) {
+            if abstracted
+                .iter()
+                .all(|a| !a.is_empty() && *a == abstracted[0])
+            {
                 return match abstracted[0].as_slice() {
                     [Part::Lit(s)] if !has_jinja(s) => Tmpl::Lit(plain(first)),
                     parts => Tmpl::Expr(expr_of(parts)),
@@ -247,6 +250,14 @@ fn camel(words: &[String]) -> String {
     let mut out = String::new();
     for w in words {
         for piece in w.split(|c: char| !c.is_ascii_alphanumeric()) {
+            // `SPRING_DATASOURCE_URL` reads as `springDatasourceUrl`.
+            let lower;
+            let piece = if piece.chars().any(|c| c.is_ascii_lowercase()) {
+                piece
+            } else {
+                lower = piece.to_ascii_lowercase();
+                &lower
+            };
             let mut cs = piece.chars();
             if let Some(c) = cs.next() {
                 if out.is_empty() {
@@ -280,7 +291,10 @@ pub fn name_holes(holes: &mut [Hole], taken: &[String]) {
         for i in 0..holes.len() {
             let clash = RESERVED.contains(&names[i].as_str())
                 || taken.contains(&names[i])
-                || names.iter().enumerate().any(|(j, n)| j != i && *n == names[i]);
+                || names
+                    .iter()
+                    .enumerate()
+                    .any(|(j, n)| j != i && *n == names[i]);
             if clash && len[i] <= holes[i].path.len() {
                 len[i] += 1;
                 changed = true;
@@ -367,7 +381,10 @@ mod tests {
             expr_of(&parts),
             r#""logs-" ~ env.namespace ~ " for " ~ service.name ~ ", not devx \u007b\"""#
         );
-        assert_eq!(abstract_str("latest", &ctx("a", "test")), vec![Part::Lit("latest".into())]);
+        assert_eq!(
+            abstract_str("latest", &ctx("a", "test")),
+            vec![Part::Lit("latest".into())]
+        );
     }
 
     #[test]
@@ -375,10 +392,18 @@ mod tests {
         let a = parse_unlocated("spec: {replicas: 1, name: aa, image: x}", Dialect::Kube).unwrap();
         let b = parse_unlocated("spec: {replicas: 3, name: bb, image: x}", Dialect::Kube).unwrap();
         let mut holes = Vec::new();
-        let t = unify(&[&a, &b], &[ctx("aa", "dev"), ctx("bb", "dev")], &mut Vec::new(), &mut holes);
+        let t = unify(
+            &[&a, &b],
+            &[ctx("aa", "dev"), ctx("bb", "dev")],
+            &mut Vec::new(),
+            &mut holes,
+        );
         name_holes(&mut holes, &[]);
         assert_eq!(holes.len(), 1);
         let text = template_text(&t, &holes).unwrap();
-        assert_eq!(text, "spec:\n  replicas: {{ values.replicas }}\n  name: {{ service.name }}\n  image: x\n");
+        assert_eq!(
+            text,
+            "spec:\n  replicas: {{ values.replicas }}\n  name: {{ service.name }}\n  image: x\n"
+        );
     }
 }

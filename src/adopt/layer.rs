@@ -73,7 +73,9 @@ pub fn layer(members: &[Member], envs: &[String]) -> Layers {
         let put = |layer: &mut IndexMap<String, Node>, canon: &str| {
             layer.insert((*key).to_string(), node_of[canon].clone());
         };
-        let d = mode(at.values().map(String::as_str)).unwrap_or_default().to_string();
+        let d = mode(at.values().map(String::as_str))
+            .unwrap_or_default()
+            .to_string();
         if at.values().all(|v| *v == d) {
             put(&mut out.defaults, &d);
             continue;
@@ -181,8 +183,14 @@ mod tests {
 
     fn member(s: &str, e: &str, replicas: i64, image: &str) -> Member {
         let mut values = IndexMap::new();
-        values.insert("replicas".into(), Node::new(Value::Int(replicas), Loc::default()));
-        values.insert("image".into(), Node::new(Value::Str(image.into()), Loc::default()));
+        values.insert(
+            "replicas".into(),
+            Node::new(Value::Int(replicas), Loc::default()),
+        );
+        values.insert(
+            "image".into(),
+            Node::new(Value::Str(image.into()), Loc::default()),
+        );
         Member {
             service: s.into(),
             env: e.into(),

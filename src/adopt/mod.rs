@@ -139,7 +139,10 @@ fn slot(o: &Object, ctx: &Ctx) -> String {
         Some(n) if *n == ctx.namespace => "\u{2}".to_string(),
         Some(n) => n.clone(),
     };
-    format!("{}|{}|{}|{}", o.id.api_version, o.id.kind, ns, abstract_name)
+    format!(
+        "{}|{}|{}|{}",
+        o.id.api_version, o.id.kind, ns, abstract_name
+    )
 }
 
 /// A member of a set: one instance in one environment.
@@ -282,7 +285,10 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
                     .service_envs
                     .entry(((*s).to_string(), e.clone()))
                     .or_default()
-                    .insert("enabled".into(), Node::new(Value::Bool(false), Loc::default()));
+                    .insert(
+                        "enabled".into(),
+                        Node::new(Value::Bool(false), Loc::default()),
+                    );
             }
         }
     }

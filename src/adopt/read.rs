@@ -138,9 +138,11 @@ fn read_env(folder: &str, path: &Path, root: &Path) -> Result<EnvInput, Vec<Diag
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) => {
-                problems.push(Diagnostic::error(format!("cannot read `{shown}`: {e}")).help(
-                    "adopt reads UTF-8 YAML manifests; move other files out of the folder",
-                ));
+                problems.push(
+                    Diagnostic::error(format!("cannot read `{shown}`: {e}")).help(
+                        "adopt reads UTF-8 YAML manifests; move other files out of the folder",
+                    ),
+                );
                 continue;
             }
         };
@@ -200,7 +202,10 @@ fn read_env(folder: &str, path: &Path, root: &Path) -> Result<EnvInput, Vec<Diag
 
 fn line_of(text: &str, offset: usize, same_file: bool) -> String {
     if same_file {
-        format!(" at line {}", text[..offset.min(text.len())].matches('\n').count() + 1)
+        format!(
+            " at line {}",
+            text[..offset.min(text.len())].matches('\n').count() + 1
+        )
     } else {
         String::new()
     }
@@ -213,14 +218,19 @@ fn object_of(d: &Document) -> Result<Node, Diagnostic> {
         Ok(n) => Err(located(
             d,
             None,
-            &format!("a Kubernetes object must be a mapping, not a {}", n.type_name()),
+            &format!(
+                "a Kubernetes object must be a mapping, not a {}",
+                n.type_name()
+            ),
             "this document",
         )
         .help("adopt reads Kubernetes manifests: move other files out of the folder")),
         Err(e) => {
             let start = d.offset + e.offset.unwrap_or(0);
-            Err(located(d, Some(start), &format!("not valid YAML: {e}"), "here")
-                .help("fix the YAML (or move the file out of the folder) and run adopt again"))
+            Err(
+                located(d, Some(start), &format!("not valid YAML: {e}"), "here")
+                    .help("fix the YAML (or move the file out of the folder) and run adopt again"),
+            )
         }
     }
 }
@@ -255,7 +265,11 @@ fn main_namespace(objects: &[Object]) -> Option<String> {
 }
 
 /// The labels that name an object's instance, strongest first.
-const INSTANCE_LABELS: [&str; 3] = ["app.kubernetes.io/instance", "app", "app.kubernetes.io/name"];
+const INSTANCE_LABELS: [&str; 3] = [
+    "app.kubernetes.io/instance",
+    "app",
+    "app.kubernetes.io/name",
+];
 
 fn label_instance(doc: &Node) -> Option<String> {
     let labels = doc.get("metadata")?.get("labels")?;

@@ -40,8 +40,10 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         && read::dns_label(e) != *e
     {
         return Err(Error::Run(
-            Diagnostic::error(format!("`--env {e}` is not a DNS label"))
-                .help(format!("environment names are lowercase letters, digits and `-`: `--env {}`", read::dns_label(e))),
+            Diagnostic::error(format!("`--env {e}` is not a DNS label")).help(format!(
+                "environment names are lowercase letters, digits and `-`: `--env {}`",
+                read::dns_label(e)
+            )),
         ));
     }
     if !args.dir.is_dir() {
@@ -171,7 +173,11 @@ fn report(r: &adopt::Report, to: &Path) -> String {
             set.services,
             set.objects,
             set.values,
-            if set.instances == 1 { " (verbatim)" } else { "" }
+            if set.instances == 1 {
+                " (verbatim)"
+            } else {
+                ""
+            }
         );
     }
     let pct = |a: usize, b: usize| if b == 0 { 0 } else { a * 100 / b };
