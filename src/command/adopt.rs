@@ -180,7 +180,7 @@ fn report(r: &adopt::Report, to: &Path) -> String {
             }
         );
     }
-    let pct = |a: usize, b: usize| if b == 0 { 0 } else { a * 100 / b };
+    let pct = |a: usize, b: usize| (a * 100).checked_div(b).unwrap_or(0);
     let _ = writeln!(
         s,
         "values: {} lines ({} bytes); input: {} lines ({} bytes); values + templates are {}% of the input's bytes",
