@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{self, kiln, kiln_in};
+use crate::support::{self, Kiln, kiln, kiln_in};
 
 /// Every object under `dir/<env>/` (or `dir` itself for `env`), as JSON values, per folder.
 fn objects(dir: &Path, flat_env: Option<&str>) -> BTreeMap<String, Vec<serde_json::Value>> {
@@ -78,7 +78,51 @@ fn round_trip(input: &Path, flat_env: Option<&str>, to: &Path) -> String {
     assert_eq!(out.0, 0, "{}{}", out.1, out.2);
     assert!(out.1.contains("round trip: exact"), "{}", out.1);
     let rendered = to.join("out");
-    let r = kiln_in(to, &["render", "--out", rendered.to_str().unwrap()]);
+    // Secret values are in `*.sops.yaml` twins, in plaintext: encrypted with the real sops and
+    // age first, kiln renders the project as a user's would be.
+    let twins: Vec<_> = walkdir::WalkDir::new(to.join("values"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.to_string_lossy().ends_with(".sops.yaml"))
+        .collect();
+    let mut render = Kiln::new(&["render", "--out", rendered.to_str().unwrap()]).project(to);
+    if !twins.is_empty() {
+        let Some(sops) = support::require(support::sops()) else {
+            return out.1;
+        };
+        let Some(keygen) = support::tool("age-keygen") else {
+            return out.1;
+        };
+        let key = to.join("age.txt");
+        let o = Command::new(keygen).arg("-o").arg(&key).output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        let public = std::fs::read_to_string(&key)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+            .unwrap();
+        support::write(
+            to,
+            ".sops.yaml",
+            format!("creation_rules:\n  - path_regex: \\.sops\\.ya?ml$\n    age: {public}\n"),
+        );
+        for t in &twins {
+            let o = Command::new(&sops)
+                .args(["--encrypt", "--in-place"])
+                .arg(t)
+                .current_dir(to)
+                .env("HOME", to)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "sops --encrypt {}: {o:?}", t.display());
+        }
+        render = render
+            .env("KILN_SOPS", sops.to_str().unwrap())
+            .env("SOPS_AGE_KEY_FILE", key.to_str().unwrap())
+            .env("SOPS_AGE_KEY", "")
+            .env("HOME", to.to_str().unwrap());
+    }
+    let r = render.run();
     assert_eq!(r.0, 0, "{}", r.2);
     let mut input_objects = objects(input, flat_env);
     // ApplySet parents and member labels become the `applyset:` setting (golden/ only).
@@ -299,6 +343,10 @@ fn tricky_values_round_trip() {
         (
             "in/prod/a.yaml",
             &cm("alpha", "  level: warn\n").replace("NS", "prod"),
+        ),
+        (
+            "in/prod/s.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: alpha-db, namespace: prod, labels: {app: alpha}}\nstringData: {DB_URL: 'mysql://app:Sup3rS3cret@db:3306/x', level: same}\n",
         ),
         (
             "in/prod/c.yaml",

@@ -55,6 +55,8 @@ pub struct Hole {
     pub values: Vec<Node>,
     /// The values name, once named.
     pub name: String,
+    /// It holds a secret (it goes to a `*.sops.yaml` twin, never into a template).
+    pub secret: bool,
 }
 
 /// Text that Jinja would read as a tag opener: never left in a template as literal text.
@@ -142,9 +144,35 @@ fn expr_of(parts: &[Part]) -> String {
     pieces.join(" ~ ")
 }
 
+/// Whether the leaf at `path` (the object's kind first) holds a secret that a template must
+/// never spell: Secret `data`/`stringData`, a secret-looking key, a `{name: DB_PASSWORD, value}`
+/// variable, a URL with a password.
+fn secret_leaf(path: &[String], node: &Node) -> bool {
+    let Value::Str(text) = &node.value else {
+        return false;
+    };
+    let n = path.len();
+    (path.first().is_some_and(|k| k == "secret")
+        && path
+            .get(1)
+            .is_some_and(|k| k == "data" || k == "stringData"))
+        || path.last().is_some_and(|k| crate::secret::is_secret_key(k))
+        || (n >= 2 && path[n - 1] == "value" && crate::secret::is_secret_key(&path[n - 2]))
+        || crate::secret::mask_url_password(text).is_some()
+}
+
 /// Anti-unify the nodes of every member at one place.
 pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut Vec<Hole>) -> Tmpl {
     let first = nodes[0];
+    if nodes.iter().any(|n| secret_leaf(path, n)) {
+        holes.push(Hole {
+            path: path.clone(),
+            values: nodes.iter().map(|n| plain(n)).collect(),
+            name: String::new(),
+            secret: true,
+        });
+        return Tmpl::Hole(holes.len() - 1);
+    }
     match &first.value {
         Value::Map(m0) => {
             let same_keys = nodes.iter().all(|n| match &n.value {
@@ -215,6 +243,7 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
         path: path.clone(),
         values: nodes.iter().map(|n| plain(n)).collect(),
         name: String::new(),
+        secret: false,
     });
     Tmpl::Hole(holes.len() - 1)
 }

@@ -96,30 +96,29 @@ pub fn layer(members: &[Member], envs: &[String]) -> Layers {
                 let mut vs = all.iter().map(|(_, v)| v);
                 vs.next().is_none_or(|f| vs.all(|v| v == f))
             });
-            let service_decides = services.iter().all(|s| {
-                let all = by_service(s);
-                let mut vs = all.iter().map(|(_, v)| v);
-                vs.next().is_none_or(|f| vs.all(|v| v == f))
-            });
-            if env_decides {
+            if env_decides && services.len() > 1 {
                 for e in envs {
                     if let Some((_, v)) = by_env(e).first() {
                         put(out.envs.entry(e.clone()).or_default(), v);
                     }
                 }
-            } else if service_decides {
-                for s in &services {
-                    if let Some((_, v)) = by_service(s).first() {
-                        put(out.services.entry((*s).to_string()).or_default(), v);
+                continue;
+            }
+            // Per service: its own file when it keeps the value in every environment, else
+            // one file per environment.
+            for s in &services {
+                let all = by_service(s);
+                let first = all[0].1;
+                if all.iter().all(|(_, v)| *v == first) {
+                    put(out.services.entry((*s).to_string()).or_default(), first);
+                } else {
+                    for ((_, e), v) in all {
+                        let layer = out
+                            .service_envs
+                            .entry(((*s).to_string(), (*e).to_string()))
+                            .or_default();
+                        put(layer, v);
                     }
-                }
-            } else {
-                for ((s, e), v) in &at {
-                    let layer = out
-                        .service_envs
-                        .entry(((*s).to_string(), (*e).to_string()))
-                        .or_default();
-                    put(layer, v);
                 }
             }
             continue;

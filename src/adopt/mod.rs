@@ -11,7 +11,7 @@ pub mod factor;
 pub mod layer;
 pub mod read;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
 
@@ -67,8 +67,10 @@ pub struct Report {
     pub applyset_parents: usize,
     /// Secret values that are digests (`sha256:...`, golden files): they cannot be reversed.
     pub digests: usize,
-    /// Values whose key or content looks like a secret (kept in the values files named).
+    /// Values whose key or content looks like a secret, as `file: key` (never the value).
     pub secret_values: Vec<String>,
+    /// The `*.sops.yaml` files written in plaintext, to encrypt.
+    pub secret_files: Vec<String>,
 }
 
 /// The project, as files (path relative to the project root -> text), and the report.
@@ -76,6 +78,9 @@ pub struct Report {
 pub struct Adopted {
     /// Every file to write.
     pub files: BTreeMap<String, String>,
+    /// The values files as the proof renders them: each secret value in its plain layer, where
+    /// `files` has it in the `*.sops.yaml` twin (which kiln reads only once sops encrypted it).
+    pub proof: BTreeMap<String, String>,
     /// What was done.
     pub report: Report,
     /// The input objects each environment's render must reproduce (ApplySet labels and parents
@@ -190,9 +195,9 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
     let mut files = BTreeMap::new();
     let mut set_names: Vec<String> = Vec::new();
     let mut members_values: Vec<layer::Member> = Vec::new();
+    let mut secret_holes: BTreeSet<String> = BTreeSet::new();
     for members in shapes.values() {
-        let services: std::collections::BTreeSet<&str> =
-            members.iter().map(|m| m.ctx.service.as_str()).collect();
+        let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
         let mut name = if services.len() == 1 {
             members[0].ctx.service.clone()
         } else {
@@ -231,6 +236,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             }
         }
         factor::name_holes(&mut holes, &[]);
+        secret_holes.extend(holes.iter().filter(|h| h.secret).map(|h| h.name.clone()));
         let mut used: Vec<String> = Vec::new();
         for (kind, t) in &slots {
             let mut file = format!("{kind}.yaml.j2");
@@ -292,7 +298,8 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             }
         }
     }
-    write_values(&layers, &mut files, &mut report)?;
+    let mut proof = BTreeMap::new();
+    write_values(&layers, &mut files, &mut proof, &mut report, &secret_holes)?;
     // kiln.yaml
     let mut kiln = String::from(
         "# Written by `kiln adopt`: one environment per input folder.\nenvironments:\n",
@@ -324,6 +331,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
     let expected = envs.into_iter().map(|e| (e.name, e.objects)).collect();
     Ok(Adopted {
         files,
+        proof,
         report,
         expected,
     })
@@ -347,32 +355,75 @@ fn values_text(values: &IndexMap<String, Node>) -> Result<String, String> {
     crate::yaml::emit(&node)
 }
 
+/// Whether a value must not sit in a plain values file: its key looks like a secret, or
+/// `secret.rs` finds a secret inside it (a `{name: DB_PASSWORD, value}` variable, a URL
+/// password, ...).
+fn is_secret(key: &str, value: &Node, secret_holes: &BTreeSet<String>) -> bool {
+    if matches!(
+        value.value,
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    ) {
+        return false;
+    }
+    secret_holes.contains(key)
+        || crate::secret::is_secret_key(key)
+        || !crate::secret::secrets_in(value).is_empty()
+}
+
 fn write_values(
     layers: &layer::Layers,
     files: &mut BTreeMap<String, String>,
+    proof: &mut BTreeMap<String, String>,
     report: &mut Report,
+    secret_holes: &BTreeSet<String>,
 ) -> Result<(), String> {
-    let mut put = |path: String, values: &IndexMap<String, Node>| -> Result<(), String> {
+    // Defaults, environments and services may have an encrypted twin (`x.sops.yaml`, merged
+    // right after `x.yaml`): their secret values go there, in plaintext, for `sops encrypt`. A
+    // service-in-environment file has no twin: its secret values stay and are reported.
+    let mut put = |path: String,
+                   values: &IndexMap<String, Node>,
+                   twin: bool|
+     -> Result<(), String> {
+        let (secret, plain): (IndexMap<String, Node>, IndexMap<String, Node>) = values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .partition(|(k, v)| is_secret(k, v, secret_holes));
         let text = values_text(values)?;
-        report.values_bytes += text.len();
-        report.values_lines += text.lines().count();
-        for (k, v) in values {
-            if crate::secret::is_secret_key(k) || !crate::secret::secrets_in(v).is_empty() {
-                report.secret_values.push(format!("{path}: {k}"));
-            }
+        for k in secret.keys() {
+            report.secret_values.push(format!("{path}: {k}"));
         }
-        files.insert(path, text);
+        if twin && !secret.is_empty() {
+            let sops = path.replace(".yaml", ".sops.yaml");
+            report.secret_files.push(sops.clone());
+            let plain_text = values_text(&plain)?;
+            report.values_bytes += plain_text.len();
+            report.values_lines += plain_text.lines().count();
+            files.insert(path.clone(), plain_text);
+            files.insert(
+                sops.clone(),
+                format!(
+                    "# Written by `kiln adopt` IN PLAINTEXT: encrypt before committing,\n# sops encrypt --in-place {sops}\n{}",
+                    values_text(&secret)?
+                ),
+            );
+            proof.insert(path, text);
+        } else {
+            report.values_bytes += text.len();
+            report.values_lines += text.lines().count();
+            files.insert(path.clone(), text.clone());
+            proof.insert(path, text);
+        }
         Ok(())
     };
-    put("values/defaults.yaml".into(), &layers.defaults)?;
+    put("values/defaults.yaml".into(), &layers.defaults, true)?;
     for (e, v) in &layers.envs {
-        put(format!("values/envs/{e}.yaml"), v)?;
+        put(format!("values/envs/{e}.yaml"), v, true)?;
     }
     for (s, v) in &layers.services {
-        put(format!("values/services/{s}.yaml"), v)?;
+        put(format!("values/services/{s}.yaml"), v, true)?;
     }
     for ((s, e), v) in &layers.service_envs {
-        put(format!("values/services/{s}.{e}.yaml"), v)?;
+        put(format!("values/services/{s}.{e}.yaml"), v, false)?;
     }
     Ok(())
 }

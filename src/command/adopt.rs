@@ -56,7 +56,16 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
     let adopted = adopt::adopt(envs, args.kube_version.as_deref())
         .map_err(|e| Error::run(format!("cannot write YAML: {e}")))?;
     let staging = staging_dir(&to)?;
-    let proven = write(&staging, &adopted).and_then(|()| prove(&staging, &adopted));
+    // The proof renders the values files with every secret in its plain layer; then the
+    // secret values move to their `*.sops.yaml` twins (plaintext, for `sops encrypt`).
+    let proof_files = adopted
+        .files
+        .iter()
+        .filter(|(p, _)| !p.ends_with(".sops.yaml"))
+        .map(|(p, t)| (p, adopted.proof.get(p).unwrap_or(t)));
+    let proven = write(&staging, proof_files)
+        .and_then(|()| prove(&staging, &adopted))
+        .and_then(|d| write(&staging, adopted.files.iter()).map(|()| d));
     let diffs = match proven {
         Ok(d) => d,
         Err(e) => {
@@ -101,8 +110,11 @@ fn staging_dir(to: &Path) -> Result<PathBuf, Error> {
     Ok(staging)
 }
 
-fn write(root: &Path, adopted: &Adopted) -> Result<(), Error> {
-    for (rel, text) in &adopted.files {
+fn write<'a>(
+    root: &Path,
+    files: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Result<(), Error> {
+    for (rel, text) in files {
         let path = root.join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, &e))?;
@@ -212,11 +224,20 @@ fn report(r: &adopt::Report, to: &Path) -> String {
     if !r.secret_values.is_empty() {
         let _ = writeln!(
             s,
-            "secret-looking values ({}), to move into a `*.sops.yaml` beside each file and encrypt with sops:",
+            "secret-looking values ({}, by file and key; the values are not shown):",
             r.secret_values.len()
         );
         for v in &r.secret_values {
             let _ = writeln!(s, "  {v}");
+        }
+    }
+    if !r.secret_files.is_empty() {
+        let _ = writeln!(
+            s,
+            "written IN PLAINTEXT, encrypt each before committing (`sops encrypt --in-place FILE`, with a creation rule in `.sops.yaml`); kiln refuses them until then:"
+        );
+        for f in &r.secret_files {
+            let _ = writeln!(s, "  {f}");
         }
     }
     s.push_str("comments and key order of the input are not kept\n");
