@@ -51,8 +51,11 @@ pub enum Tmpl {
 pub struct Hole {
     /// Key path words (map keys; list items by their `name` or index).
     pub path: Vec<String>,
-    /// The value in each member, in member order.
-    pub values: Vec<Node>,
+    /// The value in each member, in member order; `None` where the member takes the default.
+    pub values: Vec<Option<Node>>,
+    /// The expression most members have here, when few differ: the template falls back to it
+    /// and only the others get a value.
+    pub default: Option<String>,
     /// The values name, once named.
     pub name: String,
     /// It holds a secret (it goes to a `*.sops.yaml` twin, never into a template).
@@ -167,7 +170,8 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
     if nodes.iter().any(|n| secret_leaf(path, n)) {
         holes.push(Hole {
             path: path.clone(),
-            values: nodes.iter().map(|n| plain(n)).collect(),
+            values: nodes.iter().map(|n| Some(plain(n))).collect(),
+            default: None,
             name: String::new(),
             secret: true,
         });
@@ -239,13 +243,66 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
             }
         }
     }
+    let (default, values) = match majority(nodes, ctxs) {
+        Some((expr, usual)) => (
+            Some(expr),
+            nodes
+                .iter()
+                .zip(usual)
+                .map(|(n, u)| (!u).then(|| plain(n)))
+                .collect(),
+        ),
+        None => (None, nodes.iter().map(|n| Some(plain(n))).collect()),
+    };
     holes.push(Hole {
         path: path.clone(),
-        values: nodes.iter().map(|n| plain(n)).collect(),
+        values,
+        default,
         name: String::new(),
         secret: false,
     });
     Tmpl::Hole(holes.len() - 1)
+}
+
+/// When at least three quarters of the members agree on a value a template can spell (text
+/// around the names, a number, a boolean, an empty collection), that expression and which
+/// members have it.
+fn majority(nodes: &[&Node], ctxs: &[Ctx]) -> Option<(String, Vec<bool>)> {
+    let keys: Vec<(String, Option<String>)> = nodes
+        .iter()
+        .zip(ctxs)
+        .map(|(n, c)| match &n.value {
+            Value::Str(s) => {
+                let parts = abstract_str(s, c);
+                (format!("{parts:?}"), Some(expr_of(&parts)))
+            }
+            Value::Int(i) => (format!("i{i}"), Some(i.to_string())),
+            Value::Bool(b) => (format!("b{b}"), Some(b.to_string())),
+            Value::Map(m) if m.is_empty() => ("{}".into(), Some("{}".into())),
+            Value::Seq(q) if q.is_empty() => ("[]".into(), Some("[]".into())),
+            _ => (serde_json::to_string(n).unwrap_or_default(), None),
+        })
+        .collect();
+    let mut count: IndexMap<&str, usize> = IndexMap::new();
+    for (k, _) in &keys {
+        *count.entry(k.as_str()).or_default() += 1;
+    }
+    let (best, size) = count.into_iter().max_by_key(|(_, c)| *c)?;
+    let outliers = nodes.len() - size;
+    if size < 2 || outliers == 0 || outliers * 4 > nodes.len() {
+        return None;
+    }
+    let usual: Vec<bool> = keys.iter().map(|(k, _)| k == best).collect();
+    // An outlier `null` would delete the key in its layer and so take the default.
+    if nodes
+        .iter()
+        .zip(&usual)
+        .any(|(n, u)| !u && n.value == Value::Null)
+    {
+        return None;
+    }
+    let expr = keys.iter().find(|(k, _)| k == best)?.1.clone()?;
+    Some((expr, usual))
 }
 
 /// A copy of `node` with no locations (so equal values compare equal).
@@ -370,8 +427,10 @@ fn placeholders(t: &Tmpl, holes: &[Hole], exprs: &mut Vec<String>) -> Node {
         }
         Tmpl::Hole(i) => {
             let h = &holes[*i];
-            let nullable = h.values.iter().any(|v| v.value == Value::Null);
-            exprs.push(if nullable {
+            let nullable = h.values.iter().flatten().any(|v| v.value == Value::Null);
+            exprs.push(if let Some(d) = &h.default {
+                format!("values.{} | default({d})", h.name)
+            } else if nullable {
                 format!("values.{} | default(none)", h.name)
             } else {
                 format!("values.{}", h.name)
@@ -433,6 +492,31 @@ mod tests {
         assert_eq!(
             text,
             "spec:\n  replicas: {{ values.replicas }}\n  name: {{ service.name }}\n  image: x\n"
+        );
+    }
+
+    #[test]
+    fn a_few_outliers_get_values_and_the_rest_the_default() {
+        let docs: Vec<Node> = ["aa", "bb", "cc", "dd"]
+            .iter()
+            .map(|s| {
+                let label = if *s == "dd" { "shared" } else { s };
+                parse_unlocated(&format!("labels: {{name: {label}}}"), Dialect::Kube).unwrap()
+            })
+            .collect();
+        let nodes: Vec<&Node> = docs.iter().collect();
+        let ctxs: Vec<Ctx> = ["aa", "bb", "cc", "dd"]
+            .iter()
+            .map(|s| ctx(s, "dev"))
+            .collect();
+        let mut holes = Vec::new();
+        let t = unify(&nodes, &ctxs, &mut Vec::new(), &mut holes);
+        name_holes(&mut holes, &[]);
+        assert_eq!(holes[0].values.iter().filter(|v| v.is_some()).count(), 1);
+        let text = template_text(&t, &holes).unwrap();
+        assert_eq!(
+            text,
+            "labels:\n  name: {{ values.name | default(service.name) }}\n"
         );
     }
 }

@@ -7,7 +7,7 @@
 //! Maps deep-merge across layers (lists and scalars replace), so a value that is a mapping is
 //! written in exactly one layer per instance: merging two would add keys the input never had.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use indexmap::IndexMap;
 
@@ -49,7 +49,7 @@ fn mode<'a>(vals: impl Iterator<Item = &'a str>) -> Option<&'a str> {
 
 /// Layer the values of every member.
 #[must_use]
-pub fn layer(members: &[Member], envs: &[String]) -> Layers {
+pub fn layer(members: &[Member], envs: &[String], sparse: &BTreeSet<String>) -> Layers {
     let mut out = Layers::default();
     let mut keys: IndexMap<&str, ()> = IndexMap::new();
     for m in members {
@@ -76,7 +76,8 @@ pub fn layer(members: &[Member], envs: &[String]) -> Layers {
         let d = mode(at.values().map(String::as_str))
             .unwrap_or_default()
             .to_string();
-        if at.values().all(|v| *v == d) {
+        let is_sparse = sparse.contains(*key);
+        if !is_sparse && at.values().all(|v| *v == d) {
             put(&mut out.defaults, &d);
             continue;
         }
@@ -88,7 +89,7 @@ pub fn layer(members: &[Member], envs: &[String]) -> Layers {
         };
         let mut services: Vec<&str> = at.keys().map(|(s, _)| *s).collect();
         services.dedup();
-        if has_map {
+        if has_map || is_sparse {
             // One layer per instance: the environment when it decides, else the service, else
             // both together.
             let env_decides = envs.iter().all(|e| {
@@ -96,7 +97,7 @@ pub fn layer(members: &[Member], envs: &[String]) -> Layers {
                 let mut vs = all.iter().map(|(_, v)| v);
                 vs.next().is_none_or(|f| vs.all(|v| v == f))
             });
-            if env_decides && services.len() > 1 {
+            if env_decides && services.len() > 1 && !is_sparse {
                 for e in envs {
                     if let Some((_, v)) = by_env(e).first() {
                         put(out.envs.entry(e.clone()).or_default(), v);
@@ -205,7 +206,7 @@ mod tests {
             members.push(member(s, "dev", 1, s));
             members.push(member(s, "prod", if s == "a" { 5 } else { 3 }, s));
         }
-        let l = layer(&members, &envs);
+        let l = layer(&members, &envs, &BTreeSet::new());
         assert_eq!(l.defaults["replicas"].value, Value::Int(1));
         assert_eq!(l.envs["prod"]["replicas"].value, Value::Int(3));
         assert_eq!(l.services["b"]["image"].value, Value::Str("b".into()));

@@ -196,6 +196,8 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
     let mut set_names: Vec<String> = Vec::new();
     let mut members_values: Vec<layer::Member> = Vec::new();
     let mut secret_holes: BTreeSet<String> = BTreeSet::new();
+    // Values some members must not have (they take the template's default).
+    let mut sparse: BTreeSet<String> = BTreeSet::new();
     for members in shapes.values() {
         let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
         let mut name = if services.len() == 1 {
@@ -267,7 +269,14 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
                 Node::new(Value::Str(name.clone()), Loc::default()),
             );
             for h in &holes {
-                values.insert(h.name.clone(), h.values[i].clone());
+                match &h.values[i] {
+                    Some(v) => {
+                        values.insert(h.name.clone(), v.clone());
+                    }
+                    None => {
+                        sparse.insert(h.name.clone());
+                    }
+                }
             }
             members_values.push(layer::Member {
                 service: m.ctx.service.clone(),
@@ -277,7 +286,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
         }
     }
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
-    let mut layers = layer::layer(&members_values, &env_names);
+    let mut layers = layer::layer(&members_values, &env_names, &sparse);
     // A service missing from an environment is switched off there.
     let mut services: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in &members_values {
