@@ -278,17 +278,99 @@ fn label_instance(doc: &Node) -> Option<String> {
         .find_map(|l| labels.get_str(l).map(str::to_string))
 }
 
-/// Give every object its instance: the label that names it, else the instance whose name its
-/// own name extends (`order-service-filebeat` belongs to `order-service`), else its own name.
-/// The environment's namespace as a name (a `Namespace` object) is the instance `namespace`, so
-/// it is one service across environments.
+/// The pod template of a workload (`spec.template`, or a CronJob's `spec.jobTemplate.spec.template`).
+fn pod_template(doc: &Node) -> Option<&Node> {
+    let spec = doc.get("spec")?;
+    spec.get("template")
+        .or_else(|| spec.get("jobTemplate")?.get("spec")?.get("template"))
+}
+
+/// The names of the ConfigMaps and Secrets a pod template reads (volumes, `envFrom`, `env`).
+fn referenced(template: &Node, out: &mut Vec<String>) {
+    fn walk(n: &Node, out: &mut Vec<String>) {
+        match &n.value {
+            Value::Map(m) => {
+                for (k, v) in m {
+                    let name = match k.as_str() {
+                        "configMap" | "configMapRef" | "configMapKeyRef" | "secretRef"
+                        | "secretKeyRef" => v.get_str("name"),
+                        "secret" => v.get_str("secretName"),
+                        _ => None,
+                    };
+                    if let Some(name) = name {
+                        out.push(name.to_string());
+                    }
+                    walk(v, out);
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    walk(template, out);
+}
+
+/// Whether a Service's selector picks the pods of `template`.
+fn selects(service: &Node, template: &Node) -> bool {
+    let Some(Value::Map(selector)) = service
+        .get("spec")
+        .and_then(|s| s.get("selector"))
+        .map(|s| &s.value)
+    else {
+        return false;
+    };
+    let labels = template.get("metadata").and_then(|m| m.get("labels"));
+    !selector.is_empty()
+        && selector.iter().all(|(k, v)| {
+            labels
+                .and_then(|l| l.get(k))
+                .is_some_and(|l| l.value == v.value)
+        })
+}
+
+/// Give every object its instance: the label that names it; else the workload that reads it
+/// (a ConfigMap or Secret in its volumes or environment) or whose pods it selects (a Service);
+/// else the instance whose name its own name extends (`order-service-filebeat` belongs to
+/// `order-service`); else its own name. The environment's namespace as a name (a `Namespace`
+/// object) is the instance `namespace`, so it is one service across environments.
 fn assign_instances(objects: &mut [Object], namespace: &str) {
     let labelled: Vec<Option<String>> = objects.iter().map(|o| label_instance(&o.doc)).collect();
     let mut known: Vec<String> = labelled.iter().flatten().cloned().collect();
     known.sort();
     known.dedup();
-    for (o, l) in objects.iter_mut().zip(labelled) {
-        let key = l.unwrap_or_else(|| {
+    // Workloads: their instance (label, else name) and pod template.
+    let workloads: Vec<(String, &Node)> = objects
+        .iter()
+        .zip(&labelled)
+        .filter_map(|(o, l)| {
+            let t = pod_template(&o.doc)?;
+            Some((l.clone().unwrap_or_else(|| o.id.name.clone()), t))
+        })
+        .collect();
+    known.extend(workloads.iter().map(|(i, _)| i.clone()));
+    known.sort();
+    known.dedup();
+    let mut reader: HashMap<String, String> = HashMap::new();
+    for (instance, t) in &workloads {
+        let mut names = Vec::new();
+        referenced(t, &mut names);
+        for n in names {
+            reader.entry(n).or_insert_with(|| instance.clone());
+        }
+    }
+    let by_use: Vec<Option<String>> = objects
+        .iter()
+        .map(|o| match o.id.kind.as_str() {
+            "ConfigMap" | "Secret" => reader.get(&o.id.name).cloned(),
+            "Service" => workloads
+                .iter()
+                .find(|(_, t)| selects(&o.doc, t))
+                .map(|(i, _)| i.clone()),
+            _ => None,
+        })
+        .collect();
+    for ((o, l), used) in objects.iter_mut().zip(labelled).zip(by_use) {
+        let key = l.or(used).unwrap_or_else(|| {
             known
                 .iter()
                 .filter(|k| {
@@ -320,5 +402,37 @@ mod tests {
         assert_eq!(env_name("prod@aliyun-hz-prod"), "prod-aliyun-hz-prod");
         assert_eq!(dns_label("My_App.v2"), "my-app-v2");
         assert_eq!(dns_label("--"), "x");
+    }
+
+    fn object(text: &str) -> Object {
+        let doc = crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Kube).unwrap();
+        Object {
+            id: ResourceId::of(&doc).unwrap(),
+            doc,
+            instance: String::new(),
+        }
+    }
+
+    #[test]
+    fn what_a_workload_reads_or_selects_belongs_to_it() {
+        let mut objects = vec![
+            object(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {template: {metadata: {labels: {tier: web}}, spec: {volumes: [{name: c, configMap: {name: site-conf}}], containers: [{name: a, envFrom: [{secretRef: {name: creds}}]}]}}}",
+            ),
+            object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site-conf}"),
+            object("apiVersion: v1\nkind: Secret\nmetadata: {name: creds}"),
+            object(
+                "apiVersion: v1\nkind: Service\nmetadata: {name: front}\nspec: {selector: {tier: web}}",
+            ),
+            object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-extra}"),
+            object("apiVersion: v1\nkind: Namespace\nmetadata: {name: dev}"),
+            object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}"),
+        ];
+        assign_instances(&mut objects, "dev");
+        let got: Vec<&str> = objects.iter().map(|o| o.instance.as_str()).collect();
+        assert_eq!(
+            got,
+            ["web", "web", "web", "web", "web", "namespace", "other"]
+        );
     }
 }
