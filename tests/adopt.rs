@@ -179,7 +179,7 @@ fn the_bundled_fleet_rendered_round_trips() {
             "adopt: bundled fleet values {adopted} lines vs bundled values/ {bundled} lines\n"
         ),
     );
-    assert!(adopted < bundled * 10, "{adopted} vs {bundled}");
+    assert!(adopted < bundled * 4, "{adopted} vs {bundled}");
 }
 
 #[test]

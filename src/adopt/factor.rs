@@ -40,6 +40,9 @@ pub enum Tmpl {
     Expr(String),
     /// A value: the index of a [`Hole`].
     Hole(usize),
+    /// A mapping entry or list item only some instances have: the [`Hole`] holding it, written
+    /// inside `{% if values.x is defined %}`.
+    Optional(usize),
     /// A mapping.
     Map(Vec<(String, Tmpl)>),
     /// A sequence.
@@ -193,6 +196,16 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
                 }
                 return Tmpl::Map(out);
             }
+            let keyed: Option<Vec<Vec<(String, &Node)>>> = nodes
+                .iter()
+                .map(|n| match &n.value {
+                    Value::Map(m) => Some(m.iter().map(|(k, v)| (k.clone(), v)).collect()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(t) = keyed.and_then(|k| unify_keyed(&k, false, ctxs, path, holes)) {
+                return t;
+            }
         }
         Value::Seq(s0) => {
             let same_len = nodes
@@ -216,6 +229,11 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
                     path.pop();
                 }
                 return Tmpl::Seq(out);
+            }
+            if let Some(t) =
+                named_items(nodes).and_then(|k| unify_keyed(&k, true, ctxs, path, holes))
+            {
+                return t;
             }
         }
         Value::Str(_) => {
@@ -262,6 +280,117 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
         secret: false,
     });
     Tmpl::Hole(holes.len() - 1)
+}
+
+/// Each member's list items by their `name`, when every item is a mapping with a unique
+/// string `name`.
+fn named_items<'a>(nodes: &[&'a Node]) -> Option<Vec<Vec<(String, &'a Node)>>> {
+    nodes
+        .iter()
+        .map(|n| {
+            let Value::Seq(items) = &n.value else {
+                return None;
+            };
+            let mut out: Vec<(String, &Node)> = Vec::new();
+            for i in items {
+                let name = i.get_str("name")?;
+                if out.iter().any(|(k, _)| k == name) {
+                    return None;
+                }
+                out.push((name.to_string(), i));
+            }
+            Some(out)
+        })
+        .collect()
+}
+
+/// The keys of every member in one order each member's own order follows (`ordered`: lists),
+/// or `None` when two members disagree on an order.
+fn union_order(keyed: &[Vec<(String, &Node)>], ordered: bool) -> Option<Vec<String>> {
+    let mut union: Vec<String> = Vec::new();
+    for list in keyed {
+        let mut last: Option<usize> = None;
+        for (k, _) in list {
+            match union.iter().position(|u| u == k) {
+                Some(i) => {
+                    if ordered && last.is_some_and(|l| i <= l) {
+                        return None;
+                    }
+                    last = Some(i);
+                }
+                None => {
+                    let at = if ordered {
+                        last.map_or(0, |l| l + 1)
+                    } else {
+                        union.len()
+                    };
+                    union.insert(at, k.clone());
+                    last = Some(at);
+                }
+            }
+        }
+    }
+    Some(union)
+}
+
+/// Unify mappings with different keys, or lists of named items of different lengths: what
+/// every member has is unified; what only some have is an optional value. `None` when that
+/// cannot reproduce every member (no element they all have, an order they disagree on, a
+/// `null` that a values layer would read as "delete").
+fn unify_keyed(
+    keyed: &[Vec<(String, &Node)>],
+    is_seq: bool,
+    ctxs: &[Ctx],
+    path: &mut Vec<String>,
+    holes: &mut Vec<Hole>,
+) -> Option<Tmpl> {
+    let union = union_order(keyed, is_seq)?;
+    let at = |list: &[(String, &'_ Node)], k: &str| -> Option<Node> {
+        list.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, n)| (*n).clone())
+    };
+    let column = |k: &str| -> Vec<Option<Node>> { keyed.iter().map(|l| at(l, k)).collect() };
+    let mut common = 0;
+    for k in &union {
+        let col = column(k);
+        if col.iter().all(Option::is_some) {
+            common += 1;
+        } else if col.iter().flatten().any(|n| n.value == Value::Null) {
+            return None;
+        }
+    }
+    if common == 0 {
+        return None;
+    }
+    let mut items: Vec<(String, Tmpl)> = Vec::new();
+    for k in &union {
+        let col = column(k);
+        path.push(k.clone());
+        let t = if col.iter().all(Option::is_some) {
+            let children: Vec<Node> = col.into_iter().flatten().collect();
+            let refs: Vec<&Node> = children.iter().collect();
+            unify(&refs, ctxs, path, holes)
+        } else {
+            holes.push(Hole {
+                path: path.clone(),
+                values: col.iter().map(|n| n.as_ref().map(plain)).collect(),
+                default: None,
+                name: String::new(),
+                secret: col.iter().flatten().any(|n| {
+                    crate::secret::has_other_secrets(n) || !crate::secret::secrets_in(n).is_empty()
+                }),
+            });
+            Tmpl::Optional(holes.len() - 1)
+        };
+        path.pop();
+        items.push((k.clone(), t));
+    }
+    Some(if is_seq {
+        Tmpl::Seq(items.into_iter().map(|(_, t)| t).collect())
+    } else {
+        Tmpl::Map(items)
+    })
 }
 
 /// When at least three quarters of the members agree on a value a template can spell (text
@@ -411,8 +540,38 @@ pub fn template_text(t: &Tmpl, holes: &[Hole]) -> Result<String, String> {
     for (i, e) in exprs.iter().enumerate().rev() {
         text = text.replace(&marker(i), &format!("{{{{ {e} }}}}"));
     }
-    Ok(text)
+    if !text.contains(IF_MARKER) {
+        return Ok(text);
+    }
+    // An optional entry or item: its one line, between tag lines that trim_blocks and
+    // lstrip_blocks take out of the output.
+    let mut out = String::new();
+    for line in text.lines() {
+        let Some(at) = line.find(IF_MARKER) else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let digits: String = line[at + IF_MARKER.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let i: usize = digits
+            .parse()
+            .map_err(|_| format!("bad marker in `{line}`"))?;
+        let name = &holes[i].name;
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let marker = format!("{IF_MARKER}{digits}-x");
+        out.push_str(&format!("{indent}{{% if values.{name} is defined %}}\n"));
+        out.push_str(&line.replace(&marker, &format!("{{{{ values.{name} }}}}")));
+        out.push('\n');
+        out.push_str(&format!("{indent}{{% endif %}}\n"));
+    }
+    Ok(out)
 }
+
+/// The placeholder of an optional value in the emitted YAML (followed by its hole's index).
+const IF_MARKER: &str = "kiln-adopt-if-";
 
 fn marker(i: usize) -> String {
     format!("kiln-adopt-{i:07}-x")
@@ -437,6 +596,7 @@ fn placeholders(t: &Tmpl, holes: &[Hole], exprs: &mut Vec<String>) -> Node {
             });
             Value::Str(marker(exprs.len() - 1))
         }
+        Tmpl::Optional(i) => Value::Str(format!("{IF_MARKER}{i:07}-x")),
         Tmpl::Map(m) => {
             let mut out = IndexMap::new();
             for (k, v) in m {
@@ -518,5 +678,29 @@ mod tests {
             text,
             "labels:\n  name: {{ values.name | default(service.name) }}\n"
         );
+    }
+
+    #[test]
+    fn entries_only_some_have_are_optional() {
+        let a = parse_unlocated(
+            "env: [{name: A, value: x}, {name: B, value: y}]\nextra: 1",
+            Dialect::Kube,
+        )
+        .unwrap();
+        let b = parse_unlocated("env: [{name: A, value: x}]", Dialect::Kube).unwrap();
+        let mut holes = Vec::new();
+        let t = unify(
+            &[&a, &b],
+            &[ctx("aa", "dev"), ctx("bb", "dev")],
+            &mut Vec::new(),
+            &mut holes,
+        );
+        name_holes(&mut holes, &[]);
+        let text = template_text(&t, &holes).unwrap();
+        assert_eq!(
+            text,
+            "env:\n- name: A\n  value: x\n{% if values.b is defined %}\n- {{ values.b }}\n{% endif %}\n{% if values.extra is defined %}\nextra: {{ values.extra }}\n{% endif %}\n"
+        );
+        assert!(holes.iter().all(|h| h.values[1].is_none()));
     }
 }

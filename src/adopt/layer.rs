@@ -22,6 +22,9 @@ pub struct Member {
     pub env: String,
     /// Its values, by name.
     pub values: IndexMap<String, Node>,
+    /// Values it must not get from any layer (it takes its template's default or leaves the
+    /// entry out).
+    pub absent: BTreeSet<String>,
 }
 
 /// The values files' contents.
@@ -110,7 +113,10 @@ pub fn layer(members: &[Member], envs: &[String], sparse: &BTreeSet<String>) -> 
             for s in &services {
                 let all = by_service(s);
                 let first = all[0].1;
-                if all.iter().all(|(_, v)| *v == first) {
+                let absent_somewhere = members
+                    .iter()
+                    .any(|m| m.service == *s && m.absent.contains(*key));
+                if !absent_somewhere && all.iter().all(|(_, v)| *v == first) {
                     put(out.services.entry((*s).to_string()).or_default(), first);
                 } else {
                     for ((_, e), v) in all {
@@ -195,6 +201,7 @@ mod tests {
             service: s.into(),
             env: e.into(),
             values,
+            absent: BTreeSet::new(),
         }
     }
 

@@ -264,6 +264,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
         });
         for (i, m) in members.iter().enumerate() {
             let mut values = IndexMap::new();
+            let mut absent = BTreeSet::new();
             values.insert(
                 "template".to_string(),
                 Node::new(Value::Str(name.clone()), Loc::default()),
@@ -275,6 +276,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
                     }
                     None => {
                         sparse.insert(h.name.clone());
+                        absent.insert(h.name.clone());
                     }
                 }
             }
@@ -282,6 +284,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
                 service: m.ctx.service.clone(),
                 env: envs[m.env].name.clone(),
                 values,
+                absent,
             });
         }
     }
