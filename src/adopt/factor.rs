@@ -445,6 +445,50 @@ pub fn plain(node: &Node) -> Node {
     Node::new(value, Loc::default())
 }
 
+/// One value for holes that hold the same thing in every member (the version label on five
+/// objects of a set): the templates then read one values key. The shortest key path names it.
+pub fn merge_equal(holes: &mut Vec<Hole>, templates: &mut [&mut Tmpl]) {
+    let mut first_of: IndexMap<String, usize> = IndexMap::new();
+    let mut target: Vec<usize> = Vec::with_capacity(holes.len());
+    for (i, h) in holes.iter().enumerate() {
+        let key = format!(
+            "{}|{:?}|{}",
+            serde_json::to_string(&h.values).unwrap_or_default(),
+            h.default,
+            h.secret
+        );
+        let t = *first_of.entry(key).or_insert(i);
+        target.push(t);
+    }
+    // Keep one hole per group, renumbered in order; the shortest path names it.
+    let kept: Vec<usize> = first_of.values().copied().collect();
+    let mut new_index = vec![0; holes.len()];
+    for (n, k) in kept.iter().enumerate() {
+        new_index[*k] = n;
+    }
+    let mut merged: Vec<Hole> = kept.iter().map(|k| holes[*k].clone()).collect();
+    for (i, h) in holes.iter().enumerate() {
+        let m = &mut merged[new_index[target[i]]];
+        if h.path.len() < m.path.len() {
+            m.path.clone_from(&h.path);
+        }
+    }
+    let map: Vec<usize> = target.iter().map(|t| new_index[*t]).collect();
+    for t in templates.iter_mut() {
+        renumber(t, &map);
+    }
+    *holes = merged;
+}
+
+fn renumber(t: &mut Tmpl, map: &[usize]) {
+    match t {
+        Tmpl::Hole(i) | Tmpl::Optional(i) => *i = map[*i],
+        Tmpl::Map(m) => m.iter_mut().for_each(|(_, v)| renumber(v, map)),
+        Tmpl::Seq(s) => s.iter_mut().for_each(|v| renumber(v, map)),
+        Tmpl::Lit(_) | Tmpl::Expr(_) => {}
+    }
+}
+
 /// Values names the built-in `_env` templates or kiln itself read: a hole never takes one.
 const RESERVED: [&str; 11] = [
     "template",

@@ -229,6 +229,10 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             let mut path = vec![kind.clone()];
             slots.push((kind, factor::unify(&nodes, &ctxs, &mut path, &mut holes)));
         }
+        {
+            let mut templates: Vec<&mut Tmpl> = slots.iter_mut().map(|(_, t)| t).collect();
+            factor::merge_equal(&mut holes, &mut templates);
+        }
         // The kind word only matters when two objects of a set have the same key path.
         for h in &mut holes {
             if h.path.len() > 1 {
