@@ -146,6 +146,23 @@ Examples:
   kiln convert --to 1.29 --in-place k8s/              rewrite the files (atomically)
   helm template ./chart | kiln convert --to 1.29 - | kiln lint - --kube-version 1.29")]
     Convert(ConvertArgs),
+    /// Turn a folder of manifests (one folder per environment) into a kiln project that renders
+    /// them back, proven object by object.
+    #[command(after_help = "\
+DIR holds one folder per environment (DIR/<env>/*.yaml, as `kiln render --out DIR` writes), or,
+with --env NAME, is one flat folder for one environment. Objects are grouped into service
+instances (labels app.kubernetes.io/instance, app, app.kubernetes.io/name, then names); instances
+of the same shape share one template set whose differing leaves are values, layered into
+values/defaults.yaml, values/envs/, values/services/. The new project is rendered in memory and
+compared with the input object by object; comments and key order are not kept.
+
+Exit codes: 0 adopted and proven, 1 bad input or the render differs (differences listed),
+2 could not run. Nothing is written on bad input; an existing --to is never overwritten.
+
+Examples:
+  kiln adopt manifests/ --to mall             manifests/dev/*.yaml, manifests/prod/*.yaml, ...
+  kiln adopt k8s/ --env prod --to mall        one flat folder, one environment")]
+    Adopt(AdoptArgs),
     /// Manage Kubernetes schemas: import OpenAPI documents or CRDs, list what is available.
     #[command(subcommand)]
     Schemas(SchemasCommand),
@@ -377,6 +394,27 @@ pub struct ConvertArgs {
     /// document that is not valid YAML is left alone. JSON files stay JSON.
     #[arg(long)]
     pub in_place: bool,
+}
+
+/// `kiln adopt`.
+#[derive(Debug, Clone, Args)]
+pub struct AdoptArgs {
+    /// The folder of manifests: one folder per environment, or one flat folder with --env.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Where to write the new project (must not exist; default: `<DIR>-kiln`).
+    #[arg(long = "to", value_name = "PROJECT")]
+    pub to: Option<PathBuf>,
+
+    /// DIR is one flat folder: the objects of environment NAME.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// The environments' Kubernetes version (default: the newest every object's API is
+    /// served by, at most 1.35).
+    #[arg(long = "kube-version", value_name = "X.Y")]
+    pub kube_version: Option<String>,
 }
 
 /// `kiln schemas ...`.
@@ -636,6 +674,10 @@ impl Command {
                 opt(&mut a.output);
             }
             Command::Set(a) => opt(&mut a.file),
+            Command::Adopt(a) => {
+                rebase(dir, &mut a.dir);
+                opt(&mut a.to);
+            }
             Command::Init(a) => opt(&mut a.dir),
             Command::Schema(_)
             | Command::Templates(_)

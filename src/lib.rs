@@ -3,6 +3,7 @@
 //! Data flows `cli -> config -> values -> render -> manifest -> output`; see ARCHITECTURE.md for
 //! what each module owns. [`run`] is the whole program: the binary only forwards to it.
 
+pub mod adopt;
 pub mod check;
 pub mod cli;
 pub mod command;

@@ -1,6 +1,7 @@
 //! The single integration test binary: one module per feature.
 
 mod access; // team access: ServiceAccounts per team (kubectl and schema oracles), kiln kubeconfig read by kubectl
+mod adopt; // kiln adopt: round trips of the bundled fleet, golden/, fleet.py and the field corpus; bad input
 mod changelog; // CHANGELOG.md keeps its Unreleased section
 mod clusters; // several clusters: kiln.yaml clusters, per-cluster layout, values layer, --cluster, collisions
 mod consumers; // reports and hooks read by real tools: junitparser, the SARIF schema, pre-commit

@@ -3,6 +3,7 @@
 //! `cli -> config -> values -> render -> manifest`: [`Pipeline::run`] takes the parsed flags and
 //! returns the rendered manifests; each command then writes, prints or checks them.
 
+pub mod adopt;
 pub mod baseline;
 pub mod check;
 pub mod convert;
@@ -75,6 +76,7 @@ pub fn run(cli: &Cli, color: bool) -> Result<Output, Error> {
             })
         }
         Command::Convert(args) => convert::run(args),
+        Command::Adopt(args) => adopt::run(args),
         Command::Schemas(cmd) => schemas::run(&dir, cmd),
         Command::Check(args) => check::run(&dir, args),
         Command::Set(args) => set::run(&dir, args),

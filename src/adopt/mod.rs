@@ -1,0 +1,445 @@
+//! `kiln adopt`: a folder of manifests (one folder per environment) into a kiln project that
+//! renders the same objects.
+//!
+//! [`read`] reads and groups the input; [`factor`] turns the instances of one shape into one
+//! template set (anti-unification); [`layer`] puts the values in the lowest layer that holds
+//! them. This module ties them together and produces the project's files as text and the
+//! report as data; `command::adopt` writes them and proves the round trip. Comments and key order
+//! of the input are not kept.
+
+pub mod factor;
+pub mod layer;
+pub mod read;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use indexmap::IndexMap;
+
+use crate::kube::KubeVersion;
+use crate::kube::applyset;
+use crate::source::Loc;
+use crate::yaml::{Node, Value};
+use factor::{Ctx, Hole, Tmpl};
+use read::{EnvInput, Object};
+
+/// The Kubernetes version written for an environment whose objects do not pin one.
+pub const DEFAULT_KUBE_VERSION: &str = "1.35";
+
+/// One template set the adoption wrote.
+#[derive(Debug, Clone)]
+pub struct SetReport {
+    /// Its folder under `templates/`.
+    pub name: String,
+    /// Services rendered with it.
+    pub services: usize,
+    /// Instances (service x environment) rendered with it.
+    pub instances: usize,
+    /// Objects per instance.
+    pub objects: usize,
+    /// Values it reads.
+    pub values: usize,
+}
+
+/// What the adoption did, as data (never a value: the report is safe to print).
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Environments, in order.
+    pub envs: Vec<String>,
+    /// Template sets written.
+    pub sets: Vec<SetReport>,
+    /// Objects read.
+    pub objects: usize,
+    /// Instances whose set has no other instance: their objects are kept verbatim.
+    pub verbatim: usize,
+    /// Bytes and lines read.
+    pub input_bytes: usize,
+    /// Lines read.
+    pub input_lines: usize,
+    /// Bytes and lines of values files written.
+    pub values_bytes: usize,
+    /// Lines of values files written.
+    pub values_lines: usize,
+    /// Bytes of templates written.
+    pub template_bytes: usize,
+    /// Patches written (factoring never needs one).
+    pub patches: usize,
+    /// ApplySet parents dropped and member labels removed (now the `applyset:` setting).
+    pub applyset_parents: usize,
+    /// Secret values that are digests (`sha256:...`, golden files): they cannot be reversed.
+    pub digests: usize,
+    /// Values whose key or content looks like a secret, as `file: key` (never the value).
+    pub secret_values: Vec<String>,
+    /// The `*.sops.yaml` files written in plaintext, to encrypt.
+    pub secret_files: Vec<String>,
+}
+
+/// The project, as files (path relative to the project root -> text), and the report.
+#[derive(Debug)]
+pub struct Adopted {
+    /// Every file to write.
+    pub files: BTreeMap<String, String>,
+    /// The values files as the proof renders them: each secret value in its plain layer, where
+    /// `files` has it in the `*.sops.yaml` twin (which kiln reads only once sops encrypted it).
+    pub proof: BTreeMap<String, String>,
+    /// What was done.
+    pub report: Report,
+    /// The input objects each environment's render must reproduce (ApplySet labels and parents
+    /// taken out), by environment name.
+    pub expected: Vec<(String, Vec<Object>)>,
+}
+
+/// Take the ApplySet parents out and the member labels off; how many parents there were.
+fn strip_applyset(objects: &mut Vec<Object>) -> usize {
+    let before = objects.len();
+    objects.retain(|o| {
+        o.doc
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(|l| l.get(applyset::ID))
+            .is_none()
+    });
+    let parents = before - objects.len();
+    for o in objects.iter_mut() {
+        let Some(meta) = o.doc.get_mut("metadata") else {
+            continue;
+        };
+        let empty = match meta.get_mut("labels").map(|l| &mut l.value) {
+            Some(Value::Map(l)) => l.shift_remove(applyset::PART_OF).is_some() && l.is_empty(),
+            _ => false,
+        };
+        if empty && let Value::Map(m) = &mut meta.value {
+            m.shift_remove("labels");
+        }
+    }
+    parents
+}
+
+/// The newest version that still serves every object's API (none removed), or the default.
+fn kube_version_of(objects: &[&Object]) -> String {
+    let newest = objects
+        .iter()
+        .filter_map(|o| {
+            crate::kube::apis::table()
+                .iter()
+                .find(|r| r.api_version == o.id.api_version && r.kind == o.id.kind)
+                .and_then(crate::kube::apis::Removal::removed_in)
+        })
+        .min();
+    match newest {
+        Some(v) => KubeVersion {
+            major: v.major,
+            minor: v.minor.saturating_sub(1),
+        }
+        .to_string(),
+        None => DEFAULT_KUBE_VERSION.to_string(),
+    }
+}
+
+/// Where an object sits in its instance's shape: kind and name with the instance's name and
+/// namespace taken out.
+fn slot(o: &Object, ctx: &Ctx) -> String {
+    let abstract_name = o.id.name.replace(&ctx.service, "\u{1}");
+    let ns = match &o.id.namespace {
+        None => String::new(),
+        Some(n) if *n == ctx.namespace => "\u{2}".to_string(),
+        Some(n) => n.clone(),
+    };
+    format!(
+        "{}|{}|{}|{}",
+        o.id.api_version, o.id.kind, ns, abstract_name
+    )
+}
+
+/// A member of a set: one instance in one environment.
+struct Member<'a> {
+    env: usize,
+    ctx: Ctx,
+    objects: Vec<&'a Object>,
+}
+
+/// Adopt the environments read from the input.
+pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adopted, String> {
+    let mut report = Report::default();
+    for e in &mut envs {
+        report.applyset_parents += strip_applyset(&mut e.objects);
+        report.objects += e.objects.len();
+        report.input_bytes += e.bytes;
+        report.input_lines += e.lines;
+        report.envs.push(e.name.clone());
+    }
+    // Instances of the same shape, in every environment, make one set.
+    let mut shapes: IndexMap<Vec<String>, Vec<Member<'_>>> = IndexMap::new();
+    for (ei, e) in envs.iter().enumerate() {
+        let mut instances: IndexMap<&str, Vec<&Object>> = IndexMap::new();
+        for o in &e.objects {
+            instances.entry(&o.instance).or_default().push(o);
+        }
+        for (name, mut objects) in instances {
+            let ctx = Ctx {
+                service: name.to_string(),
+                env: e.name.clone(),
+                namespace: e.namespace.clone(),
+            };
+            objects.sort_by_cached_key(|o| slot(o, &ctx));
+            let shape: Vec<String> = objects.iter().map(|o| slot(o, &ctx)).collect();
+            shapes.entry(shape).or_default().push(Member {
+                env: ei,
+                ctx,
+                objects,
+            });
+        }
+    }
+    let builtin: Vec<String> = crate::render::Templates::builtins()
+        .filter_map(|(n, _)| n.split_once('/').map(|(s, _)| s.to_string()))
+        .collect();
+    let mut files = BTreeMap::new();
+    let mut set_names: Vec<String> = Vec::new();
+    let mut members_values: Vec<layer::Member> = Vec::new();
+    let mut secret_holes: BTreeSet<String> = BTreeSet::new();
+    // Values some members must not have (they take the template's default).
+    let mut sparse: BTreeSet<String> = BTreeSet::new();
+    for members in shapes.values() {
+        let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
+        let mut name = if services.len() == 1 {
+            members[0].ctx.service.clone()
+        } else {
+            let kinds: Vec<String> = members[0]
+                .objects
+                .iter()
+                .map(|o| o.id.kind.to_ascii_lowercase())
+                .collect();
+            read::dns_label(&kinds.join("-"))
+        };
+        if builtin.contains(&name) {
+            name.push_str("-adopted");
+        }
+        let base = name.clone();
+        let mut k = 2;
+        while set_names.contains(&name) {
+            name = format!("{base}-{k}");
+            k += 1;
+        }
+        set_names.push(name.clone());
+        let ctxs: Vec<Ctx> = members.iter().map(|m| m.ctx.clone()).collect();
+        let mut holes: Vec<Hole> = Vec::new();
+        let mut slots: Vec<(String, Tmpl)> = Vec::new();
+        for j in 0..members[0].objects.len() {
+            let nodes: Vec<&Node> = members.iter().map(|m| &m.objects[j].doc).collect();
+            let kind = members[0].objects[j].id.kind.to_ascii_lowercase();
+            let mut path = vec![kind.clone()];
+            slots.push((kind, factor::unify(&nodes, &ctxs, &mut path, &mut holes)));
+        }
+        {
+            let mut templates: Vec<&mut Tmpl> = slots.iter_mut().map(|(_, t)| t).collect();
+            factor::merge_equal(&mut holes, &mut templates);
+        }
+        // The kind word only matters when two objects of a set have the same key path.
+        for h in &mut holes {
+            if h.path.len() > 1 {
+                let kind = h.path.remove(0);
+                h.path.push(kind);
+                h.path.rotate_right(1);
+            }
+        }
+        factor::name_holes(&mut holes, &[]);
+        secret_holes.extend(holes.iter().filter(|h| h.secret).map(|h| h.name.clone()));
+        let mut used: Vec<String> = Vec::new();
+        for (kind, t) in &slots {
+            let mut file = format!("{kind}.yaml.j2");
+            let mut k = 2;
+            while used.contains(&file) {
+                file = format!("{kind}-{k}.yaml.j2");
+                k += 1;
+            }
+            used.push(file.clone());
+            let text = factor::template_text(t, &holes)?;
+            report.template_bytes += text.len();
+            files.insert(format!("templates/{name}/{file}"), text);
+        }
+        if members.len() == 1 {
+            report.verbatim += 1;
+        }
+        report.sets.push(SetReport {
+            name: name.clone(),
+            services: services.len(),
+            instances: members.len(),
+            objects: members[0].objects.len(),
+            values: holes.len(),
+        });
+        for (i, m) in members.iter().enumerate() {
+            let mut values = IndexMap::new();
+            let mut absent = BTreeSet::new();
+            values.insert(
+                "template".to_string(),
+                Node::new(Value::Str(name.clone()), Loc::default()),
+            );
+            for h in &holes {
+                match &h.values[i] {
+                    Some(v) => {
+                        values.insert(h.name.clone(), v.clone());
+                    }
+                    None => {
+                        sparse.insert(h.name.clone());
+                        absent.insert(h.name.clone());
+                    }
+                }
+            }
+            members_values.push(layer::Member {
+                service: m.ctx.service.clone(),
+                env: envs[m.env].name.clone(),
+                values,
+                absent,
+            });
+        }
+    }
+    let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
+    let mut layers = layer::layer(&members_values, &env_names, &sparse);
+    // A service missing from an environment is switched off there.
+    let mut services: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for m in &members_values {
+        services.entry(&m.service).or_default().push(&m.env);
+    }
+    for (s, present) in &services {
+        layers.services.entry((*s).to_string()).or_default();
+        for e in &env_names {
+            if !present.contains(&e.as_str()) {
+                layers
+                    .service_envs
+                    .entry(((*s).to_string(), e.clone()))
+                    .or_default()
+                    .insert(
+                        "enabled".into(),
+                        Node::new(Value::Bool(false), Loc::default()),
+                    );
+            }
+        }
+    }
+    let mut proof = BTreeMap::new();
+    write_values(&layers, &mut files, &mut proof, &mut report, &secret_holes)?;
+    // kiln.yaml
+    let mut kiln = String::from(
+        "# Written by `kiln adopt`: one environment per input folder.\nenvironments:\n",
+    );
+    for e in &envs {
+        let objects: Vec<&Object> = e.objects.iter().collect();
+        let version = kube_version.map_or_else(|| kube_version_of(&objects), str::to_string);
+        kiln.push_str(&format!(
+            "  {}:\n    namespace: {}\n    kubeVersion: \"{version}\"\n",
+            e.name,
+            crate::yaml::emit(&e.namespace)?.trim_end()
+        ));
+    }
+    if report.applyset_parents > 0 {
+        kiln.push_str("# The input carried ApplySet parents and member labels (`kubectl apply --prune --applyset`):\napplyset:\n  scope: environment\n");
+    }
+    files.insert("kiln.yaml".into(), kiln);
+    // The built-in `_env` set would add a Namespace to every environment: the input's own
+    // Namespace, if any, is the service `namespace`.
+    files.insert(
+        "templates/_env/namespace.yaml.j2".into(),
+        "{# kiln adopt: no Namespace beyond the input's own (see the service `namespace`, if any). #}\n".into(),
+    );
+    report.digests = envs
+        .iter()
+        .flat_map(|e| &e.objects)
+        .map(|o| count_digests(&o.doc))
+        .sum();
+    let expected = envs.into_iter().map(|e| (e.name, e.objects)).collect();
+    Ok(Adopted {
+        files,
+        proof,
+        report,
+        expected,
+    })
+}
+
+fn count_digests(n: &Node) -> usize {
+    match &n.value {
+        Value::Str(s) => usize::from(crate::secret::is_digest(s)),
+        Value::Map(m) => m.values().map(count_digests).sum(),
+        Value::Seq(s) => s.iter().map(count_digests).sum(),
+        _ => 0,
+    }
+}
+
+/// One values file's text.
+fn values_text(values: &IndexMap<String, Node>) -> Result<String, String> {
+    if values.is_empty() {
+        return Ok("{}\n".to_string());
+    }
+    let node = Node::new(Value::Map(values.clone()), Loc::default());
+    crate::yaml::emit(&node)
+}
+
+/// Whether a value must not sit in a plain values file: its key looks like a secret, or
+/// `secret.rs` finds a secret inside it (a `{name: DB_PASSWORD, value}` variable, a URL
+/// password, ...).
+fn is_secret(key: &str, value: &Node, secret_holes: &BTreeSet<String>) -> bool {
+    if matches!(
+        value.value,
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    ) {
+        return false;
+    }
+    secret_holes.contains(key)
+        || crate::secret::is_secret_key(key)
+        || !crate::secret::secrets_in(value).is_empty()
+}
+
+fn write_values(
+    layers: &layer::Layers,
+    files: &mut BTreeMap<String, String>,
+    proof: &mut BTreeMap<String, String>,
+    report: &mut Report,
+    secret_holes: &BTreeSet<String>,
+) -> Result<(), String> {
+    // Defaults, environments and services may have an encrypted twin (`x.sops.yaml`, merged
+    // right after `x.yaml`): their secret values go there, in plaintext, for `sops encrypt`. A
+    // service-in-environment file has no twin: its secret values stay and are reported.
+    let mut put = |path: String,
+                   values: &IndexMap<String, Node>,
+                   twin: bool|
+     -> Result<(), String> {
+        let (secret, plain): (IndexMap<String, Node>, IndexMap<String, Node>) = values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .partition(|(k, v)| is_secret(k, v, secret_holes));
+        let text = values_text(values)?;
+        for k in secret.keys() {
+            report.secret_values.push(format!("{path}: {k}"));
+        }
+        if twin && !secret.is_empty() {
+            let sops = path.replace(".yaml", ".sops.yaml");
+            report.secret_files.push(sops.clone());
+            let plain_text = values_text(&plain)?;
+            report.values_bytes += plain_text.len();
+            report.values_lines += plain_text.lines().count();
+            files.insert(path.clone(), plain_text);
+            files.insert(
+                sops.clone(),
+                format!(
+                    "# Written by `kiln adopt` IN PLAINTEXT: encrypt before committing,\n# sops encrypt --in-place {sops}\n{}",
+                    values_text(&secret)?
+                ),
+            );
+            proof.insert(path, text);
+        } else {
+            report.values_bytes += text.len();
+            report.values_lines += text.lines().count();
+            files.insert(path.clone(), text.clone());
+            proof.insert(path, text);
+        }
+        Ok(())
+    };
+    put("values/defaults.yaml".into(), &layers.defaults, true)?;
+    for (e, v) in &layers.envs {
+        put(format!("values/envs/{e}.yaml"), v, true)?;
+    }
+    for (s, v) in &layers.services {
+        put(format!("values/services/{s}.yaml"), v, true)?;
+    }
+    for ((s, e), v) in &layers.service_envs {
+        put(format!("values/services/{s}.{e}.yaml"), v, false)?;
+    }
+    Ok(())
+}
