@@ -42,6 +42,7 @@ out=$(median "$work/render.json" out)
 stdout=$(median "$work/render.json" stdout)
 floor=$(median "$work/render.json" floor)
 check=$(median "$work/render.json" check)
+rm -rf "$work/floor"
 larger=$(python3 -c "print(max($stdout, $floor))")
 echo "  render --out / max(--stdout, writing the files) = $(ratio "$out" "$larger") (goal <= 1.15)"
 echo "  check / render --stdout                          = $(ratio "$check" "$stdout") (goal <= 1.2)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The floor for `kiln render --out`: write the files of SRC (read into memory first) under a fresh
-DST, as plain writes (no fsync), replacing DST. Usage: bench/write-files.py SRC DST"""
+"""The floor for `kiln render --out`: write the files of SRC (read into memory first) under a new
+folder DST/run-<pid>, as plain writes (no fsync, nothing removed). The caller removes DST.
+Usage: bench/write-files.py SRC DST"""
 import os
-import shutil
 import sys
 
 
@@ -14,7 +14,7 @@ def main():
             p = os.path.join(d, n)
             with open(p, "rb") as f:
                 files[os.path.relpath(p, src)] = f.read()
-    shutil.rmtree(dst, ignore_errors=True)
+    dst = os.path.join(dst, f"run-{os.getpid()}")
     for rel, data in files.items():
         p = os.path.join(dst, rel)
         os.makedirs(os.path.dirname(p), exist_ok=True)

@@ -61,6 +61,27 @@ pub fn write(out: &Path, files: &BTreeMap<String, String>, scope: &Scope) -> Res
     write_with(out, files, scope, &exchange)
 }
 
+/// Start flushing the filesystem `out` is on, in the background, while the caller renders: the
+/// `syncfs` that makes the new tree durable then waits only for kiln's own files, not for what
+/// other programs left unwritten there. Best effort: it changes no guarantee and reports nothing.
+pub fn flush_ahead(out: &Path) {
+    if !HAS_SYNCFS {
+        return;
+    }
+    let at = if out.is_dir() {
+        out.to_path_buf()
+    } else {
+        parent_of(out)
+    };
+    let _ = std::thread::Builder::new()
+        .name("kiln-flush".into())
+        .spawn(move || {
+            if let Ok(dir) = File::open(&at) {
+                let _ = sync_filesystem(&dir);
+            }
+        });
+}
+
 /// A relative path made only of plain names: no root, no `.` or `..`, not empty.
 fn stays_inside(rel: &str) -> bool {
     let path = Path::new(rel);

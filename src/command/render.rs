@@ -26,11 +26,12 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
             code: 0,
         });
     }
-    let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, false))?;
     let out_dir = match &args.out {
         Some(o) => o.clone(),
         None => pipeline.project.out_dir.clone(),
     };
+    output::flush_ahead(&out_dir);
+    let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, false))?;
     let scope = if !args.service.is_empty() {
         Scope::Files
     } else if args.env.is_empty() {
