@@ -30,7 +30,10 @@ pub fn run(dir: &Path, args: &RenderArgs, sets: &[SetFlag]) -> Result<Output, Er
         Some(o) => o.clone(),
         None => pipeline.project.out_dir.clone(),
     };
-    output::flush_ahead(&out_dir);
+    // `--service` writes a few files with an fsync each; only a tree swap ends in a syncfs.
+    if args.service.is_empty() {
+        output::flush_ahead(&out_dir);
+    }
     let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, false))?;
     let scope = if !args.service.is_empty() {
         Scope::Files
