@@ -12,7 +12,7 @@ mod fuzz; // mutation fuzzing of every input reader: no panic, no hang, exact YA
 mod golden; // the bundled example fleet renders exactly to golden/
 mod lint; // kiln lint and the checks: corpus verdicts, bad input, report formats
 mod newcomer; // the first five minutes: init to check, help, did-you-mean, README commands
-mod output; // atomic replacement of out/ and golden/: exchange, fsync, leftovers, kills
+mod output; // atomic replacement of out/ and golden/: exchange, syncfs, leftovers, kills
 mod patches; // patches: in values layers: the kubectl kustomize oracle, bad patches
 mod platform; // built-in template library behaviour: eureka, filebeat, variants, RBAC, ingress ports
 mod render; // kiln render end to end: project format, values, templates, output, bad input

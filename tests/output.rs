@@ -1,5 +1,5 @@
-//! Replacing `out/` and `golden/` atomically, through the real binary: the exchange, fsync,
-//! leftovers of killed runs, mount points, and kills at every step.
+//! Replacing `out/` and `golden/` atomically, through the real binary: the exchange,
+//! syncfs and fsync, leftovers of killed runs, mount points, and kills at every step.
 //!
 //! Tests that watch or fault system calls need `strace`: without it they print one line on stderr
 //! and pass, unless `KILN_REQUIRE_SHARED=1` is set. Tests that need a mount (`mount -t tmpfs`,
@@ -391,15 +391,91 @@ fn a_missing_output_folder_comes_back_from_its_moved_aside_copy() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. fsync
+// 2. Durability: syncfs before the swap, fsync of the parent after
 // ---------------------------------------------------------------------------------------------
 
-/// Every file and folder of the new tree is fsynced before the exchange, and the parent folder
-/// after it: a power cut cannot leave a swapped-in tree of empty files.
+/// The whole new tree is durable before the exchange, and the parent folder after it: every
+/// file of it is written, then one `syncfs` on the new tree flushes the filesystem (data and
+/// metadata), then the exchange, then an fsync of the parent. No file of the new tree is created
+/// or written after the `syncfs`, so a power cut cannot leave a swapped-in tree of empty files.
 #[test]
-fn every_file_and_folder_is_synced_before_the_swap_and_the_parent_after() {
-    let Some(strace) =
-        strace("every_file_and_folder_is_synced_before_the_swap_and_the_parent_after")
+fn the_new_tree_is_synced_before_the_swap_and_the_parent_after() {
+    let Some(strace) = strace("the_new_tree_is_synced_before_the_swap_and_the_parent_after") else {
+        return;
+    };
+    let p = project(5, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    greet(d, "two");
+    let (r, trace) = traced(
+        strace,
+        &[
+            "-y",
+            "-e",
+            "trace=openat,write,fsync,fdatasync,syncfs,renameat2",
+        ],
+        d,
+        &["render"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = trace.lines().collect();
+    let root = d.to_string_lossy().into_owned();
+    let stage = format!("{root}/.out.kiln-new-");
+    // `syncfs(3</tmp/x/.out.kiln-new-12>)`: the path the descriptor is open on.
+    let path_of = |l: &str| Some(l.split_once('<')?.1.split_once('>')?.0.to_string());
+    // The syncfs on the new tree (an earlier one, on out/, flushes ahead while kiln renders).
+    // The run succeeded, so it did; strace may print it split around other threads' calls.
+    let sync = lines
+        .iter()
+        .position(|l| l.contains("syncfs(") && path_of(l).is_some_and(|p| p.starts_with(&stage)))
+        .unwrap_or_else(|| panic!("no syncfs on the new tree:\n{trace}"));
+    let swap = lines
+        .iter()
+        .position(|l| l.contains("RENAME_EXCHANGE") && l.ends_with("= 0"))
+        .unwrap_or_else(|| panic!("no exchange:\n{trace}"));
+    assert!(sync < swap, "the exchange came before the syncfs:\n{trace}");
+    // The new tree's files, by path relative to it, as written (`write(4</..../dev/a.yaml>, ..`).
+    let relative = |range: &[&str], call: &str| -> Vec<String> {
+        range
+            .iter()
+            .filter(|l| l.contains(call))
+            .filter_map(|l| path_of(l))
+            .filter_map(|p| Some(p.strip_prefix(&stage)?.split_once('/')?.1.to_string()))
+            .collect()
+    };
+    let written = relative(&lines[..sync], "write(");
+    let files: Vec<String> = tree(&d.join("out"))
+        .into_keys()
+        .filter(|k| !k.ends_with('/'))
+        .collect();
+    assert!(files.len() > 10, "{files:?}");
+    for f in &files {
+        assert!(
+            written.contains(f),
+            "`out/{f}` was not written before the syncfs:\n{trace}"
+        );
+    }
+    // Files are created (`openat(.., "/tmp/x/.out.kiln-new-12/dev/a.yaml", O_WRONLY|O_CREAT..`)
+    // and written only before it.
+    let late: Vec<&&str> = lines[sync..]
+        .iter()
+        .filter(|l| l.contains(&stage) && (l.contains("write(") || l.contains("O_CREAT")))
+        .collect();
+    assert!(late.is_empty(), "written after the syncfs: {late:#?}");
+    let parent_synced = lines[swap..]
+        .iter()
+        .any(|l| l.contains("fsync(") && path_of(l).as_deref() == Some(root.as_str()));
+    assert!(
+        parent_synced,
+        "the parent was not fsynced after the swap:\n{trace}"
+    );
+}
+
+/// Where the kernel has no `syncfs` (faked with strace: ENOSYS), every file and folder of the
+/// new tree is fsynced before the exchange instead, and the parent folder after it.
+#[test]
+fn without_syncfs_every_file_and_folder_is_fsynced_before_the_swap() {
+    let Some(strace) = strace("without_syncfs_every_file_and_folder_is_fsynced_before_the_swap")
     else {
         return;
     };
@@ -409,7 +485,13 @@ fn every_file_and_folder_is_synced_before_the_swap_and_the_parent_after() {
     greet(d, "two");
     let (r, trace) = traced(
         strace,
-        &["-y", "-e", "trace=fsync,fdatasync,renameat2"],
+        &[
+            "-y",
+            "-e",
+            "trace=fsync,fdatasync,syncfs,renameat2",
+            "-e",
+            "inject=syncfs:error=ENOSYS",
+        ],
         d,
         &["render"],
     );
@@ -746,15 +828,15 @@ fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_output() {
 }
 
 /// SIGKILL (delivered by strace on entering a system call) at each step of the swap: making the
-/// new tree, writing and syncing files (strace counts per thread), just before the exchange,
-/// just after it (the parent's fsync), and while the previous tree is removed.
+/// new tree, writing files (strace counts per thread), syncing the filesystem, just before the
+/// exchange, just after it (the parent's fsync), and while the previous tree is removed.
 #[test]
 fn a_render_killed_at_each_step_leaves_the_old_or_the_new_output() {
     let test = "a_render_killed_at_each_step_leaves_the_old_or_the_new_output";
     let Some(_) = strace(test) else {
         return;
     };
-    // 200 files on the 16 writer threads: one of them surely makes 5 fsyncs.
+    // 200 files on the writer threads: one of them surely makes 5 writes.
     let p = project(99, "old");
     let d = p.path();
     let (mut old, mut new, _) = two_outputs(d);
@@ -766,12 +848,18 @@ fn a_render_killed_at_each_step_leaves_the_old_or_the_new_output() {
             "making the new tree",
         ),
         (
-            &["-e", "inject=fsync:signal=KILL:when=1"],
-            "at the first fsync",
+            &["-e", "inject=write:signal=KILL:when=1"],
+            "at the first write",
         ),
         (
-            &["-e", "inject=fsync:signal=KILL:when=5"],
-            "among the fsyncs",
+            &["-e", "inject=write:signal=KILL:when=5"],
+            "among the writes",
+        ),
+        (
+            // The first syncfs of a thread: the flush ahead (on out/, while rendering) or the
+            // new tree's.
+            &["-e", "inject=syncfs:signal=KILL"],
+            "on entering a syncfs",
         ),
         (
             &["-e", "inject=renameat2:signal=KILL"],

@@ -70,58 +70,81 @@ pub fn documents(
     text: &str,
     template_of: &(dyn Fn(&str) -> Option<(Arc<str>, Arc<str>)> + Sync),
 ) -> Vec<Document> {
+    map_documents(file, text, template_of, &|d| d)
+}
+
+/// Like [`documents`], but each document goes to `each` as soon as it is parsed and is dropped
+/// when `each` returns: only the results (in document order) are kept, never every tree at once.
+/// This is how `kiln lint` reads a file of thousands of documents in little memory.
+#[must_use]
+pub fn map_documents<R: Send>(
+    file: &str,
+    text: &str,
+    template_of: &(dyn Fn(&str) -> Option<(Arc<str>, Arc<str>)> + Sync),
+    each: &(dyn Fn(Document) -> R + Sync),
+) -> Vec<R> {
     let file: Arc<str> = Arc::from(file);
     let text_arc: Arc<str> = Arc::from(text);
-    let chunks = split(text);
-    let parsed: Vec<Vec<Document>> = chunks
+    split(text)
         .par_iter()
-        .map(|&(offset, line_base, end)| {
-            let chunk = &text[offset..end];
-            if is_blank(chunk) {
-                return Vec::new();
-            }
-            let (template, template_source) = match chunk
-                .lines()
-                .find_map(|l| l.strip_prefix("# Source: "))
-                .and_then(template_of)
-            {
-                Some((name, source)) => (Some(name), Some(source)),
-                None => (None, None),
-            };
-            let doc = |parsed| Document {
-                file: Arc::clone(&file),
-                text: Arc::clone(&text_arc),
-                offset,
-                line_base,
-                end,
-                parsed,
-                template: template.clone(),
-                template_source: template_source.clone(),
-                has_locations: false,
-                list_index: None,
-            };
-            // Without locations first: most documents have no findings, and the few that do are
-            // parsed again with locations (`Document::located`).
-            match yaml::parse_unlocated(chunk, Dialect::Kube) {
-                Ok(node) if node.value == Value::Null => Vec::new(),
-                Ok(node) => {
-                    let is_list = is_list(&node);
-                    expand_list(node)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, n)| {
-                            let mut d = doc(Ok(n));
-                            d.list_index = is_list.then_some(i);
-                            d
-                        })
-                        .collect()
-                }
-                // Errors carry their own position; parse again to get the located message.
-                Err(_) => vec![doc(yaml::parse(chunk, 0, Dialect::Kube))],
-            }
+        .flat_map_iter(|&(offset, line_base, end)| {
+            parse_chunk(&file, &text_arc, (offset, line_base, end), template_of)
+                .into_iter()
+                .map(each)
         })
-        .collect();
-    parsed.into_iter().flatten().collect()
+        .collect()
+}
+
+/// The documents of one chunk of `text` (none, one, or the items of a `kind: List`).
+fn parse_chunk(
+    file: &Arc<str>,
+    text: &Arc<str>,
+    (offset, line_base, end): (usize, u32, usize),
+    template_of: &(dyn Fn(&str) -> Option<(Arc<str>, Arc<str>)> + Sync),
+) -> Vec<Document> {
+    let chunk = &text[offset..end];
+    if is_blank(chunk) {
+        return Vec::new();
+    }
+    let (template, template_source) = match chunk
+        .lines()
+        .find_map(|l| l.strip_prefix("# Source: "))
+        .and_then(template_of)
+    {
+        Some((name, source)) => (Some(name), Some(source)),
+        None => (None, None),
+    };
+    let doc = |parsed| Document {
+        file: Arc::clone(file),
+        text: Arc::clone(text),
+        offset,
+        line_base,
+        end,
+        parsed,
+        template: template.clone(),
+        template_source: template_source.clone(),
+        has_locations: false,
+        list_index: None,
+    };
+    // Without locations first: most documents have no findings, and the few that do are parsed
+    // again with locations (`Document::located`).
+    match yaml::parse_unlocated(chunk, Dialect::Kube) {
+        Ok(node) if node.value == Value::Null => Vec::new(),
+        Ok(node) => {
+            let is_list = is_list(&node);
+            expand_list(node)
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let mut d = doc(Ok(n));
+                    d.list_index = is_list.then_some(i);
+                    d
+                })
+                .collect()
+        }
+        // Errors carry their own position; parse again to get the located message.
+        Err(_) => vec![doc(yaml::parse(chunk, 0, Dialect::Kube))],
+    }
 }
 
 fn is_list(node: &Node) -> bool {
@@ -170,6 +193,17 @@ mod tests {
         assert_eq!(docs.len(), 4, "{docs:?}");
         assert!(docs.iter().all(|d| d.parsed.is_ok()), "{docs:?}");
         assert_eq!(docs[1].line_base, 4);
+    }
+
+    /// The streaming form sees the same documents, in order, as the collecting one.
+    #[test]
+    fn mapped_documents_come_back_in_order() {
+        let text = "a: 1\n---\nkind: List\nitems: [{b: 2}, {c: 3}]\n---\n---\nd: [\n---\ne: 5\n";
+        let lines = |d: &Document| (d.line_base, d.list_index, d.parsed.is_ok());
+        let collected: Vec<_> = documents("f", text, &|_| None).iter().map(lines).collect();
+        let mapped = map_documents("f", text, &|_| None, &|d| lines(&d));
+        assert_eq!(mapped, collected);
+        assert_eq!(mapped.len(), 5, "{mapped:?}");
     }
 
     #[test]

@@ -3,8 +3,6 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::check::{self, Checked, Document};
 use crate::cli::LintArgs;
 use crate::command::{Output, catalog, exit_code, upgrade_to};
@@ -55,9 +53,26 @@ pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
     })
 }
 
-/// A file to check, or why it cannot be read.
+/// A file to check (as shown to users) and where its bytes come from. Files are read one at a
+/// time, when checked, so a folder of manifests is never all in memory at once.
 enum Input {
-    File(String, Result<Vec<u8>, String>),
+    File(String, Bytes),
+}
+
+enum Bytes {
+    /// Standard input, read already.
+    Read(Result<Vec<u8>, String>),
+    /// A file, read when it is checked.
+    Path(PathBuf),
+}
+
+impl Bytes {
+    fn read(self) -> Result<Vec<u8>, String> {
+        match self {
+            Bytes::Read(r) => r,
+            Bytes::Path(p) => std::fs::read(p).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// Expand a path: `-` is standard input, a folder is searched (symlinks followed, loops
@@ -70,30 +85,16 @@ fn inputs(path: &Path, given: &[PathBuf]) -> Vec<Input> {
             .read_to_end(&mut buf)
             .map(|_| buf)
             .map_err(|e| e.to_string());
-        return vec![Input::File("<stdin>".into(), r)];
+        return vec![Input::File("<stdin>".into(), Bytes::Read(r))];
     }
     if !path.is_dir() {
-        let r = std::fs::read(path).map_err(|e| e.to_string());
-        return vec![Input::File(shown(path), r)];
+        return vec![Input::File(shown(path), Bytes::Path(path.to_path_buf()))];
     }
     let _ = given;
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(path)
-        .follow_links(true)
-        .sort_by_file_name()
-    {
+    for entry in crate::manifest::files_in(path) {
         match entry {
-            Ok(e) if e.file_type().is_file() => {
-                let p = e.path();
-                let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
-                if matches!(ext, "yaml" | "yml" | "json") {
-                    out.push(Input::File(
-                        shown(p),
-                        std::fs::read(p).map_err(|e| e.to_string()),
-                    ));
-                }
-            }
-            Ok(_) => {}
+            Ok(p) => out.push(Input::File(shown(&p), Bytes::Path(p))),
             Err(e) => {
                 let at = e.path().map_or_else(|| shown(path), shown);
                 let why = if e.loop_ancestor().is_some() {
@@ -101,7 +102,7 @@ fn inputs(path: &Path, given: &[PathBuf]) -> Vec<Input> {
                 } else {
                     e.to_string()
                 };
-                out.push(Input::File(at, Err(why)));
+                out.push(Input::File(at, Bytes::Read(Err(why))));
             }
         }
     }
@@ -120,7 +121,7 @@ fn check_input(
     lint: &check::lint::LintConfig,
 ) -> Vec<Checked> {
     let Input::File(file, bytes) = input;
-    let bytes = match bytes {
+    let bytes = match bytes.read() {
         Ok(b) => b,
         Err(e) => return vec![file_error(&file, format!("cannot read: {e}"))],
     };
@@ -139,31 +140,30 @@ fn check_input(
             return vec![c];
         }
     };
-    let docs: Vec<Document> = check::input::documents(&file, &text, &|_| None);
-    if docs.is_empty() {
-        return vec![Checked::file_level(
-            &check::rule::EMPTY_FILE,
-            &file,
-            "no Kubernetes objects in this file (empty, or only comments and `---`)".into(),
-        )];
-    }
     let options = check::Options {
         skip_missing_schemas: flags.skip_missing_schemas,
         upgrade_to: upgrade_to(flags).unwrap_or(None),
         lint: lint.clone(),
         host_network: Vec::new(),
     };
-    // A bug in kiln's checks on one document is reported on that document; the others are
-    // still checked.
-    docs.par_iter()
-        .map(|d| {
-            crate::guard::catch(|| check::check_document(d, version, catalog, &options))
-                .unwrap_or_else(|bug| {
-                    file_error(
-                        &d.file,
-                        format!("kiln could not check this document (a bug in kiln: {bug}); please report it"),
-                    )
-                })
-        })
-        .collect()
+    // Each document is checked as soon as it is parsed and its tree dropped right after: only
+    // the results are kept. A bug in kiln's checks on one document is reported on that
+    // document; the others are still checked.
+    let results = check::input::map_documents(&file, &text, &|_| None, &|d: Document| {
+        crate::guard::catch(|| check::check_document(&d, version, catalog, &options))
+            .unwrap_or_else(|bug| {
+                file_error(
+                    &d.file,
+                    format!("kiln could not check this document (a bug in kiln: {bug}); please report it"),
+                )
+            })
+    });
+    if results.is_empty() {
+        return vec![Checked::file_level(
+            &check::rule::EMPTY_FILE,
+            &file,
+            "no Kubernetes objects in this file (empty, or only comments and `---`)".into(),
+        )];
+    }
+    results
 }

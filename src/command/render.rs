@@ -28,19 +28,14 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
             stderr: String::new(),
         });
     }
-    let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, false))?;
     let out_dir = match &args.out {
         Some(o) => o.clone(),
         None => pipeline.project.out_dir.clone(),
     };
-    // golden/ holds the golden form (Secret values as digests): a render there would commit
-    // the values themselves.
+    // golden/ holds the golden form (Secret values as digests, ApplySet labels): a render there
+    // would commit the values themselves.
     let golden = &pipeline.project.golden_dir;
-    if std::path::absolute(&out_dir).ok() == std::path::absolute(golden).ok()
-        || out_dir
-            .canonicalize()
-            .is_ok_and(|o| golden.canonicalize().is_ok_and(|g| g == o))
-    {
+    if same_folder(&out_dir, golden) {
         return Err(Error::Run(
             Diagnostic::error(format!(
                 "refusing to render into `{}`, the golden folder",
@@ -49,6 +44,11 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
             .help("golden files keep Secret values as digests, never the values: record them with `kiln golden update`"),
         ));
     }
+    // `--service` writes a few files with an fsync each; only a tree swap ends in a syncfs.
+    if args.only.service.is_empty() {
+        output::flush_ahead(&out_dir);
+    }
+    let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, false))?;
     let scope = if !args.only.service.is_empty() {
         Scope::Files
     } else if args.only.env.is_empty() && args.only.cluster.is_empty() {
@@ -61,10 +61,6 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
         )
     };
     let texts: BTreeMap<String, String> = files.into_iter().map(|f| (f.path, f.payload)).collect();
-    if same_folder(&out_dir, &pipeline.project.golden_dir) {
-        let shown = pipeline.project.relative(&pipeline.project.golden_dir);
-        super::golden::refuse_decrypted(&shown, &texts)?;
-    }
     output::write(&out_dir, &texts, &scope)?;
     Ok(Output::default())
 }
