@@ -347,12 +347,7 @@ impl Project {
                     use base64::Engine as _;
                     let compact: String = d.split_whitespace().collect();
                     match base64::engine::general_purpose::STANDARD.decode(&compact) {
-                        Ok(pem)
-                            if String::from_utf8_lossy(&pem)
-                                .contains("-----BEGIN CERTIFICATE-----") =>
-                        {
-                            Some(ClusterCa::Data(compact))
-                        }
+                        Ok(pem) if is_pem_certificate(&pem) => Some(ClusterCa::Data(compact)),
                         _ => {
                             problems.push(
                                 Diagnostic::error(format!(
@@ -734,6 +729,12 @@ pub fn project_schema() -> serde_json::Value {
 #[must_use]
 pub fn line_count(bytes: &[u8]) -> usize {
     bytes.split(|b| *b == b'\n').count()
+}
+
+/// Whether `bytes` hold a PEM certificate (a cluster's CA, from `caData` or `caFile`).
+#[must_use]
+pub fn is_pem_certificate(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes).contains("-----BEGIN CERTIFICATE-----")
 }
 
 /// How a rule reports, as configured.

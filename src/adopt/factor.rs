@@ -167,6 +167,22 @@ fn secret_leaf(path: &[String], node: &Node) -> bool {
         || crate::secret::mask_url_password(text).is_some()
 }
 
+/// Whether a hole at `path` holding `nodes` is a secret: anything under a Secret's `data` or
+/// `stringData` (whatever its type, a whole map included), or a value `secret_leaf` or the
+/// secret module finds secret. Every hole is decided here, so no secret reaches a plain file.
+fn secret_hole<'a>(path: &[String], mut nodes: impl Iterator<Item = &'a Node>) -> bool {
+    let under_secret_data = path.first().is_some_and(|k| k == "secret")
+        && path
+            .get(1)
+            .is_some_and(|k| k == "data" || k == "stringData");
+    under_secret_data
+        || nodes.any(|n| {
+            secret_leaf(path, n)
+                || crate::secret::has_other_secrets(n)
+                || !crate::secret::secrets_in(n).is_empty()
+        })
+}
+
 /// Anti-unify the nodes of every member at one place.
 pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut Vec<Hole>) -> Tmpl {
     let first = nodes[0];
@@ -273,11 +289,11 @@ pub fn unify(nodes: &[&Node], ctxs: &[Ctx], path: &mut Vec<String>, holes: &mut 
         None => (None, nodes.iter().map(|n| Some(plain(n))).collect()),
     };
     holes.push(Hole {
+        secret: secret_hole(path, nodes.iter().copied()),
         path: path.clone(),
         values,
         default,
         name: String::new(),
-        secret: false,
     });
     Tmpl::Hole(holes.len() - 1)
 }
@@ -377,9 +393,7 @@ fn unify_keyed(
                 values: col.iter().map(|n| n.as_ref().map(plain)).collect(),
                 default: None,
                 name: String::new(),
-                secret: col.iter().flatten().any(|n| {
-                    crate::secret::has_other_secrets(n) || !crate::secret::secrets_in(n).is_empty()
-                }),
+                secret: secret_hole(path, col.iter().flatten()),
             });
             Tmpl::Optional(holes.len() - 1)
         };

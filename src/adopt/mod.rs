@@ -233,14 +233,6 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             let mut templates: Vec<&mut Tmpl> = slots.iter_mut().map(|(_, t)| t).collect();
             factor::merge_equal(&mut holes, &mut templates);
         }
-        // The kind word only matters when two objects of a set have the same key path.
-        for h in &mut holes {
-            if h.path.len() > 1 {
-                let kind = h.path.remove(0);
-                h.path.push(kind);
-                h.path.rotate_right(1);
-            }
-        }
         factor::name_holes(&mut holes, &[]);
         secret_holes.extend(holes.iter().filter(|h| h.secret).map(|h| h.name.clone()));
         let mut used: Vec<String> = Vec::new();

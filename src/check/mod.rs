@@ -19,7 +19,7 @@ pub use schema::Catalog;
 
 use crate::diagnostic::{Excerpt, Severity, did_you_mean};
 use crate::kube::KubeVersion;
-pub use crate::kube::pointer::dotted;
+use crate::kube::pointer::dotted;
 use crate::kube::pointer::segments;
 use crate::manifest::ResourceId;
 use crate::yaml::{Node, Value};
@@ -486,12 +486,6 @@ fn last_applied(
         }
         crate::kube::apis::Status::Fine => None,
     }
-}
-
-/// True for a well-formed apiVersion.
-#[must_use]
-pub fn api_version_ok(v: &str) -> bool {
-    crate::kube::names::api_version(v).is_ok()
 }
 
 /// The node at a JSON pointer (`true`), or the deepest existing parent (`false`).

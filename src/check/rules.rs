@@ -4,6 +4,7 @@
 
 use crate::check::rule::{self, Rule};
 use crate::kube::names::{dns_label, dns_subdomain, label_value, path_segment, qualified_name};
+use crate::kube::pointer::escape;
 use crate::yaml::{Node, Value};
 
 /// A problem found by a rule: (the rule, JSON pointer, message).
@@ -450,8 +451,6 @@ fn selector(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
         }
     }
 }
-
-pub use crate::kube::pointer::escape;
 
 #[cfg(test)]
 mod tests {

@@ -37,10 +37,10 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         )));
     }
     if let Some(e) = &args.env
-        && read::dns_label(e) != *e
+        && let Err(why) = crate::kube::names::dns_label(e)
     {
         return Err(Error::Run(
-            Diagnostic::error(format!("`--env {e}` is not a DNS label")).help(format!(
+            Diagnostic::error(format!("`--env {e}` {why}")).help(format!(
                 "environment names are lowercase letters, digits and `-`: `--env {}`",
                 read::dns_label(e)
             )),
@@ -53,8 +53,11 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         )));
     }
     let envs = read::read(&args.dir, args.env.as_deref())?;
-    let adopted = adopt::adopt(envs, args.kube_version.as_deref())
-        .map_err(|e| Error::run(format!("cannot write YAML: {e}")))?;
+    let adopted = adopt::adopt(envs, args.kube_version.as_deref()).map_err(|e| {
+        Error::run(format!(
+            "kiln adopt could not build the project (a bug in kiln: {e}); please report it with the input folder"
+        ))
+    })?;
     let staging = staging_dir(&to)?;
     // The proof renders the values files with every secret in its plain layer; then the
     // secret values move to their `*.sops.yaml` twins (plaintext, for `sops encrypt`).
@@ -63,16 +66,35 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         .iter()
         .filter(|(p, _)| !p.ends_with(".sops.yaml"))
         .map(|(p, t)| (p, adopted.proof.get(p).unwrap_or(t)));
-    let proven = write(&staging, proof_files)
-        .and_then(|()| prove(&staging, &adopted))
-        .and_then(|d| write(&staging, adopted.files.iter()).map(|()| d));
-    let diffs = match proven {
+    if let Err(e) = write(&staging, proof_files) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let diffs = match prove(&staging, &adopted) {
         Ok(d) => d,
+        // The adopted project does not load or render (a kiln bug): it is kept where the
+        // messages point, for inspection and the bug report.
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
+            let note = if std::fs::rename(&staging, &to).is_ok() {
+                format!(
+                    "the adopted project does not render (a bug in kiln; please report it): it is kept in `{}`, where the files above are",
+                    to.display()
+                )
+            } else {
+                let _ = std::fs::remove_dir_all(&staging);
+                "the adopted project does not render (a bug in kiln; please report it)".to_string()
+            };
+            let noted = |d: &Diagnostic| d.clone().note(note.clone());
+            return Err(match e {
+                Error::Project(ds) => Error::Project(ds.iter().map(noted).collect()),
+                Error::Run(d) => Error::Run(noted(&d)),
+            });
         }
     };
+    if let Err(e) = write(&staging, adopted.files.iter()) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
     if let Err(e) = std::fs::rename(&staging, &to) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(Error::io("write", &to, &e));

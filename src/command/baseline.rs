@@ -74,7 +74,7 @@ impl Baseline {
                     )));
                 }
                 Ok(Baseline::Folder {
-                    golden: same_dir(&d, &pipeline.project.golden_dir),
+                    golden: super::same_folder(&d, &pipeline.project.golden_dir),
                     dir: d,
                     shown: against.to_string(),
                 })
@@ -157,12 +157,4 @@ pub fn split(
         }
     }
     Ok((changed, unchanged))
-}
-
-/// Whether two paths name the same folder.
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
 }

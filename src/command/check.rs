@@ -208,7 +208,8 @@ fn per_template(mut results: Vec<Checked>, templates: &crate::render::Templates)
         BTreeMap::new();
     for r in &mut results {
         let (upgrade, rest): (Vec<_>, Vec<_>) = r.findings.drain(..).partition(|f| {
-            matches!(f.rule, "removed-api" | "deprecated-api") && f.template.is_some()
+            (f.rule == check::rule::REMOVED_API.id || f.rule == check::rule::DEPRECATED_API.id)
+                && f.template.is_some()
         });
         r.findings = rest;
         for f in upgrade {

@@ -103,17 +103,15 @@ pub fn run(dir: &Path, args: &DiffArgs, color: bool) -> Result<Output, Error> {
     })
 }
 
-/// Render the project in memory; also returns the instance names.
-pub fn rendered(
+/// Render the project in memory.
+fn rendered(
     pipeline: &Pipeline,
     (env, cluster): (&[String], &[String]),
     service: &[String],
-) -> Result<(Vec<FileResult<RenderedText>>, Vec<String>), Error> {
+) -> Result<Vec<FileResult<RenderedText>>, Error> {
     let envs = pipeline.select_targets(env, cluster)?;
     let instances = pipeline.instances(&envs, service)?;
-    let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
-    let files = pipeline.render(&envs, &instances, service.is_empty(), &text_with_parts)?;
-    Ok((files, names))
+    pipeline.render(&envs, &instances, service.is_empty(), &text_with_parts)
 }
 
 fn objects_of(envs: &[crate::config::Environment], f: &FileResult<RenderedText>) -> Vec<Object> {
@@ -420,13 +418,14 @@ fn at_revision(
             .project
             .environments
             .iter()
-            .find(|o| o.name == e.name)
+            .find(|o| o.folder == e.folder)
             .and_then(|o| old.project.applyset_parent(o));
         if let (Some(now), Some(then)) = (now, then)
             && now.id == then.id
         {
+            // Diffs name render targets by folder (`prod@aliyun-hz-prod`).
             prunes.push((
-                e.name.clone(),
+                e.folder.clone(),
                 format!("--applyset={} --namespace={}", now.name, now.namespace),
             ));
         }
@@ -447,7 +446,7 @@ fn render_side(
     only: Option<&HashSet<String>>,
 ) -> Result<Vec<FileResult<RenderedText>>, Error> {
     let Some(only) = only else {
-        return Ok(rendered(p, (env, cluster), service)?.0);
+        return rendered(p, (env, cluster), service);
     };
     let envs = p.select_targets(env, cluster)?;
     // Every instance: the `_env` templates list them all, and the Eureka peer set is computed

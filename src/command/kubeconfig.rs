@@ -6,7 +6,7 @@
 //! written only into the kubeconfig (0600), and never into a message.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 
@@ -27,7 +27,8 @@ pub const TOKEN_PLACEHOLDER: &str = "REPLACE-WITH-THE-SERVICEACCOUNT-TOKEN";
 pub fn run(dir: &Path, args: &KubeconfigArgs) -> Result<Output, Error> {
     // Refuse a real token on standard output before doing anything: it would land in a
     // terminal's scrollback or a CI log. `-o -` says that is what the user wants.
-    let to_stdout = args.output.as_ref().is_none_or(|o| o.as_os_str() == "-");
+    // The file to write, or standard output (no `-o`, or `-o -`).
+    let to_file = args.output.as_ref().filter(|o| o.as_os_str() != "-");
     if args.token_file.is_some() && args.output.is_none() {
         return Err(Error::Run(
             Diagnostic::error("refusing to print a ServiceAccount token to standard output")
@@ -36,29 +37,11 @@ pub fn run(dir: &Path, args: &KubeconfigArgs) -> Result<Output, Error> {
     }
     let pipeline = Pipeline::load(dir, &ValueArgs::default())?;
     let project = &pipeline.project;
-    let clusters: Vec<String> = args.cluster.iter().cloned().collect();
-    let targets = pipeline.select_targets(std::slice::from_ref(&args.env), &clusters)?;
-    let target = match targets.as_slice() {
-        [one] => *one,
-        many => {
-            let on: Vec<&str> = many
-                .iter()
-                .filter_map(|t| project.environments[*t].cluster.as_deref())
-                .collect();
-            return Err(Error::Run(
-                Diagnostic::error(format!(
-                    "environment `{}` is on {} clusters: {}",
-                    args.env,
-                    on.len(),
-                    on.join(", ")
-                ))
-                .help(format!(
-                    "pick one with `--cluster {}` (each cluster issues its own tokens)",
-                    on.first().copied().unwrap_or_default()
-                )),
-            ));
-        }
-    };
+    let target = pipeline.one_target(
+        &args.env,
+        args.cluster.as_deref(),
+        "pick one with `--cluster {}` (each cluster issues its own tokens)",
+    )?;
     let env = &project.environments[target];
     let Some(cluster_name) = env.cluster.as_deref() else {
         return Err(Error::Run(
@@ -128,15 +111,14 @@ pub fn run(dir: &Path, args: &KubeconfigArgs) -> Result<Output, Error> {
     });
     let text = crate::yaml::emit(&config)
         .map_err(|e| Error::run(format!("cannot write the kubeconfig: {e}")))?;
-    if to_stdout {
+    let Some(path) = to_file else {
         return Ok(Output {
             stdout: text,
             code: 0,
             stderr: String::new(),
         });
-    }
-    let path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
-    crate::output::write_private(&path, &text, args.force)?;
+    };
+    crate::output::write_private(path, &text, args.force)?;
     let shown = path.display();
     let mut said = format!(
         "wrote {shown}: context `{name}` (ServiceAccount {namespace}/{account} on {cluster_name}, {})\n",
@@ -212,7 +194,7 @@ fn read_ca(path: &Path, shown: &str, cluster: &str) -> Result<String, Error> {
             .help("caFile is relative to kiln.yaml"),
         )
     })?;
-    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+    if !crate::config::is_pem_certificate(&pem) {
         return Err(Error::Run(
             Diagnostic::error(format!(
                 "`{shown}` (caFile of cluster `{cluster}`) is not a PEM certificate"

@@ -17,8 +17,12 @@ use crate::source::Sources;
 pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
     let project = Project::discover(dir, &mut Sources::default()).ok();
     // Inside a project, its `lint:` settings apply to plain manifests too.
-    let lint = project.as_ref().map(|p| p.lint.clone()).unwrap_or_default();
-    upgrade_to(&args.check)?;
+    let options = check::Options {
+        skip_missing_schemas: args.check.skip_missing_schemas,
+        upgrade_to: upgrade_to(&args.check)?,
+        lint: project.as_ref().map(|p| p.lint.clone()).unwrap_or_default(),
+        host_network: Vec::new(),
+    };
     let catalog = catalog(&args.check, project.as_ref())?;
     let version = match &args.kube_version {
         Some(v) => KubeVersion::parse(v).ok_or_else(|| {
@@ -41,7 +45,7 @@ pub fn run(dir: &Path, args: &LintArgs) -> Result<Output, Error> {
             ));
         }
         for input in inputs(path, &args.paths) {
-            results.extend(check_input(input, version, &catalog, &args.check, &lint));
+            results.extend(check_input(input, version, &catalog, &options));
         }
     }
     check::flag_duplicates(&mut results);
@@ -117,8 +121,7 @@ fn check_input(
     input: Input,
     version: KubeVersion,
     catalog: &check::Catalog,
-    flags: &crate::cli::CheckFlags,
-    lint: &check::lint::LintConfig,
+    options: &check::Options,
 ) -> Vec<Checked> {
     let Input::File(file, bytes) = input;
     let bytes = match bytes.read() {
@@ -140,22 +143,19 @@ fn check_input(
             return vec![c];
         }
     };
-    let options = check::Options {
-        skip_missing_schemas: flags.skip_missing_schemas,
-        upgrade_to: upgrade_to(flags).unwrap_or(None),
-        lint: lint.clone(),
-        host_network: Vec::new(),
-    };
     // Each document is checked as soon as it is parsed and its tree dropped right after: only
     // the results are kept. A bug in kiln's checks on one document is reported on that
     // document; the others are still checked.
     let results = check::input::map_documents(&file, &text, &|_| None, &|d: Document| {
-        crate::guard::catch(|| check::check_document(&d, version, catalog, &options))
+        crate::guard::catch(|| check::check_document(&d, version, catalog, options))
             .unwrap_or_else(|bug| {
-                file_error(
+                let mut c = file_error(
                     &d.file,
                     format!("kiln could not check this document (a bug in kiln: {bug}); please report it"),
-                )
+                );
+                // Which document: the others of the file are still checked.
+                c.findings[0].line = Some(d.line_base + 1);
+                c
             })
     });
     if results.is_empty() {

@@ -158,6 +158,39 @@ impl Pipeline {
         self.select_targets(names, &[])
     }
 
+    /// The one render target of environment `env` (on `cluster` when given); an environment on
+    /// several clusters without `--cluster` is an error whose help is `pick_one` with the first
+    /// cluster's name in place of `{}`.
+    ///
+    /// # Errors
+    /// An unknown environment or cluster, or no single target.
+    pub fn one_target(
+        &self,
+        env: &str,
+        cluster: Option<&str>,
+        pick_one: &str,
+    ) -> Result<usize, Error> {
+        let clusters: Vec<String> = cluster.iter().map(ToString::to_string).collect();
+        let targets = self.select_targets(&[env.to_string()], &clusters)?;
+        match targets.as_slice() {
+            [one] => Ok(*one),
+            many => {
+                let on: Vec<&str> = many
+                    .iter()
+                    .filter_map(|t| self.project.environments[*t].cluster.as_deref())
+                    .collect();
+                Err(Error::Run(
+                    Diagnostic::error(format!(
+                        "environment `{env}` is on {} clusters: {}",
+                        on.len(),
+                        on.join(", ")
+                    ))
+                    .help(pick_one.replace("{}", on.first().copied().unwrap_or_default())),
+                ))
+            }
+        }
+    }
+
     /// Indices of the environments selected by `--env` and `--cluster` (each empty: all), each
     /// environment once per cluster it is on.
     pub fn select_targets(
@@ -363,7 +396,8 @@ impl Pipeline {
             );
         }
         if !problems.is_empty() {
-            return Err(Error::Project(problems));
+            // An environment on two clusters reports a problem of its values once.
+            return Err(Error::Project(layers::dedup(problems)));
         }
         let extra = |e: usize| computed.get(&e).cloned().unwrap_or_default();
         let (files, ports) = engine::render_all(
@@ -546,4 +580,15 @@ pub fn text_with_parts(manifests: &[Manifest]) -> Result<RenderedText, Diagnosti
         })
         .collect();
     Ok(RenderedText { text, parts })
+}
+
+/// Whether two paths name the same folder (`--out golden`, `--against golden` from anywhere in
+/// the project).
+pub(crate) fn same_folder(a: &Path, b: &Path) -> bool {
+    let abs = |p: &Path| {
+        p.canonicalize()
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    abs(a) == abs(b)
 }

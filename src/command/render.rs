@@ -35,7 +35,7 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
     // golden/ holds the golden form (Secret values as digests, ApplySet labels): a render there
     // would commit the values themselves.
     let golden = &pipeline.project.golden_dir;
-    if same_folder(&out_dir, golden) {
+    if super::same_folder(&out_dir, golden) {
         return Err(Error::Run(
             Diagnostic::error(format!(
                 "refusing to render into `{}`, the golden folder",
@@ -63,14 +63,4 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
     let texts: BTreeMap<String, String> = files.into_iter().map(|f| (f.path, f.payload)).collect();
     output::write(&out_dir, &texts, &scope)?;
     Ok(Output::default())
-}
-
-/// Whether two paths name the same folder (`--out golden` from anywhere in the project).
-fn same_folder(a: &Path, b: &Path) -> bool {
-    let abs = |p: &Path| {
-        p.canonicalize()
-            .or_else(|_| std::path::absolute(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    };
-    abs(a) == abs(b)
 }

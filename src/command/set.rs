@@ -155,16 +155,12 @@ pub fn run(dir: &Path, args: &SetArgs) -> Result<Output, Error> {
         }
     }
 
-    // A symlinked values file (inside the project, as loading checked) is written through.
-    let write_to = if exists {
-        target.canonicalize().unwrap_or_else(|_| target.clone())
-    } else {
-        target.clone()
-    };
-    if let Some(dir) = write_to.parent() {
+    // A symlinked values file (inside the project, as loading checked) is written through:
+    // `replace_file` follows the link.
+    if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, &e))?;
     }
-    crate::output::replace_file(&write_to, edited.as_bytes())
+    crate::output::replace_file(&target, edited.as_bytes())
         .map_err(|e| Error::io("write", &target, &e))?;
     let at = lookup(&new_root, &op.path).map_or(Loc::whole(new_src), |n| n.loc);
     Ok(Output {
@@ -294,7 +290,8 @@ fn elsewhere(
     let help = if sops::is_sops_name(winner) {
         format!("it is kept encrypted there: change it with `sops edit {winner}`")
     } else if args.env.is_none()
-        && winner.ends_with(&format!("services/{}.{env}.yaml", args.service))
+        && sops::stem(winner)
+            .is_some_and(|s| s.ends_with(&format!("services/{}.{env}", args.service)))
     {
         format!(
             "set it for that environment: `kiln set {} {key}=... --env {env}`, or pass `--file {shown}` to write anyway",

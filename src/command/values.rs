@@ -14,29 +14,15 @@ use crate::yaml::{self, Node, Value};
 /// Run `kiln values`.
 pub fn run(dir: &Path, args: &ValuesArgs) -> Result<Output, Error> {
     let pipeline = Pipeline::load(dir, &args.values)?;
-    let clusters: Vec<String> = args.cluster.iter().cloned().collect();
-    let envs = pipeline.select_targets(std::slice::from_ref(&args.env), &clusters)?;
     // An environment on several clusters has values per cluster (`values/clusters/<c>.yaml`).
-    if envs.len() > 1 {
-        let on: Vec<String> = envs
-            .iter()
-            .filter_map(|e| pipeline.project.environments[*e].cluster.clone())
-            .collect();
-        return Err(Error::Run(
-            crate::diagnostic::Diagnostic::error(format!(
-                "environment `{}` is on {} clusters: {}",
-                args.env,
-                on.len(),
-                on.join(", ")
-            ))
-            .help(format!(
-                "pick one: `kiln values {} --env {} --cluster {}`",
-                args.service,
-                args.env,
-                on.first().map_or("", String::as_str)
-            )),
-        ));
-    }
+    let envs = [pipeline.one_target(
+        &args.env,
+        args.cluster.as_deref(),
+        &format!(
+            "pick one: `kiln values {} --env {} --cluster {{}}`",
+            args.service, args.env
+        ),
+    )?];
     let instances = pipeline.instances(&envs, std::slice::from_ref(&args.service))?;
     let Some(inst) = instances
         .iter()

@@ -154,10 +154,9 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 impl Patch<'_> {
     fn matches(&self, m: &Manifest) -> bool {
-        let api = m.doc.get_str("apiVersion").unwrap_or_default();
         self.kind.is_none_or(|k| k == m.id.kind)
             && self.name.is_none_or(|n| glob(n, &m.id.name))
-            && self.api_version.is_none_or(|a| a == api)
+            && self.api_version.is_none_or(|a| a == m.id.api_version)
             && self
                 .namespace
                 .is_none_or(|n| glob(n, m.id.namespace.as_deref().unwrap_or_default()))

@@ -3,9 +3,9 @@
 
 use std::fs;
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::sync_dir;
+use super::{parent_of, sync_dir};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 
@@ -42,10 +42,7 @@ fn replace_with(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
         Err(e) => return Err(e),
     };
-    let folder = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let folder = parent_of(&target);
     let name = target
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());

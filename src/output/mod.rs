@@ -511,6 +511,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// The folder holding `dest` (`.` for a bare name).
 fn parent_of(dest: &Path) -> PathBuf {
     match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -132,10 +132,10 @@ fn blamed(
         let shown = templates
             .get(name)
             .map_or_else(|_| name.to_string(), |f| f.shown_as.clone());
-        d = d.note(format!(
-            "checked by `{shown}`, line {}",
-            err.line().unwrap_or(0)
-        ));
+        d = d.note(match err.line() {
+            Some(line) => format!("checked by `{shown}`, line {line}"),
+            None => format!("checked by `{shown}`"),
+        });
     }
     Some(d)
 }
@@ -363,6 +363,19 @@ pub fn render_all<T: Send>(
     let env_files = templates.set_files("_env");
 
     // `only`: render just these services' files (the `_env` templates still see every instance).
+    // Ports matter only where two render targets share a cluster (see `shared_cluster`).
+    let on_shared_cluster: Vec<bool> = environments
+        .iter()
+        .map(|e| {
+            e.cluster.as_ref().is_some_and(|c| {
+                environments
+                    .iter()
+                    .filter(|o| o.cluster.as_ref() == Some(c))
+                    .count()
+                    > 1
+            })
+        })
+        .collect();
     let service_results = instances
         .par_iter()
         .zip(&values)
@@ -385,7 +398,7 @@ pub fn render_all<T: Send>(
                 templates,
                 &templates.set_files(&inst.template),
                 &ctx,
-                (inst.env, env),
+                (inst.env, env, on_shared_cluster[inst.env]),
                 &inst.name,
                 (&inst.values, &inst.patches, sources),
                 finish,
@@ -397,7 +410,7 @@ pub fn render_all<T: Send>(
             templates,
             &env_files,
             ctx,
-            (*e, &environments[*e]),
+            (*e, &environments[*e], on_shared_cluster[*e]),
             "_env",
             (&env_values[e], &[], sources),
             finish,
@@ -458,7 +471,7 @@ fn render_file<T>(
     templates: &Templates,
     names: &[&str],
     ctx: &JValue,
-    (env_index, env): (usize, &KEnv),
+    (env_index, env, on_shared_cluster): (usize, &KEnv, bool),
     instance: &str,
     (values, patches, sources): (&Node, &[Node], &Sources),
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
@@ -485,8 +498,7 @@ fn render_file<T>(
     })?;
     crate::manifest::order::sort(&mut manifests);
     let payload = finish(&manifests)?;
-    // Ports matter only where environments can share a cluster: on a named one.
-    let ports = if env.cluster.is_some() {
+    let ports = if on_shared_cluster {
         Ports::of(&manifests)
     } else {
         Ports::default()

@@ -51,8 +51,7 @@ struct Claim {
 
 /// `file:line:col` of a values location (none for values nobody wrote, such as defaults).
 fn place(sources: &Sources, loc: Loc) -> Option<String> {
-    (loc != Loc::default())
-        .then(|| format!("{}:{}:{}", sources.get(loc.src).name, loc.line, loc.col))
+    (loc != Loc::default()).then(|| sources.describe(loc))
 }
 
 fn enabled(controller: Option<&Node>) -> bool {

@@ -39,13 +39,7 @@ pub fn hide_decrypted(text: &str) -> Option<String> {
     if all.is_empty() || !all.iter().any(|s| text.contains(s.as_str())) {
         return None;
     }
-    Some(all.iter().fold(text.to_string(), |t, s| {
-        if t.contains(s.as_str()) {
-            t.replace(s.as_str(), HIDDEN)
-        } else {
-            t
-        }
-    }))
+    Some(super::replace_all(text.to_string(), &all))
 }
 
 /// Whether any value was decrypted from a SOPS file in this process.
@@ -68,12 +62,7 @@ pub(super) fn hide_decrypted_in(node: &mut Node) {
             }
         }
         Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
-            let text = match &node.value {
-                Value::Int(i) => i.to_string(),
-                Value::Float(f) => f.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => String::new(),
-            };
+            let text = super::scalar_text(node).unwrap_or_default();
             if hide_decrypted(&text).is_some() {
                 node.value = Value::Str(HIDDEN.into());
             }

@@ -222,14 +222,20 @@ pub fn secrets_in(root: &Node) -> Vec<String> {
 /// messages from validators and rules, which quote the values they reject.
 #[must_use]
 pub fn hide_secrets(message: String, secrets: &[String]) -> String {
-    let message = secrets.iter().fold(message, |m, raw| {
-        if m.contains(raw.as_str()) {
-            m.replace(raw.as_str(), HIDDEN)
-        } else {
-            m
-        }
-    });
+    let message = replace_all(message, secrets);
     hide_decrypted(&message).unwrap_or(message)
+}
+
+/// `text` with every one of `needles` replaced by [`HIDDEN`], in order (longest first where it
+/// matters: a secret holding another is hidden whole).
+fn replace_all(text: String, needles: &[String]) -> String {
+    needles.iter().fold(text, |t, n| {
+        if t.contains(n.as_str()) {
+            t.replace(n.as_str(), HIDDEN)
+        } else {
+            t
+        }
+    })
 }
 
 fn collect(node: &Node, under_secret: bool, all: bool, out: &mut Vec<String>) {
@@ -407,9 +413,10 @@ fn walk(node: &mut Node, under_secret: bool, with: &mut dyn FnMut(&str) -> Strin
     }
 }
 
-/// The text a Secret value stands for: a scalar as written, a collection as JSON; `None` for
-/// null (nothing to hide).
-fn scalar_text(node: &Node) -> Option<String> {
+/// The text a value stands for: a scalar as written, a collection as JSON; `None` for null
+/// (nothing to hide).
+#[must_use]
+pub fn scalar_text(node: &Node) -> Option<String> {
     match &node.value {
         Value::Null => None,
         Value::Str(s) => Some(s.clone()),

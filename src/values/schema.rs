@@ -72,16 +72,37 @@ impl SetSchemas {
         let Some((validator, schema, shown)) = self.validators.get(&inst.template) else {
             return Vec::new();
         };
-        let Ok(instance) = serde_json::to_value(&inst.values) else {
+        let Ok(mut instance) = serde_json::to_value(&inst.values) else {
             return Vec::new();
         };
+        // What another set declares, at a pointer: keys a shared layer sets for its instances.
+        let declared_elsewhere = |pointer: &str| -> Vec<String> {
+            self.validators
+                .iter()
+                .filter(|(set, _)| **set != inst.template)
+                .flat_map(|(_, (_, other, _))| allowed_keys(other, pointer))
+                .collect()
+        };
+        let from_shared = |n: &Node| shared.contains(&n.key_loc.src) && all_from(n, shared);
+        // The usual case (`storage:` in `values/envs/` for the stateful instances) is left out
+        // before validating, so that every other instance stays one short-circuiting `is_valid`.
+        if let (serde_json::Value::Object(map), Value::Map(values)) =
+            (&mut instance, &inst.values.value)
+        {
+            let own = allowed_keys(schema, "");
+            let elsewhere = declared_elsewhere("");
+            map.retain(|k, _| {
+                own.contains(k)
+                    || !(values.get(k).is_some_and(from_shared) && elsewhere.contains(k))
+            });
+        }
         let mut out = Vec::new();
         // `is_valid` short-circuits and allocates no errors: the common case is fast.
         if validator.is_valid(&instance) {
             return out;
         }
         // Validator messages quote the values they reject; secrets are hidden in them.
-        let secrets = crate::secret::secrets_in(&inst.values);
+        let secrets = std::cell::OnceCell::new();
         for err in validator.iter_errors(&instance) {
             let pointer = err.instance_path().as_str().to_string();
             let path = dotted(&pointer);
@@ -90,19 +111,12 @@ impl SetSchemas {
             let found: Vec<Diagnostic> = match err.kind() {
                 ValidationErrorKind::AdditionalProperties { unexpected } => {
                     let allowed = allowed_keys(schema, &pointer);
-                    let declared_elsewhere = |key: &str| {
-                        self.validators.iter().any(|(set, (_, other, _))| {
-                            *set != inst.template
-                                && allowed_keys(other, &pointer).iter().any(|k| k == key)
-                        })
-                    };
+                    let elsewhere = declared_elsewhere(&pointer);
                     unexpected
                         .iter()
                         .filter(|key| {
-                            let from_shared = target.and_then(|t| t.get(key)).is_some_and(|n| {
-                                shared.contains(&n.key_loc.src) && all_from(n, shared)
-                            });
-                            !(from_shared && declared_elsewhere(key))
+                            !(target.and_then(|t| t.get(key)).is_some_and(from_shared)
+                                && elsewhere.contains(key))
                         })
                         .map(|key| {
                             let mut d = Diagnostic::error(format!(
@@ -136,7 +150,10 @@ impl SetSchemas {
                         "invalid value for `{}`: {err}",
                         if path.is_empty() { "values" } else { &path }
                     );
-                    let message = crate::secret::hide_secrets(message, &secrets);
+                    let message = crate::secret::hide_secrets(
+                        message,
+                        secrets.get_or_init(|| crate::secret::secrets_in(&inst.values)),
+                    );
                     let mut d = Diagnostic::error(message);
                     if let Some(node) = target {
                         d = d.at(sources, node.loc, "set here");

@@ -171,18 +171,12 @@ fn overlay(plain: &mut Node, encrypted: Option<&Node>, fallback: Loc, secrets: &
             }
         }
         Value::Null => {}
-        leaf => {
+        _ => {
             // A leaf the encrypted tree does not have is taken as encrypted: the safe side.
             let was_encrypted = encrypted
                 .is_none_or(|e| matches!(&e.value, Value::Str(s) if s.starts_with("ENC[")));
             if was_encrypted {
-                secrets.push(match leaf {
-                    Value::Str(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    Value::Float(f) => f.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    _ => String::new(),
-                });
+                secrets.push(crate::secret::scalar_text(plain).unwrap_or_default());
             }
         }
     }

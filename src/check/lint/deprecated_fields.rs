@@ -2,7 +2,7 @@
 
 use super::Problem;
 use crate::check::rule;
-use crate::check::rules::escape;
+use crate::kube::pointer::escape;
 use crate::yaml::{Node, Value};
 
 /// Annotations with their replacement (prefix match when the key ends in `/`).

@@ -3,7 +3,7 @@
 
 use super::Problem;
 use crate::check::rule;
-use crate::check::rules::escape;
+use crate::kube::pointer::escape;
 use crate::yaml::{Node, Value};
 
 /// Characters that are almost always copy-paste damage from a word processor or a web page.
