@@ -365,7 +365,9 @@ impl BytesTarget for LintTarget {
             (&rendered, oldest, upgrade),
         ] {
             for doc in docs {
-                let _ = doc.located();
+                if doc.list_index.is_none_or(|i| i == 0) {
+                    locate_agrees(doc.chunk())?;
+                }
                 results.push(check::check_document(doc, version, catalog(), &options));
             }
         }
@@ -403,6 +405,45 @@ impl BytesTarget for LintTarget {
             run_binary(command, Some(bytes), "lint").map(|_| ())
         })
     }
+}
+
+/// Where `yaml::locate` finds each path of a document (the walk that places findings without a
+/// located tree) is where the located tree has it, on every path, when the walk answers.
+fn locate_agrees(text: &str) -> Result<(), Failure> {
+    fn paths(node: &Node, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Loc, Loc)>) {
+        out.push((path.clone(), node.loc, node.key_loc));
+        let children: Vec<(String, &Node)> = match &node.value {
+            Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (segment, child) in children {
+            path.push(segment);
+            paths(child, path, out);
+            path.pop();
+        }
+    }
+    let Ok(tree) = yaml::parse(text, 0, Dialect::Kube) else {
+        return Ok(());
+    };
+    let mut all = Vec::new();
+    paths(&tree, &mut Vec::new(), &mut all);
+    let wanted: Vec<Vec<String>> = all.iter().map(|(p, _, _)| p.clone()).collect();
+    let Some(spots) = yaml::locate(text, &wanted) else {
+        return Ok(());
+    };
+    for ((path, loc, key_loc), spot) in all.iter().zip(&spots) {
+        if !spot.found || spot.loc != *loc || (!path.is_empty() && spot.key_loc != *key_loc) {
+            return Err(Failure::wrong(format!(
+                "yaml::locate puts {path:?} at {spot:?}; the located tree at {loc:?} (key {key_loc:?})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::check::rule::Rule;
-use crate::diagnostic::{Excerpt, Severity};
+use crate::diagnostic::Severity;
 
 /// One problem in one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,9 +40,10 @@ pub struct Finding {
     /// For findings of `--upgrade-to`: the upgrade, from and to.
     #[serde(skip)]
     pub upgrade: Option<(crate::kube::KubeVersion, crate::kube::KubeVersion)>,
-    /// Lines of the file around the problem, for the text report.
+    /// Where in the object, as a JSON pointer: how a check's finding is placed in the text
+    /// (`line` and `column`) once the document's checks are done.
     #[serde(skip)]
-    pub excerpt: Option<Excerpt>,
+    pub pointer: Option<String>,
 }
 
 #[allow(
@@ -75,7 +76,7 @@ impl Finding {
             breaks_at: None,
             api: None,
             upgrade: None,
-            excerpt: None,
+            pointer: None,
         }
     }
 

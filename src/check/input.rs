@@ -35,20 +35,24 @@ pub struct Document {
 }
 
 impl Document {
-    /// The same document parsed again with locations (for reporting findings).
+    /// The document's own text.
     #[must_use]
-    pub fn located(&self) -> Document {
-        let mut d = self.clone();
-        let chunk = &self.text[self.offset..self.end.min(self.text.len())];
-        d.parsed = yaml::parse(chunk, 0, Dialect::Kube).map(|n| match self.list_index {
+    pub fn chunk(&self) -> &str {
+        self.text
+            .get(self.offset..self.end.min(self.text.len()))
+            .unwrap_or_default()
+    }
+
+    /// The document's tree parsed again with locations (when its text cannot be walked for
+    /// them, see [`crate::yaml::locate`]).
+    pub fn located_tree(&self) -> Result<Node, ParseError> {
+        yaml::parse(self.chunk(), 0, Dialect::Kube).map(|n| match self.list_index {
             Some(i) => expand_list(n)
                 .into_iter()
                 .nth(i)
                 .unwrap_or_else(|| Node::new(Value::Null, Loc::default())),
             None => n,
-        });
-        d.has_locations = true;
-        d
+        })
     }
 
     /// Absolute line and column of a location inside this document.
@@ -178,9 +182,9 @@ mod tests {
         let text = "a: 1\n---\nb: 2\nc: 3\n--- # x\nd: [\n---\n";
         let docs = documents("f.yaml", text, &|_| None);
         assert_eq!(docs.len(), 3);
-        // Documents are read without locations; `located()` reads one again with them.
-        let located = docs[1].located();
-        let c = located.parsed.as_ref().unwrap().get("c").unwrap();
+        // Documents are read without locations; `located_tree()` reads one again with them.
+        let located = docs[1].located_tree().unwrap();
+        let c = located.get("c").unwrap();
         assert_eq!(docs[1].position(c.loc).0, 4);
         let err = docs[2].parsed.as_ref().unwrap_err();
         assert!(docs[2].line_base + err.line >= 6);

@@ -17,12 +17,12 @@ pub use finding::Finding;
 pub use input::Document;
 pub use schema::Catalog;
 
-use crate::diagnostic::{Excerpt, Severity, did_you_mean};
+use crate::diagnostic::{Severity, did_you_mean};
 use crate::kube::KubeVersion;
 use crate::kube::pointer::dotted;
 use crate::kube::pointer::segments;
 use crate::manifest::ResourceId;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Spot, Value};
 
 /// Settings that change what is reported.
 #[derive(Debug, Clone, Default)]
@@ -70,8 +70,10 @@ impl Checked {
     }
 }
 
-/// Check one document against Kubernetes `version`. A document read without locations is
-/// checked as is, and parsed again with locations only when it has findings to place.
+/// Check one document against Kubernetes `version`: the passes, in order (YAML, identity, API
+/// lifecycle, schema, API-server and reviewer rules, then the configured severities and
+/// suppressions), then each finding placed at its line and column. A document read without
+/// locations is checked as is; only the places of its findings are looked up in its text.
 #[must_use]
 pub fn check_document(
     doc: &Document,
@@ -79,21 +81,15 @@ pub fn check_document(
     catalog: &Catalog,
     options: &Options,
 ) -> Checked {
-    let first = check_one(doc, version, catalog, options);
-    if doc.has_locations || first.findings.is_empty() || doc.parsed.is_err() {
-        return first;
+    let mut out = passes(doc, version, catalog, options);
+    if let Ok(node) = &doc.parsed {
+        place(doc, node, &mut out.findings);
     }
-    check_one(&doc.located(), version, catalog, options)
+    out
 }
 
-/// One document through the passes, in order: YAML, identity, API lifecycle, schema, API-server
-/// and reviewer rules, then the configured severities and suppressions.
-fn check_one(
-    doc: &Document,
-    version: KubeVersion,
-    catalog: &Catalog,
-    options: &Options,
-) -> Checked {
+/// The passes of [`check_document`], with findings not yet placed.
+fn passes(doc: &Document, version: KubeVersion, catalog: &Catalog, options: &Options) -> Checked {
     let mut out = Checked {
         resource: String::new(),
         file: doc.file.to_string(),
@@ -178,18 +174,11 @@ fn yaml_error(
     } else {
         &rule::YAML_SYNTAX
     };
-    let offset = doc.offset + e.offset.unwrap_or(0);
     Finding {
         line: Some(line),
         column: Some(e.col.max(1)),
         template: doc.template.as_deref().map(str::to_string),
         kube_version: Some(version.to_string()),
-        excerpt: Some(Excerpt::from_text(
-            &doc.file,
-            &doc.text,
-            offset..offset + 1,
-            &e.message,
-        )),
         ..Finding::new(rule, &doc.file, format!("not valid YAML: {}", e.message))
     }
 }
@@ -206,9 +195,8 @@ struct Place<'a> {
 }
 
 impl Place<'_> {
-    /// A finding of `rule` at the JSON `pointer` in the document.
+    /// A finding of `rule` at the JSON `pointer` in the document (placed by [`place`]).
     fn finding(&self, rule: &'static rule::Rule, pointer: &str, message: String) -> Finding {
-        let (target, found) = locate(self.node, pointer);
         // A message that quotes a secret value (a schema error on `env[0].value` of a
         // DB_PASSWORD) says `(hidden)` instead.
         let message = crate::secret::hide_secrets(
@@ -216,29 +204,60 @@ impl Place<'_> {
             self.secrets
                 .get_or_init(|| crate::secret::secrets_in(self.node)),
         );
-        // Point at the key of the offending field; at the parent object when the field is
-        // missing (or for the whole document).
-        let loc = if found && !pointer.is_empty() {
-            target.key_loc
-        } else {
-            target.loc
-        };
-        let (line, column, offset) = self.doc.position(loc);
         Finding {
             resource: self.resource.clone(),
             path: (!pointer.is_empty()).then(|| dotted(pointer)),
-            line: Some(line),
-            column: Some(column),
+            pointer: Some(pointer.to_string()),
             template: self.doc.template.as_deref().map(str::to_string),
             kube_version: Some(self.version.to_string()),
-            excerpt: Some(Excerpt::from_text(
-                &self.doc.file,
-                &self.doc.text,
-                offset..offset + (loc.len as usize).max(1),
-                "here",
-            )),
             ..Finding::new(rule, &self.doc.file, message)
         }
+    }
+}
+
+/// The line and column of each finding made at a pointer: the key of the offending field, or
+/// the parent object when the field is missing (or the document, for the empty pointer). A
+/// document read without locations has them looked up in its text
+/// ([`crate::yaml::locate`]); only one that walk cannot read is parsed again with locations.
+fn place(doc: &Document, node: &Node, findings: &mut [Finding]) {
+    let todo: Vec<&mut Finding> = findings
+        .iter_mut()
+        .filter(|f| f.line.is_none() && f.pointer.is_some())
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    let pointers: Vec<String> = todo
+        .iter()
+        .map(|f| f.pointer.clone().unwrap_or_default())
+        .collect();
+    let in_tree = |tree: &Node| -> Vec<Spot> { pointers.iter().map(|p| locate(tree, p)).collect() };
+    let spots = if doc.has_locations {
+        in_tree(node)
+    } else {
+        // An object of a `kind: List` is at `/items/<i>` of its document's text.
+        let within: Vec<String> = doc
+            .list_index
+            .map(|i| vec!["items".to_string(), i.to_string()])
+            .unwrap_or_default();
+        let paths: Vec<Vec<String>> = pointers
+            .iter()
+            .map(|p| within.iter().cloned().chain(segments(p)).collect())
+            .collect();
+        crate::yaml::locate(doc.chunk(), &paths).unwrap_or_else(|| match doc.located_tree() {
+            Ok(tree) => in_tree(&tree),
+            Err(_) => in_tree(node),
+        })
+    };
+    for ((f, spot), pointer) in todo.into_iter().zip(spots).zip(&pointers) {
+        let loc = if spot.found && !pointer.is_empty() {
+            spot.key_loc
+        } else {
+            spot.loc
+        };
+        let (line, column, _) = doc.position(loc);
+        f.line = Some(line);
+        f.column = Some(column);
     }
 }
 
@@ -488,8 +507,8 @@ fn last_applied(
     }
 }
 
-/// The node at a JSON pointer (`true`), or the deepest existing parent (`false`).
-fn locate<'a>(root: &'a Node, pointer: &str) -> (&'a Node, bool) {
+/// Where a located tree has the node at a JSON pointer, or its deepest existing parent.
+fn locate(root: &Node, pointer: &str) -> Spot {
     let mut node = root;
     for part in segments(pointer) {
         let next = match &node.value {
@@ -499,10 +518,20 @@ fn locate<'a>(root: &'a Node, pointer: &str) -> (&'a Node, bool) {
         };
         match next {
             Some(n) => node = n,
-            None => return (node, false),
+            None => {
+                return Spot {
+                    loc: node.loc,
+                    key_loc: node.key_loc,
+                    found: false,
+                };
+            }
         }
     }
-    (node, true)
+    Spot {
+        loc: node.loc,
+        key_loc: node.key_loc,
+        found: true,
+    }
 }
 
 /// Flag objects defined twice in one set of inputs (same apiVersion, kind, namespace, name).

@@ -252,7 +252,6 @@ fn per_template(mut results: Vec<Checked>, templates: &crate::render::Templates)
             .map(|i| u32::try_from(i + 1).unwrap_or(0));
         f.column = f.line.map(|_| 1);
         f.file.clone_from(&template);
-        f.excerpt = None;
         f.resource = None;
         f.message = format!(
             "{} (affects {}: {})",

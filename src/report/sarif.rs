@@ -3,7 +3,7 @@
 use super::{Reporter, severity};
 use crate::check::{Checked, Finding};
 
-/// The SARIF reporter: findings are kept (without their excerpts) until the end.
+/// The SARIF reporter: findings are kept until the end.
 #[derive(Default)]
 pub(super) struct Sarif {
     findings: Vec<Finding>,
@@ -11,11 +11,7 @@ pub(super) struct Sarif {
 
 impl Reporter for Sarif {
     fn add(&mut self, checked: &Checked, _out: &mut String) {
-        self.findings
-            .extend(checked.findings.iter().map(|f| Finding {
-                excerpt: None,
-                ..f.clone()
-            }));
+        self.findings.extend(checked.findings.iter().cloned());
     }
 
     fn finish(&mut self, out: &mut String) {

@@ -19,6 +19,9 @@ use serde_saphyr::{DuplicateKeyPolicy, Location, Options, SerializerOptions, Spa
 
 use crate::source::{Loc, SrcId};
 
+mod locate;
+pub use locate::{Spot, locate};
+
 /// A YAML value with its location.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
