@@ -407,6 +407,57 @@ impl BytesTarget for LintTarget {
     }
 }
 
+/// Where the emitter says it wrote each node (how `kiln check` places findings in rendered
+/// output) is where the parser finds it in that text, on every path and a missing child of each,
+/// whenever the emitter's places answer; and recording them changes no byte of the text.
+fn placed_agrees(tree: &Node) -> Result<(), Failure> {
+    fn walk(node: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(path.clone());
+        path.push("\u{1}missing".to_string());
+        out.push(path.clone());
+        path.pop();
+        let children: Vec<(String, &Node)> = match &node.value {
+            Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (segment, child) in children {
+            path.push(segment);
+            walk(child, path, out);
+            path.pop();
+        }
+    }
+    let (text, placed) = yaml::placed::emit_placed(tree).map_err(Failure::wrong)?;
+    if Ok(&text) != yaml::emit(tree).as_ref() {
+        return Err(Failure::wrong("emit_placed wrote other text than emit"));
+    }
+    let mut all = Vec::new();
+    walk(tree, &mut Vec::new(), &mut all);
+    let Some(spots) = yaml::locate(&text, &all) else {
+        return Ok(());
+    };
+    for (path, spot) in all.iter().zip(spots) {
+        let want = if spot.found && !path.is_empty() {
+            spot.key_loc
+        } else {
+            spot.loc
+        };
+        if let Some(got) = placed.spots(tree, &text, std::slice::from_ref(path))
+            && (got[0].line, got[0].col, got[0].offset) != (want.line, want.col, want.offset)
+        {
+            return Err(Failure::wrong(format!(
+                "the emitter places {path:?} at {}:{}; the parser finds it at {}:{} in\n{text}",
+                got[0].line, got[0].col, want.line, want.col
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Where `yaml::locate` finds each path of a document (the walk that places findings without a
 /// located tree) is where the located tree has it, on every path, when the walk answers.
 fn locate_agrees(text: &str) -> Result<(), Failure> {
@@ -792,6 +843,7 @@ impl Case for EmitCase {
         for doc in &self.docs {
             round_trip(doc, Dialect::Values, true)?;
             round_trip(doc, Dialect::Kube, true)?;
+            placed_agrees(doc)?;
         }
         // As kiln writes rendered files: each object under `# Source:`, separated by `---`.
         let manifests: Vec<kiln::manifest::Manifest> = self

@@ -212,9 +212,9 @@ fn line_of(text: &str, offset: usize, same_file: bool) -> String {
 }
 
 /// The parsed object of a document, or a located error.
-fn object_of(d: &Document) -> Result<Node, Diagnostic> {
+fn object_of(d: &Document<'_>) -> Result<Node, Diagnostic> {
     match &d.parsed {
-        Ok(n) if matches!(n.value, Value::Map(_)) => Ok(n.clone()),
+        Ok(n) if matches!(n.value, Value::Map(_)) => Ok(n.clone().into_owned()),
         Ok(n) => Err(located(
             d,
             None,
@@ -235,7 +235,7 @@ fn object_of(d: &Document) -> Result<Node, Diagnostic> {
     }
 }
 
-fn located(d: &Document, at: Option<usize>, message: &str, label: &str) -> Diagnostic {
+fn located(d: &Document<'_>, at: Option<usize>, message: &str, label: &str) -> Diagnostic {
     let start = at.unwrap_or(d.offset).min(d.text.len());
     let end = (start + 1).min(d.text.len()).max(start);
     let end = (start..=end)

@@ -2,6 +2,7 @@
 //! broken document never hides the others), expand `kind: List`, and remember where each
 //! document starts so findings can name the file's own line and column.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -9,9 +10,10 @@ use rayon::prelude::*;
 use crate::source::Loc;
 use crate::yaml::{self, Dialect, Node, ParseError, Value, is_blank, split};
 
-/// One document of a file, parsed or not.
+/// One document of a file, parsed or not. Its tree is its own when read from a file, and
+/// borrowed when `kiln check` checks the render's objects.
 #[derive(Debug, Clone)]
-pub struct Document {
+pub struct Document<'a> {
     /// The file it is in, as shown to users.
     pub file: Arc<str>,
     /// The whole file text (for excerpts).
@@ -21,20 +23,23 @@ pub struct Document {
     /// Number of lines before the document in `text`.
     pub line_base: u32,
     /// The parsed tree (locations relative to the document), or why it does not parse.
-    pub parsed: Result<Node, ParseError>,
+    pub parsed: Result<Cow<'a, Node>, ParseError>,
     /// Byte offset just past the document in `text`.
     pub end: usize,
     /// For rendered output: the template that produced it.
     pub template: Option<Arc<str>>,
     /// For rendered output: that template's source (for `# kiln-ignore:` comments).
     pub template_source: Option<Arc<str>>,
-    /// False when `parsed` was read without locations (see [`Document::located`]).
+    /// False when `parsed` was read without locations (see [`Document::located_tree`]).
     pub has_locations: bool,
+    /// For rendered output: where kiln's emitter wrote `parsed` (the byte offset of its YAML in
+    /// the document, and the places), so findings are placed without reading the text again.
+    pub emitted: Option<(usize, yaml::placed::Placed)>,
     /// For an object of a `kind: List`: its index in `items`.
     pub list_index: Option<usize>,
 }
 
-impl Document {
+impl Document<'_> {
     /// The document's own text.
     #[must_use]
     pub fn chunk(&self) -> &str {
@@ -73,7 +78,7 @@ pub fn documents(
     file: &str,
     text: &str,
     template_of: &(dyn Fn(&str) -> Option<(Arc<str>, Arc<str>)> + Sync),
-) -> Vec<Document> {
+) -> Vec<Document<'static>> {
     map_documents(file, text, template_of, &|d| d)
 }
 
@@ -85,7 +90,7 @@ pub fn map_documents<R: Send>(
     file: &str,
     text: &str,
     template_of: &(dyn Fn(&str) -> Option<(Arc<str>, Arc<str>)> + Sync),
-    each: &(dyn Fn(Document) -> R + Sync),
+    each: &(dyn Fn(Document<'static>) -> R + Sync),
 ) -> Vec<R> {
     let file: Arc<str> = Arc::from(file);
     let text_arc: Arc<str> = Arc::from(text);
@@ -105,7 +110,7 @@ fn parse_chunk(
     text: &Arc<str>,
     (offset, line_base, end): (usize, u32, usize),
     template_of: &(dyn Fn(&str) -> Option<(Arc<str>, Arc<str>)> + Sync),
-) -> Vec<Document> {
+) -> Vec<Document<'static>> {
     let chunk = &text[offset..end];
     if is_blank(chunk) {
         return Vec::new();
@@ -118,16 +123,17 @@ fn parse_chunk(
         Some((name, source)) => (Some(name), Some(source)),
         None => (None, None),
     };
-    let doc = |parsed| Document {
+    let doc = |parsed: Result<Node, ParseError>| Document {
         file: Arc::clone(file),
         text: Arc::clone(text),
         offset,
         line_base,
         end,
-        parsed,
+        parsed: parsed.map(Cow::Owned),
         template: template.clone(),
         template_source: template_source.clone(),
         has_locations: false,
+        emitted: None,
         list_index: None,
     };
     // Without locations first: most documents have no findings, and the few that do are parsed
@@ -203,7 +209,7 @@ mod tests {
     #[test]
     fn mapped_documents_come_back_in_order() {
         let text = "a: 1\n---\nkind: List\nitems: [{b: 2}, {c: 3}]\n---\n---\nd: [\n---\ne: 5\n";
-        let lines = |d: &Document| (d.line_base, d.list_index, d.parsed.is_ok());
+        let lines = |d: &Document<'_>| (d.line_base, d.list_index, d.parsed.is_ok());
         let collected: Vec<_> = documents("f", text, &|_| None).iter().map(lines).collect();
         let mapped = map_documents("f", text, &|_| None, &|d| lines(&d));
         assert_eq!(mapped, collected);

@@ -12,6 +12,7 @@ pub mod lint;
 pub mod rule;
 pub mod rules;
 pub mod schema;
+mod tree_json;
 
 pub use finding::Finding;
 pub use input::Document;
@@ -22,6 +23,7 @@ use crate::kube::KubeVersion;
 use crate::kube::pointer::dotted;
 use crate::kube::pointer::segments;
 use crate::manifest::ResourceId;
+use crate::source::Loc;
 use crate::yaml::{Node, Spot, Value};
 
 /// Settings that change what is reported.
@@ -76,7 +78,7 @@ impl Checked {
 /// locations is checked as is; only the places of its findings are looked up in its text.
 #[must_use]
 pub fn check_document(
-    doc: &Document,
+    doc: &Document<'_>,
     version: KubeVersion,
     catalog: &Catalog,
     options: &Options,
@@ -89,7 +91,12 @@ pub fn check_document(
 }
 
 /// The passes of [`check_document`], with findings not yet placed.
-fn passes(doc: &Document, version: KubeVersion, catalog: &Catalog, options: &Options) -> Checked {
+fn passes(
+    doc: &Document<'_>,
+    version: KubeVersion,
+    catalog: &Catalog,
+    options: &Options,
+) -> Checked {
     let mut out = Checked {
         resource: String::new(),
         file: doc.file.to_string(),
@@ -164,7 +171,7 @@ fn passes(doc: &Document, version: KubeVersion, catalog: &Catalog, options: &Opt
 
 /// A finding for a document that is not valid YAML.
 fn yaml_error(
-    doc: &Document,
+    doc: &Document<'_>,
     e: &crate::yaml::ParseError,
     line: u32,
     version: KubeVersion,
@@ -186,7 +193,7 @@ fn yaml_error(
 /// Where findings of one parsed document point: the document, its tree, the version checked
 /// against and the object's identity once known.
 struct Place<'a> {
-    doc: &'a Document,
+    doc: &'a Document<'a>,
     node: &'a Node,
     version: KubeVersion,
     resource: Option<String>,
@@ -219,7 +226,7 @@ impl Place<'_> {
 /// the parent object when the field is missing (or the document, for the empty pointer). A
 /// document read without locations has them looked up in its text
 /// ([`crate::yaml::locate`]); only one that walk cannot read is parsed again with locations.
-fn place(doc: &Document, node: &Node, findings: &mut [Finding]) {
+fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
     let todo: Vec<&mut Finding> = findings
         .iter_mut()
         .filter(|f| f.line.is_none() && f.pointer.is_some())
@@ -231,8 +238,42 @@ fn place(doc: &Document, node: &Node, findings: &mut [Finding]) {
         .iter()
         .map(|f| f.pointer.clone().unwrap_or_default())
         .collect();
-    let in_tree = |tree: &Node| -> Vec<Spot> { pointers.iter().map(|p| locate(tree, p)).collect() };
-    let spots = if doc.has_locations {
+    // The key of a field found, else the value (or the deepest parent) itself.
+    let pointed = |spots: Vec<Spot>| -> Vec<Loc> {
+        spots
+            .into_iter()
+            .zip(&pointers)
+            .map(|(s, p)| {
+                if s.found && !p.is_empty() {
+                    s.key_loc
+                } else {
+                    s.loc
+                }
+            })
+            .collect()
+    };
+    let in_tree =
+        |tree: &Node| -> Vec<Loc> { pointed(pointers.iter().map(|p| locate(tree, p)).collect()) };
+    let from_emit = doc.emitted.as_ref().and_then(|(body, placed)| {
+        let chunk = doc.chunk();
+        let yaml = chunk.get(*body..)?;
+        let paths: Vec<Vec<String>> = pointers.iter().map(|p| segments(p).collect()).collect();
+        let header_lines = u32::try_from(chunk[..*body].matches('\n').count()).ok()?;
+        let spots = placed.spots(node, yaml, &paths)?;
+        Some(
+            spots
+                .into_iter()
+                .map(|l| Loc {
+                    line: l.line + header_lines,
+                    offset: l.offset + u32::try_from(*body).unwrap_or(0),
+                    ..l
+                })
+                .collect::<Vec<Loc>>(),
+        )
+    });
+    let spots = if let Some(spots) = from_emit {
+        spots
+    } else if doc.has_locations {
         in_tree(node)
     } else {
         // An object of a `kind: List` is at `/items/<i>` of its document's text.
@@ -244,17 +285,15 @@ fn place(doc: &Document, node: &Node, findings: &mut [Finding]) {
             .iter()
             .map(|p| within.iter().cloned().chain(segments(p)).collect())
             .collect();
-        crate::yaml::locate(doc.chunk(), &paths).unwrap_or_else(|| match doc.located_tree() {
-            Ok(tree) => in_tree(&tree),
-            Err(_) => in_tree(node),
-        })
+        crate::yaml::locate(doc.chunk(), &paths).map_or_else(
+            || match doc.located_tree() {
+                Ok(tree) => in_tree(&tree),
+                Err(_) => in_tree(node),
+            },
+            pointed,
+        )
     };
-    for ((f, spot), pointer) in todo.into_iter().zip(spots).zip(&pointers) {
-        let loc = if spot.found && !pointer.is_empty() {
-            spot.key_loc
-        } else {
-            spot.loc
-        };
+    for (f, loc) in todo.into_iter().zip(spots) {
         let (line, column, _) = doc.position(loc);
         f.line = Some(line);
         f.column = Some(column);
@@ -411,8 +450,7 @@ fn schema_pass(
     skip_missing: bool,
     findings: &mut Vec<Finding>,
 ) -> bool {
-    let json = serde_json::to_value(at.node).unwrap_or_default();
-    match catalog.validate(schema_version, api_version, kind, &json) {
+    match catalog.validate(schema_version, api_version, kind, at.node) {
         schema::Outcome::Valid => false,
         schema::Outcome::NoSchema { .. } if skip_missing => true,
         schema::Outcome::NoSchema { suggestion } => {
@@ -457,7 +495,12 @@ fn schema_pass(
 
 /// Configured severities, then suppressions (the annotation, or comments in the document or
 /// its template).
-fn configure(doc: &Document, node: &Node, config: &lint::LintConfig, findings: &mut Vec<Finding>) {
+fn configure(
+    doc: &Document<'_>,
+    node: &Node,
+    config: &lint::LintConfig,
+    findings: &mut Vec<Finding>,
+) {
     let chunk = &doc.text[doc.offset..doc.end.min(doc.text.len())];
     let texts: Vec<&str> = std::iter::once(chunk)
         .chain(doc.template_source.as_deref())

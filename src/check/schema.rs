@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use jsonschema::Validator;
+
+use super::tree_json::Tree;
+use crate::yaml::Node;
 use jsonschema::error::ValidationErrorKind;
 
 use crate::kube::KubeVersion;
@@ -266,7 +269,7 @@ pub struct Violation {
     pub unknown_field: Option<String>,
 }
 
-type Compiled = Option<Result<Arc<(Validator, serde_json::Value)>, String>>;
+type Compiled = Option<Result<Arc<(Validator<Tree>, serde_json::Value)>, String>>;
 
 /// All schema sources, with compiled validators cached per version and kind.
 pub struct Catalog {
@@ -342,7 +345,7 @@ impl Catalog {
         let compiled = found.map(|r| {
             r.and_then(|mut schema| {
                 bound_integers(&mut schema);
-                jsonschema::options()
+                jsonschema::options_for::<Tree>()
                     .should_validate_formats(false)
                     .build(&schema)
                     .map(|v| Arc::new((v, schema)))
@@ -355,13 +358,13 @@ impl Catalog {
         compiled
     }
 
-    /// Validate a document (as JSON) against the schema of its kind.
+    /// Validate a document against the schema of its kind (read in place, see [`Tree`]).
     pub fn validate(
         &self,
         version: KubeVersion,
         api_version: &str,
         kind: &str,
-        doc: &serde_json::Value,
+        doc: &Node,
     ) -> Outcome {
         let compiled = match self.compiled(version, api_version, kind) {
             None => {

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::command::{Pipeline, RenderedText, text_with_parts};
+use crate::command::{Pipeline, RenderedText, file_text, text_with_parts, with_parts};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::manifest::Manifest;
@@ -84,8 +84,9 @@ impl Baseline {
 }
 
 /// One rendered file against a folder's copy: the file in the form the folder holds when it
-/// differs, `None` when the folder's text is byte-identical. `rendered` is its plain text when
-/// the caller has made it already.
+/// differs, `None` when the folder's text is byte-identical. `rendered` is its plain text (and
+/// where each document is) when the caller has made it already; its objects are copied only
+/// when it differs.
 ///
 /// # Errors
 /// The file cannot be written as YAML.
@@ -93,24 +94,22 @@ pub fn differing(
     pipeline: &Pipeline,
     (dir, golden): (&Path, bool),
     ms: &[Manifest],
-    rendered: Option<RenderedText>,
+    rendered: Option<(String, Vec<(usize, u32, usize)>)>,
 ) -> Result<Option<RenderedText>, Diagnostic> {
-    let plain = |rendered: Option<RenderedText>| match rendered {
-        Some(r) => Ok(r),
-        None => text_with_parts(ms),
-    };
-    let form = if golden {
-        match pipeline.golden_form(ms)? {
-            Cow::Borrowed(_) => plain(rendered)?,
-            Cow::Owned(form) => text_with_parts(&form)?,
-        }
+    let golden_form = if golden {
+        pipeline.golden_form(ms)?
     } else {
-        plain(rendered)?
+        Cow::Borrowed(ms)
     };
-    let same = ms.first().is_some_and(|m| {
-        std::fs::read_to_string(dir.join(m.out_file())).is_ok_and(|t| t == form.text)
-    });
-    Ok((!same).then_some(form))
+    let form: &[Manifest] = &golden_form;
+    let (text, places) = match (rendered, &golden_form) {
+        (Some(r), Cow::Borrowed(_)) => r,
+        _ => file_text(form, None)?,
+    };
+    let same = ms
+        .first()
+        .is_some_and(|m| std::fs::read_to_string(dir.join(m.out_file())).is_ok_and(|t| t == text));
+    Ok((!same).then(|| with_parts(form, text, places)))
 }
 
 /// The rendered files that differ from the folder, and the paths of those that do not. With

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::check::{self, Checked};
 use crate::cli::CheckArgs;
 use crate::command::{
-    Output, Pipeline, RenderedText, baseline, catalog, exit_code, text_with_parts, upgrade_to,
+    Output, Pipeline, RenderedText, baseline, catalog, exit_code, file_text, upgrade_to,
 };
 use crate::error::Error;
 use crate::manifest::Manifest;
@@ -46,7 +46,8 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
         &instances,
         args.only.service.is_empty(),
         &|ms: &[Manifest]| {
-            let rendered = text_with_parts(ms)?;
+            let mut written_at = Vec::new();
+            let (text, places) = file_text(ms, Some(&mut written_at))?;
             let (path, version) = match ms.first() {
                 Some(m) => {
                     let env = pipeline
@@ -61,21 +62,24 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
             let mut results = Vec::new();
             if let (Some(path), Some(version)) = (&path, version) {
                 let file: Arc<str> = Arc::from(format!("{out_name}/{path}"));
-                let text: Arc<str> = Arc::from(rendered.text.as_str());
-                for p in &rendered.parts {
+                let shared: Arc<str> = Arc::from(text.as_str());
+                for ((m, &(offset, line_base, end)), emitted) in
+                    ms.iter().zip(&places).zip(written_at)
+                {
                     let doc = check::Document {
                         file: Arc::clone(&file),
-                        text: Arc::clone(&text),
-                        offset: p.offset,
-                        line_base: p.line_base,
-                        end: p.end,
-                        parsed: Ok(p.doc.clone()),
-                        template: Some(Arc::from(p.template_shown.as_str())),
+                        text: Arc::clone(&shared),
+                        offset,
+                        line_base,
+                        end,
+                        parsed: Ok(std::borrow::Cow::Borrowed(&m.doc)),
+                        template: Some(Arc::from(m.origin.template_shown.as_str())),
                         template_source: templates
-                            .get(&p.template)
+                            .get(&m.origin.template)
                             .ok()
                             .map(|t| Arc::clone(&t.source)),
                         has_locations: false,
+                        emitted: Some(emitted),
                         list_index: None,
                     };
                     results.push(check::check_document(&doc, version, &catalog, &options));
@@ -85,7 +89,7 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
             if !recorded {
                 return Ok((results, None));
             }
-            let kept = baseline::differing(&pipeline, (golden, true), ms, Some(rendered))?;
+            let kept = baseline::differing(&pipeline, (golden, true), ms, Some((text, places)))?;
             Ok((results, kept))
         },
     )?;

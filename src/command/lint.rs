@@ -146,7 +146,7 @@ fn check_input(
     // Each document is checked as soon as it is parsed and its tree dropped right after: only
     // the results are kept. A bug in kiln's checks on one document is reported on that
     // document; the others are still checked.
-    let results = check::input::map_documents(&file, &text, &|_| None, &|d: Document| {
+    let results = check::input::map_documents(&file, &text, &|_| None, &|d: Document<'static>| {
         crate::guard::catch(|| check::check_document(&d, version, catalog, options))
             .unwrap_or_else(|bug| {
                 let mut c = file_error(

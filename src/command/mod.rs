@@ -564,8 +564,28 @@ pub struct RenderedText {
 
 /// The text of one file (as [`yaml_of`] writes it) and where each object is in it.
 pub fn text_with_parts(manifests: &[Manifest]) -> Result<RenderedText, Diagnostic> {
-    let (text, places) = manifest::to_yaml(manifests, false)
-        .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))?;
+    let (text, places) = file_text(manifests, None)?;
+    Ok(with_parts(manifests, text, places))
+}
+
+/// The text of one file (as [`yaml_of`] writes it) and where each document is in it: byte
+/// offset, lines before it, byte offset past it. With `placed`, also where each document's
+/// nodes were written ([`manifest::to_yaml_placed`]).
+pub fn file_text(
+    manifests: &[Manifest],
+    placed: Option<&mut Vec<(usize, crate::yaml::placed::Placed)>>,
+) -> Result<(String, Vec<(usize, u32, usize)>), Diagnostic> {
+    manifest::to_yaml_placed(manifests, false, placed)
+        .map_err(|e| Diagnostic::error(format!("cannot write YAML: {e}")))
+}
+
+/// A file's text (from [`file_text`]) with its objects.
+#[must_use]
+pub fn with_parts(
+    manifests: &[Manifest],
+    text: String,
+    places: Vec<(usize, u32, usize)>,
+) -> RenderedText {
     let parts = manifests
         .iter()
         .zip(places)
@@ -579,7 +599,7 @@ pub fn text_with_parts(manifests: &[Manifest]) -> Result<RenderedText, Diagnosti
             end,
         })
         .collect();
-    Ok(RenderedText { text, parts })
+    RenderedText { text, parts }
 }
 
 /// Whether two paths name the same folder (`--out golden`, `--against golden` from anywhere in

@@ -77,6 +77,17 @@ pub fn to_yaml(
     manifests: &[Manifest],
     with_instance: bool,
 ) -> Result<(String, Vec<(usize, u32, usize)>), String> {
+    to_yaml_placed(manifests, with_instance, None)
+}
+
+/// [`to_yaml`], and with `written_at` also where the emitter wrote each document's nodes: per
+/// document, the byte offset of its YAML after its `# Source:` line (within the document) and
+/// the emitter's places ([`crate::yaml::placed`]), for `kiln check` to place its findings.
+pub fn to_yaml_placed(
+    manifests: &[Manifest],
+    with_instance: bool,
+    mut written_at: Option<&mut Vec<(usize, crate::yaml::placed::Placed)>>,
+) -> Result<(String, Vec<(usize, u32, usize)>), String> {
     let mut out = String::new();
     let mut places = Vec::with_capacity(manifests.len());
     let mut lines = 0u32;
@@ -91,7 +102,14 @@ pub fn to_yaml(
             let _ = write!(out, " ({}/{})", m.origin.env, m.origin.instance);
         }
         out.push('\n');
-        out.push_str(&crate::yaml::emit(&m.doc)?);
+        match written_at.as_deref_mut() {
+            Some(written_at) => {
+                let (yaml, at) = crate::yaml::placed::emit_placed(&m.doc)?;
+                written_at.push((out.len() - start, at));
+                out.push_str(&yaml);
+            }
+            None => out.push_str(&crate::yaml::emit(&m.doc)?),
+        }
         places.push((start, lines, out.len()));
         lines += u32::try_from(out[start..].matches('\n').count()).unwrap_or(0);
     }

@@ -20,6 +20,7 @@ use serde_saphyr::{DuplicateKeyPolicy, Location, Options, SerializerOptions, Spa
 use crate::source::{Loc, SrcId};
 
 mod locate;
+pub mod placed;
 pub use locate::{Spot, locate};
 
 /// A YAML value with its location.
@@ -537,6 +538,7 @@ impl Serialize for Value {
             Value::Seq(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
+                    placed::note();
                     seq.serialize_element(item)?;
                 }
                 seq.end()
@@ -544,6 +546,7 @@ impl Serialize for Value {
             Value::Map(entries) => {
                 let mut map = s.serialize_map(Some(entries.len()))?;
                 for (k, v) in entries {
+                    placed::note();
                     map.serialize_entry(k, v)?;
                 }
                 map.end()
