@@ -106,6 +106,27 @@ impl<'a> JsonNode<'a, Tree> for &'a Node {
         }
     }
 
+    // `enum` and `const` compare without copying the node (the default copies it first).
+    fn equals_value(&self, expected: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (&self.value, expected) {
+            (Value::Str(a), J::String(b)) => a == b,
+            (Value::Bool(a), J::Bool(b)) => a == b,
+            (Value::Seq(a), J::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.equals_value(b))
+            }
+            (Value::Map(a), J::Object(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, a)| b.get(k).is_some_and(|b| a.equals_value(b)))
+            }
+            (Value::Int(_) | Value::Float(_), J::Number(_)) => self
+                .as_number()
+                .is_some_and(|n| jsonschema::json::cmp::equal(&J::Number(n), expected)),
+            _ => self.is_null() && expected.is_null(),
+        }
+    }
+
     fn to_value(&self) -> Cow<'a, serde_json::Value> {
         Cow::Owned(serde_json::to_value(*self).unwrap_or_default())
     }
@@ -163,6 +184,7 @@ mod tests {
                 "n": {"type": "integer", "minimum": 1},
                 "f": {"type": "number"},
                 "s": {"type": "string", "maxLength": 3, "enum": ["ab", "中文"]},
+                "e": {"enum": [1, 2.5, null, [1, "a"], {"a": [true]}]},
                 "l": {"type": "array", "uniqueItems": true, "items": {"type": "string"}},
                 "m": {"type": "object", "additionalProperties": false, "properties": {"a": {}}},
                 "z": {"type": "null"},
@@ -174,7 +196,13 @@ mod tests {
         let on_tree = jsonschema::options_for::<Tree>().build(&schema).unwrap();
         let on_json = jsonschema::validator_for(&schema).unwrap();
         for doc in [
-            "n: 2\nf: 1.5\ns: 中文\nl: [a, b]\nm: {a: 1}\nz: ~\nb: true\n",
+            "n: 2\nf: 1.5\ns: 中文\nl: [a, b]\nm: {a: 1}\nz: ~\nb: true\ne: 1.0\n",
+            "n: 2\ne: [1, a]\n",
+            "n: 2\ne: {a: [true]}\n",
+            "n: 2\ne: {a: [true], b: 1}\n",
+            "n: 2\ne: 2.5\n",
+            "n: 2\ne: ~\n",
+            "n: 2\ne: '1'\n",
             "n: 0\nf: x\ns: abcd\nl: [a, a, 3]\nm: {x: 1}\nz: 1\nb: false\nlong: 1\n",
             "f: 2\nn: 1.0\n",
             "[1, 2]\n",

@@ -105,12 +105,19 @@ fn words(key: &str) -> Vec<String> {
 /// `ENCRYPTION_KEY`, `apiKey`, `secrets`; not `secretName`, `passwordFile`, `author`.
 #[must_use]
 pub fn is_secret_key(key: &str) -> bool {
-    // Most keys (`image`, `containerPort`) hold none of these: decide those without allocating,
-    // as excerpts and findings ask about every key of their lines.
-    const HINTS: &[&str] = &[
-        "pass", "pwd", "secret", "token", "cred", "auth", "key", "cookie", "salt", "dsn",
-    ];
-    if !HINTS.iter().any(|h| contains_ignore_case(key, h)) {
+    // Most keys (`image`, `containerPort`) hold none of these: decide those in one pass over
+    // the key without allocating, as findings and redaction ask about every key of a tree. Only
+    // a byte that starts some hint is compared further.
+    let bytes = key.as_bytes();
+    let hinted = (0..bytes.len()).any(|i| {
+        HINT_START[usize::from(bytes[i])]
+            && HINTS.iter().any(|h| {
+                bytes
+                    .get(i..i + h.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(h.as_bytes()))
+            })
+    });
+    if !hinted {
         return false;
     }
     let words = words(key);
@@ -134,12 +141,23 @@ pub fn is_secret_key(key: &str) -> bool {
         .any(|w| joined.contains(w))
 }
 
-/// `needle` (lowercase ASCII) occurs in `hay`, ignoring ASCII case.
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    hay.as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
+/// Parts of a key that may make it secret (lowercase ASCII); [`is_secret_key`] decides.
+const HINTS: &[&str] = &[
+    "pass", "pwd", "secret", "token", "cred", "auth", "key", "cookie", "salt", "dsn",
+];
+
+/// The bytes (either case) that start one of [`HINTS`].
+const HINT_START: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < HINTS.len() {
+        let first = HINTS[i].as_bytes()[0];
+        table[first as usize] = true;
+        table[first.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// Whether a key names a reference to a secret (its subtree is shown even under a secret
 /// key: `DB_PASSWORD: {secretKeyRef: {name: mysql, key: password}}`).
