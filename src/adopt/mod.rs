@@ -8,6 +8,7 @@
 //! of the input are not kept.
 
 pub mod factor;
+pub mod fit;
 pub mod layer;
 pub mod read;
 
@@ -38,6 +39,8 @@ pub struct SetReport {
     pub objects: usize,
     /// Values it reads.
     pub values: usize,
+    /// A built-in set the instances were fitted to (nothing written under `templates/`).
+    pub builtin: bool,
 }
 
 /// What the adoption did, as data (never a value: the report is safe to print).
@@ -63,6 +66,10 @@ pub struct Report {
     pub template_bytes: usize,
     /// Patches written (factoring never needs one).
     pub patches: usize,
+    /// Instances a built-in set was tried for and did not reproduce (factored instead).
+    pub unfitted: usize,
+    /// Why no instance could be tried with the built-in sets (their trial did not render).
+    pub fit_error: Option<String>,
     /// ApplySet parents dropped and member labels removed (now the `applyset:` setting).
     pub applyset_parents: usize,
     /// Secret values that are digests (`sha256:...`, golden files): they cannot be reversed.
@@ -157,8 +164,217 @@ struct Member<'a> {
     objects: Vec<&'a Object>,
 }
 
-/// Adopt the environments read from the input.
-pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adopted, String> {
+/// What a trial render produced for one instance: its environment (index into the input's
+/// environments), its name and its objects.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Environment name.
+    pub env: String,
+    /// Instance name.
+    pub instance: String,
+    /// The objects its templates rendered (patches applied).
+    pub objects: Vec<Node>,
+}
+
+/// Renders a project given as files (path -> text) in memory: `command::adopt` runs the real
+/// pipeline over it.
+pub type Render<'a> = dyn Fn(&BTreeMap<String, String>) -> Result<Vec<Rendered>, String> + 'a;
+
+/// An instance fitted to a built-in set.
+struct Fitted {
+    env: usize,
+    service: String,
+    /// The input instances it renders (one, or a Eureka peer set's members).
+    parts: Vec<String>,
+    set: &'static str,
+    values: Node,
+    covered: Vec<crate::manifest::ResourceId>,
+}
+
+/// Try the built-in sets on every instance: read candidate values, render them all in one
+/// trial project and keep the candidates whose objects equal the input.
+fn fit(
+    envs: &[EnvInput],
+    kiln_yaml: &str,
+    render: &Render<'_>,
+    report: &mut Report,
+) -> Vec<Fitted> {
+    let mut tried: Vec<Fitted> = Vec::new();
+    for (ei, e) in envs.iter().enumerate() {
+        let mut instances: IndexMap<&str, Vec<&Object>> = IndexMap::new();
+        for o in &e.objects {
+            instances.entry(&o.instance).or_default().push(o);
+        }
+        let mut ctx = fit::EnvCtx {
+            env: &e.name,
+            namespace: &e.namespace,
+            eureka_urls: None,
+        };
+        // The Eureka server first (its clients list its peers): an instance, or the instances
+        // `<name>-<i>` of its `deployments` shape.
+        let mut bases: Vec<&str> = instances.keys().copied().collect();
+        for n in instances.keys() {
+            if let Some((base, i)) = n.rsplit_once('-')
+                && i.parse::<u8>().is_ok()
+            {
+                bases.push(base);
+            }
+        }
+        let mut server: Vec<&str> = Vec::new();
+        for base in bases {
+            let parts: Vec<&str> = instances
+                .keys()
+                .copied()
+                .filter(|n| {
+                    *n == base
+                        || n.strip_prefix(base)
+                            .and_then(|r| r.strip_prefix('-'))
+                            .is_some_and(|i| i.parse::<u8>().is_ok())
+                })
+                .collect();
+            let objects: Vec<&Object> = parts.iter().flat_map(|p| instances[p].clone()).collect();
+            if let Some((c, urls)) = fit::eureka(base, &objects, &ctx) {
+                ctx.eureka_urls = Some(urls);
+                tried.push(Fitted {
+                    env: ei,
+                    service: base.to_string(),
+                    parts: parts.iter().map(|p| (*p).to_string()).collect(),
+                    set: c.set,
+                    values: c.values,
+                    covered: Vec::new(),
+                });
+                server = parts;
+                break;
+            }
+        }
+        for (name, objects) in &instances {
+            if server.contains(name) {
+                continue;
+            }
+            if let Some(c) = fit::candidate(name, objects, &ctx) {
+                tried.push(Fitted {
+                    env: ei,
+                    service: (*name).to_string(),
+                    parts: vec![(*name).to_string()],
+                    set: c.set,
+                    values: c.values,
+                    covered: Vec::new(),
+                });
+            }
+        }
+    }
+    if tried.is_empty() {
+        return tried;
+    }
+    let mut files = BTreeMap::new();
+    files.insert("kiln.yaml".to_string(), kiln_yaml.to_string());
+    files.insert("values/defaults.yaml".to_string(), "{}\n".to_string());
+    files.insert(
+        "templates/_env/namespace.yaml.j2".to_string(),
+        String::new(),
+    );
+    for f in &tried {
+        files.insert(
+            format!("values/services/{}.yaml", f.service),
+            "enabled: false\n".to_string(),
+        );
+        let mut v = f.values.clone();
+        if let Value::Map(m) = &mut v.value {
+            m.insert("enabled".into(), Node::new(Value::Bool(true), Loc::default()));
+        }
+        let Ok(text) = crate::yaml::emit(&v) else {
+            continue;
+        };
+        files.insert(
+            format!("values/services/{}.{}.yaml", f.service, envs[f.env].name),
+            text,
+        );
+    }
+    let rendered = match render(&files) {
+        Ok(r) => r,
+        Err(e) => {
+            report.fit_error = Some(e);
+            report.unfitted = tried.len();
+            return Vec::new();
+        }
+    };
+    let mut by: BTreeMap<(&str, &str), &Vec<Node>> = BTreeMap::new();
+    for r in &rendered {
+        by.insert((&r.env, &r.instance), &r.objects);
+    }
+    let mut out = Vec::new();
+    let mut failed_servers: BTreeSet<usize> = BTreeSet::new();
+    for mut f in tried {
+        let e = &envs[f.env];
+        let input: Vec<&Object> = e
+            .objects
+            .iter()
+            .filter(|o| f.parts.contains(&o.instance))
+            .collect();
+        let got = by.get(&(e.name.as_str(), f.service.as_str()));
+        match got.and_then(|objects| fit::matches(objects, &input)) {
+            Some(covered) if !covered.is_empty() => {
+                f.covered = covered;
+                out.push(f);
+            }
+            _ => {
+                if f.set == fit::EUREKA {
+                    failed_servers.insert(f.env);
+                }
+                report.unfitted += 1;
+            }
+        }
+    }
+    // Clients of a Eureka server that did not fit would list no peers: factored too.
+    out.retain(|f| {
+        let keep = !failed_servers.contains(&f.env) || !uses_eureka(&f.values);
+        if !keep {
+            report.unfitted += 1;
+        }
+        keep
+    });
+    out
+}
+
+fn uses_eureka(values: &Node) -> bool {
+    values
+        .get("eureka")
+        .and_then(|e| e.get("client"))
+        .and_then(|c| c.get("enabled"))
+        .is_some_and(|b| b.value == Value::Bool(true))
+}
+
+/// The project's `kiln.yaml`.
+fn kiln_yaml(
+    envs: &[EnvInput],
+    kube_version: Option<&str>,
+    applyset: bool,
+) -> Result<String, String> {
+    let mut kiln = String::from(
+        "# Written by `kiln adopt`: one environment per input folder.\nenvironments:\n",
+    );
+    for e in envs {
+        let objects: Vec<&Object> = e.objects.iter().collect();
+        let version = kube_version.map_or_else(|| kube_version_of(&objects), str::to_string);
+        kiln.push_str(&format!(
+            "  {}:\n    namespace: {}\n    kubeVersion: \"{version}\"\n",
+            e.name,
+            crate::yaml::emit(&e.namespace)?.trim_end()
+        ));
+    }
+    if applyset {
+        kiln.push_str("# The input carried ApplySet parents and member labels (`kubectl apply --prune --applyset`):\napplyset:\n  scope: environment\n");
+    }
+    Ok(kiln)
+}
+
+/// Adopt the environments read from the input; `render` renders trial projects (the fit of
+/// the built-in sets).
+pub fn adopt(
+    mut envs: Vec<EnvInput>,
+    kube_version: Option<&str>,
+    render: &Render<'_>,
+) -> Result<Adopted, String> {
     let mut report = Report::default();
     for e in &mut envs {
         report.applyset_parents += strip_applyset(&mut e.objects);
@@ -167,16 +383,45 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
         report.input_lines += e.lines;
         report.envs.push(e.name.clone());
     }
+    let kiln = kiln_yaml(&envs, kube_version, report.applyset_parents > 0)?;
+    let fitted = fit(&envs, &kiln, render, &mut report);
+    // What a fitted set does not render stays with the instance `<name>-extra`.
+    let mut covered: BTreeSet<(usize, &crate::manifest::ResourceId)> = BTreeSet::new();
+    let mut fitted_names: BTreeSet<(usize, &str)> = BTreeSet::new();
+    for f in &fitted {
+        for p in &f.parts {
+            fitted_names.insert((f.env, p));
+        }
+        for id in &f.covered {
+            covered.insert((f.env, id));
+        }
+    }
+    let all_names: BTreeSet<&str> = envs
+        .iter()
+        .flat_map(|e| e.objects.iter().map(|o| o.instance.as_str()))
+        .collect();
     // Instances of the same shape, in every environment, make one set.
     let mut shapes: IndexMap<Vec<String>, Vec<Member<'_>>> = IndexMap::new();
     for (ei, e) in envs.iter().enumerate() {
-        let mut instances: IndexMap<&str, Vec<&Object>> = IndexMap::new();
+        let mut instances: IndexMap<String, Vec<&Object>> = IndexMap::new();
         for o in &e.objects {
-            instances.entry(&o.instance).or_default().push(o);
+            if covered.contains(&(ei, &o.id)) {
+                continue;
+            }
+            let name = if fitted_names.contains(&(ei, o.instance.as_str())) {
+                let mut n = format!("{}-extra", o.instance);
+                while all_names.contains(n.as_str()) {
+                    n.push('x');
+                }
+                n
+            } else {
+                o.instance.clone()
+            };
+            instances.entry(name).or_default().push(o);
         }
         for (name, mut objects) in instances {
             let ctx = Ctx {
-                service: name.to_string(),
+                service: name.clone(),
                 env: e.name.clone(),
                 namespace: e.namespace.clone(),
             };
@@ -198,6 +443,12 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
     let mut secret_holes: BTreeSet<String> = BTreeSet::new();
     // Values some members must not have (they take the template's default).
     let mut sparse: BTreeSet<String> = BTreeSet::new();
+    // The keys of the fitted built-in sets are theirs: factored values are named apart.
+    let fitted_sets: BTreeSet<&str> = fitted.iter().map(|f| f.set).collect();
+    let reserved: Vec<String> = fitted_sets
+        .iter()
+        .flat_map(|s| fit::schema_keys(s))
+        .collect();
     for members in shapes.values() {
         let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
         let mut name = if services.len() == 1 {
@@ -233,7 +484,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             let mut templates: Vec<&mut Tmpl> = slots.iter_mut().map(|(_, t)| t).collect();
             factor::merge_equal(&mut holes, &mut templates);
         }
-        factor::name_holes(&mut holes, &[]);
+        factor::name_holes(&mut holes, &reserved);
         secret_holes.extend(holes.iter().filter(|h| h.secret).map(|h| h.name.clone()));
         let mut used: Vec<String> = Vec::new();
         for (kind, t) in &slots {
@@ -257,7 +508,21 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             instances: members.len(),
             objects: members[0].objects.len(),
             values: holes.len(),
+            builtin: false,
         });
+        if !fitted.is_empty() {
+            // Declared, so that a built-in set's schema lets these keys of shared layers pass.
+            let props: serde_json::Map<String, serde_json::Value> = holes
+                .iter()
+                .map(|h| (h.name.clone(), serde_json::json!({})))
+                .chain(std::iter::once(("template".to_string(), serde_json::json!({}))))
+                .collect();
+            let schema = serde_json::json!({"type": "object", "properties": props});
+            files.insert(
+                format!("templates/{name}/values.schema.json"),
+                format!("{schema}\n"),
+            );
+        }
         for (i, m) in members.iter().enumerate() {
             let mut values = IndexMap::new();
             let mut absent = BTreeSet::new();
@@ -284,8 +549,10 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             });
         }
     }
+    add_fitted(&fitted, &envs, &mut members_values, &mut sparse, &mut report);
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
     let mut layers = layer::layer(&members_values, &env_names, &sparse);
+    prune_defaults(&mut layers, &fitted);
     // A service missing from an environment is switched off there.
     let mut services: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in &members_values {
@@ -308,29 +575,18 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
     }
     let mut proof = BTreeMap::new();
     write_values(&layers, &mut files, &mut proof, &mut report, &secret_holes)?;
-    // kiln.yaml
-    let mut kiln = String::from(
-        "# Written by `kiln adopt`: one environment per input folder.\nenvironments:\n",
-    );
-    for e in &envs {
-        let objects: Vec<&Object> = e.objects.iter().collect();
-        let version = kube_version.map_or_else(|| kube_version_of(&objects), str::to_string);
-        kiln.push_str(&format!(
-            "  {}:\n    namespace: {}\n    kubeVersion: \"{version}\"\n",
-            e.name,
-            crate::yaml::emit(&e.namespace)?.trim_end()
-        ));
-    }
-    if report.applyset_parents > 0 {
-        kiln.push_str("# The input carried ApplySet parents and member labels (`kubectl apply --prune --applyset`):\napplyset:\n  scope: environment\n");
-    }
     files.insert("kiln.yaml".into(), kiln);
-    // The built-in `_env` set would add a Namespace to every environment: the input's own
-    // Namespace, if any, is the service `namespace`.
-    files.insert(
-        "templates/_env/namespace.yaml.j2".into(),
-        "{# kiln adopt: no Namespace beyond the input's own (see the service `namespace`, if any). #}\n".into(),
-    );
+    // The built-in `_env` set would add a Namespace to every environment (the input's own
+    // Namespace, if any, is the service `namespace`) and the objects it derives from fitted
+    // values (ingress-nginx port maps, team bindings): the input's own are factored.
+    for (file, _) in crate::render::Templates::builtins() {
+        if let Some(rest) = file.strip_prefix("_env/") {
+            files.insert(
+                format!("templates/_env/{rest}"),
+                "{# kiln adopt: nothing beyond the input's own objects (each is a service of this project). #}\n".into(),
+            );
+        }
+    }
     report.digests = envs
         .iter()
         .flat_map(|e| &e.objects)
@@ -343,6 +599,94 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
         report,
         expected,
     })
+}
+
+/// The fitted instances as layering members (flattened values) and in the report; every key
+/// path of a set's own top-level keys that a member of that set lacks is absent for it (no
+/// layer may give it one).
+fn add_fitted(
+    fitted: &[Fitted],
+    envs: &[EnvInput],
+    members: &mut Vec<layer::Member>,
+    sparse: &mut BTreeSet<String>,
+    report: &mut Report,
+) {
+    let flat: Vec<IndexMap<String, Node>> =
+        fitted.iter().map(|f| fit::flatten(&f.values)).collect();
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
+    for v in &flat {
+        keys.extend(v.keys().map(String::as_str));
+    }
+    // Key paths some member of each set has.
+    let mut own: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (f, values) in fitted.iter().zip(&flat) {
+        own.entry(f.set)
+            .or_default()
+            .extend(values.keys().map(String::as_str));
+    }
+    let mut rejected: BTreeMap<(&str, &str), bool> = BTreeMap::new();
+    for (f, values) in fitted.iter().zip(&flat) {
+        let absent: BTreeSet<String> = keys
+            .iter()
+            .filter(|k| {
+                !values.contains_key(**k)
+                    && (own[f.set].contains(**k)
+                        || *rejected
+                            .entry((f.set, **k))
+                            .or_insert_with(|| fit::rejects(f.set, k)))
+            })
+            .map(|k| (*k).to_string())
+            .collect();
+        sparse.extend(absent.iter().cloned());
+        members.push(layer::Member {
+            service: f.service.clone(),
+            env: envs[f.env].name.clone(),
+            values: values.clone(),
+            absent,
+        });
+    }
+    for set in own.keys() {
+        let of: Vec<(&Fitted, &IndexMap<String, Node>)> =
+            fitted.iter().zip(&flat).filter(|(f, _)| f.set == *set).collect();
+        let services: BTreeSet<&str> = of.iter().map(|(f, _)| f.service.as_str()).collect();
+        let values: BTreeSet<&str> = of
+            .iter()
+            .flat_map(|(_, v)| v.keys().map(String::as_str))
+            .collect();
+        report.sets.push(SetReport {
+            name: (*set).to_string(),
+            services: services.len(),
+            instances: of.len(),
+            objects: of.iter().map(|(f, _)| f.covered.len()).max().unwrap_or(0),
+            values: values.len(),
+            builtin: true,
+        });
+    }
+}
+
+/// Values of `values/defaults.yaml` that every fitted set whose instances have them already
+/// has as its own default.
+fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
+    let mut by_set: BTreeMap<&str, (IndexMap<String, Node>, BTreeSet<String>)> = BTreeMap::new();
+    for f in fitted {
+        let entry = by_set.entry(f.set).or_insert_with(|| {
+            let d = fit::set_defaults(f.set).map(|d| fit::flatten(&d)).unwrap_or_default();
+            (d, BTreeSet::new())
+        });
+        entry.1.extend(fit::flatten(&f.values).into_keys());
+    }
+    if by_set.is_empty() {
+        return;
+    }
+    layers.defaults.retain(|k, v| {
+        let mut readers = by_set.values().filter(|(_, has)| has.contains(k)).peekable();
+        k == "template"
+            || readers.peek().is_none()
+            || !readers.all(|(d, _)| {
+                d.get(k)
+                    .is_some_and(|dv| factor::plain(dv) == factor::plain(v))
+            })
+    });
 }
 
 fn count_digests(n: &Node) -> usize {
@@ -359,7 +703,7 @@ fn values_text(values: &IndexMap<String, Node>) -> Result<String, String> {
     if values.is_empty() {
         return Ok("{}\n".to_string());
     }
-    let node = Node::new(Value::Map(values.clone()), Loc::default());
+    let node = Node::new(Value::Map(fit::unflatten(values)), Loc::default());
     crate::yaml::emit(&node)
 }
 
@@ -373,8 +717,10 @@ fn is_secret(key: &str, value: &Node, secret_holes: &BTreeSet<String>) -> bool {
     ) {
         return false;
     }
+    let last = key.rsplit(fit::SEP).next().unwrap_or(key);
     secret_holes.contains(key)
-        || crate::secret::is_secret_key(key)
+        || key.split(fit::SEP).next() == Some("secrets")
+        || crate::secret::is_secret_key(last)
         || !crate::secret::secrets_in(value).is_empty()
 }
 
@@ -398,7 +744,9 @@ fn write_values(
             .partition(|(k, v)| is_secret(k, v, secret_holes));
         let text = values_text(values)?;
         for k in secret.keys() {
-            report.secret_values.push(format!("{path}: {k}"));
+            report
+                .secret_values
+                .push(format!("{path}: {}", k.replace(fit::SEP, ".")));
         }
         if twin && !secret.is_empty() {
             let sops = path.replace(".yaml", ".sops.yaml");

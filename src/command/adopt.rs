@@ -53,7 +53,13 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         )));
     }
     let envs = read::read(&args.dir, args.env.as_deref())?;
-    let adopted = adopt::adopt(envs, args.kube_version.as_deref()).map_err(|e| {
+    let trial_dir = staging_dir(&to)?.with_extension("trial");
+    let trial = |files: &std::collections::BTreeMap<String, String>| {
+        let result = trial_render(&trial_dir, files);
+        let _ = std::fs::remove_dir_all(&trial_dir);
+        result
+    };
+    let adopted = adopt::adopt(envs, args.kube_version.as_deref(), &trial).map_err(|e| {
         Error::run(format!(
             "kiln adopt could not build the project (a bug in kiln: {e}); please report it with the input folder"
         ))
@@ -144,6 +150,43 @@ fn write<'a>(
         std::fs::write(&path, text).map_err(|e| Error::io("write", &path, &e))?;
     }
     Ok(())
+}
+
+/// Write the trial project `files` (candidate values of the built-in sets) to `dir`, render it
+/// in memory and return every instance's objects; the messages of a project that does not
+/// render are not returned (they may quote secret values).
+fn trial_render(
+    dir: &Path,
+    files: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<adopt::Rendered>, String> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    write(dir, files.iter()).map_err(|_| "cannot write the trial project".to_string())?;
+    let fail = |e: &Error| {
+        if std::env::var_os("KILN_ADOPT_DEBUG").is_some() {
+            eprintln!("{}", crate::diagnostic::render(e.diagnostics(), false));
+        }
+        "the built-in sets' trial project does not render".to_string()
+    };
+    let pipeline = Pipeline::load(dir, &ValueArgs::default()).map_err(|e| fail(&e))?;
+    let envs = pipeline.select_envs(&[]).map_err(|e| fail(&e))?;
+    let instances = pipeline.instances(&envs, &[]).map_err(|e| fail(&e))?;
+    let files = pipeline
+        .render(&envs, &instances, false, &|ms| Ok(ms.to_vec()))
+        .map_err(|e| fail(&e))?;
+    Ok(files
+        .into_iter()
+        .filter_map(|f| {
+            let env = pipeline.project.environments[f.env].name.clone();
+            let instance = f.path.rsplit('/').next()?.strip_suffix(".yaml")?.to_string();
+            Some(adopt::Rendered {
+                env,
+                instance,
+                objects: f.payload.into_iter().map(|m| m.doc).collect(),
+            })
+        })
+        .collect())
 }
 
 /// Render the project at `root` in memory and compare it with the input, object by object.
