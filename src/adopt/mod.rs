@@ -181,6 +181,7 @@ pub struct Rendered {
 pub type Render<'a> = dyn Fn(&BTreeMap<String, String>) -> Result<Vec<Rendered>, String> + 'a;
 
 /// An instance fitted to a built-in set.
+#[derive(Clone)]
 struct Fitted {
     env: usize,
     service: String,
@@ -189,6 +190,10 @@ struct Fitted {
     set: &'static str,
     values: Node,
     covered: Vec<crate::manifest::ResourceId>,
+    /// `patches:` entries for what the set renders differently (RFC 6902).
+    patches: Vec<Node>,
+    /// Its patches were rendered and the result equals the input.
+    patched_ok: bool,
 }
 
 /// Try the built-in sets on every instance: read candidate values, render them all in one
@@ -242,6 +247,8 @@ fn fit(
                     set: c.set,
                     values: c.values,
                     covered: Vec::new(),
+                    patches: Vec::new(),
+                    patched_ok: false,
                 });
                 server = parts;
                 break;
@@ -259,6 +266,8 @@ fn fit(
                     set: c.set,
                     values: c.values,
                     covered: Vec::new(),
+                    patches: Vec::new(),
+                    patched_ok: false,
                 });
             }
         }
@@ -266,13 +275,40 @@ fn fit(
     if tried.is_empty() {
         return tried;
     }
+    // First the candidates as read, then the ones that fitted, with the patches the first
+    // trial found (checked by rendering them: patches are exact by construction, but the
+    // render is the proof).
+    let (fitted, patched) = trial(tried, envs, kiln_yaml, render, report);
+    if !patched {
+        return fitted;
+    }
+    let exact: Vec<Fitted> = fitted.iter().filter(|f| f.patches.is_empty()).cloned().collect();
+    let (mut again, _) = trial(fitted, envs, kiln_yaml, render, report);
+    if report.fit_error.is_some() {
+        return exact;
+    }
+    again.retain(|f| {
+        let exact = f.patches.is_empty() || f.patched_ok;
+        if !exact {
+            report.unfitted += 1;
+        }
+        exact
+    });
+    again
+}
+
+/// Render the candidates in one trial project and keep those that fit (with patches where
+/// they have a few differences); whether any needed new patches.
+fn trial(
+    tried: Vec<Fitted>,
+    envs: &[EnvInput],
+    kiln_yaml: &str,
+    render: &Render<'_>,
+    report: &mut Report,
+) -> (Vec<Fitted>, bool) {
     let mut files = BTreeMap::new();
     files.insert("kiln.yaml".to_string(), kiln_yaml.to_string());
     files.insert("values/defaults.yaml".to_string(), "{}\n".to_string());
-    files.insert(
-        "templates/_env/namespace.yaml.j2".to_string(),
-        String::new(),
-    );
     for f in &tried {
         files.insert(
             format!("values/services/{}.yaml", f.service),
@@ -281,6 +317,12 @@ fn fit(
         let mut v = f.values.clone();
         if let Value::Map(m) = &mut v.value {
             m.insert("enabled".into(), Node::new(Value::Bool(true), Loc::default()));
+            if !f.patches.is_empty() {
+                m.insert(
+                    "patches".into(),
+                    Node::new(Value::Seq(f.patches.clone()), Loc::default()),
+                );
+            }
         }
         let Ok(text) = crate::yaml::emit(&v) else {
             continue;
@@ -294,8 +336,8 @@ fn fit(
         Ok(r) => r,
         Err(e) => {
             report.fit_error = Some(e);
-            report.unfitted = tried.len();
-            return Vec::new();
+            report.unfitted += tried.len();
+            return (Vec::new(), false);
         }
     };
     let mut by: BTreeMap<(&str, &str), &Vec<Node>> = BTreeMap::new();
@@ -304,6 +346,7 @@ fn fit(
     }
     let mut out = Vec::new();
     let mut failed_servers: BTreeSet<usize> = BTreeSet::new();
+    let mut patched = false;
     for mut f in tried {
         let e = &envs[f.env];
         let input: Vec<&Object> = e
@@ -312,9 +355,14 @@ fn fit(
             .filter(|o| f.parts.contains(&o.instance))
             .collect();
         let got = by.get(&(e.name.as_str(), f.service.as_str()));
-        match got.and_then(|objects| fit::matches(objects, &input)) {
-            Some(covered) if !covered.is_empty() => {
+        match got.and_then(|objects| fit::compare(objects, &input)) {
+            Some((covered, patches)) if !covered.is_empty() => {
                 f.covered = covered;
+                f.patched_ok = !f.patches.is_empty() && patches.is_empty();
+                if f.patches.is_empty() && !patches.is_empty() {
+                    f.patches = patches;
+                    patched = true;
+                }
                 out.push(f);
             }
             _ => {
@@ -333,7 +381,7 @@ fn fit(
         }
         keep
     });
-    out
+    (out, patched)
 }
 
 fn uses_eureka(values: &Node) -> bool {
@@ -553,6 +601,18 @@ pub fn adopt(
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
     let mut layers = layer::layer(&members_values, &env_names, &sparse);
     prune_defaults(&mut layers, &fitted);
+    // Patches add up across layers: each instance's stay in its own file.
+    for f in fitted.iter().filter(|f| !f.patches.is_empty()) {
+        report.patches += f.patches.len();
+        layers
+            .service_envs
+            .entry((f.service.clone(), envs[f.env].name.clone()))
+            .or_default()
+            .insert(
+                "patches".into(),
+                Node::new(Value::Seq(f.patches.clone()), Loc::default()),
+            );
+    }
     // A service missing from an environment is switched off there.
     let mut services: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in &members_values {
