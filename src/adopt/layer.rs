@@ -34,6 +34,8 @@ pub struct Layers {
     pub defaults: IndexMap<String, Node>,
     /// `values/envs/<env>.yaml`.
     pub envs: BTreeMap<String, IndexMap<String, Node>>,
+    /// `values/clusters/<c>.yaml` (see `clusters::fold`).
+    pub clusters: BTreeMap<String, IndexMap<String, Node>>,
     /// `values/services/<s>.yaml`.
     pub services: BTreeMap<String, IndexMap<String, Node>>,
     /// `values/services/<s>.<env>.yaml`.

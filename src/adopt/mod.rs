@@ -7,6 +7,8 @@
 //! report as data; `command::adopt` writes them and proves the round trip. Comments and key order
 //! of the input are not kept.
 
+pub mod builtin;
+pub mod clusters;
 pub mod factor;
 pub mod fit;
 pub mod layer;
@@ -20,6 +22,7 @@ use crate::kube::KubeVersion;
 use crate::kube::applyset;
 use crate::source::Loc;
 use crate::yaml::{Node, Value};
+pub use builtin::{Render, Rendered};
 use factor::{Ctx, Hole, Tmpl};
 use read::{EnvInput, Object};
 
@@ -70,6 +73,9 @@ pub struct Report {
     pub unfitted: usize,
     /// Why no instance could be tried with the built-in sets (their trial did not render).
     pub fit_error: Option<String>,
+    /// `<env>@<cluster>` folders were adopted as environments of their own (a service differs
+    /// between the clusters of one environment, or the folders name clusters inconsistently).
+    pub clusters_split: bool,
     /// ApplySet parents dropped and member labels removed (now the `applyset:` setting).
     pub applyset_parents: usize,
     /// Secret values that are digests (`sha256:...`, golden files): they cannot be reversed.
@@ -164,258 +170,6 @@ struct Member<'a> {
     objects: Vec<&'a Object>,
 }
 
-/// What a trial render produced for one instance: its environment (index into the input's
-/// environments), its name and its objects.
-#[derive(Debug)]
-pub struct Rendered {
-    /// Environment name.
-    pub env: String,
-    /// Instance name.
-    pub instance: String,
-    /// The objects its templates rendered (patches applied).
-    pub objects: Vec<Node>,
-}
-
-/// Renders a project given as files (path -> text) in memory: `command::adopt` runs the real
-/// pipeline over it.
-pub type Render<'a> = dyn Fn(&BTreeMap<String, String>) -> Result<Vec<Rendered>, String> + 'a;
-
-/// An instance fitted to a built-in set.
-#[derive(Clone)]
-struct Fitted {
-    env: usize,
-    service: String,
-    /// The input instances it renders (one, or a Eureka peer set's members).
-    parts: Vec<String>,
-    set: &'static str,
-    values: Node,
-    covered: Vec<crate::manifest::ResourceId>,
-    /// `patches:` entries for what the set renders differently (RFC 6902).
-    patches: Vec<Node>,
-    /// Its patches were rendered and the result equals the input.
-    patched_ok: bool,
-}
-
-/// Try the built-in sets on every instance: read candidate values, render them all in one
-/// trial project and keep the candidates whose objects equal the input.
-fn fit(
-    envs: &[EnvInput],
-    kiln_yaml: &str,
-    render: &Render<'_>,
-    report: &mut Report,
-) -> Vec<Fitted> {
-    let mut tried: Vec<Fitted> = Vec::new();
-    for (ei, e) in envs.iter().enumerate() {
-        let mut instances: IndexMap<&str, Vec<&Object>> = IndexMap::new();
-        for o in &e.objects {
-            instances.entry(&o.instance).or_default().push(o);
-        }
-        let mut ctx = fit::EnvCtx {
-            env: &e.name,
-            namespace: &e.namespace,
-            eureka_urls: None,
-        };
-        // The Eureka server first (its clients list its peers): an instance, or the instances
-        // `<name>-<i>` of its `deployments` shape.
-        let mut bases: Vec<&str> = instances.keys().copied().collect();
-        for n in instances.keys() {
-            if let Some((base, i)) = n.rsplit_once('-')
-                && i.parse::<u8>().is_ok()
-            {
-                bases.push(base);
-            }
-        }
-        let mut server: Vec<&str> = Vec::new();
-        for base in bases {
-            let parts: Vec<&str> = instances
-                .keys()
-                .copied()
-                .filter(|n| {
-                    *n == base
-                        || n.strip_prefix(base)
-                            .and_then(|r| r.strip_prefix('-'))
-                            .is_some_and(|i| i.parse::<u8>().is_ok())
-                })
-                .collect();
-            let objects: Vec<&Object> = parts.iter().flat_map(|p| instances[p].clone()).collect();
-            if let Some((c, urls)) = fit::eureka(base, &objects, &ctx) {
-                ctx.eureka_urls = Some(urls);
-                tried.push(Fitted {
-                    env: ei,
-                    service: base.to_string(),
-                    parts: parts.iter().map(|p| (*p).to_string()).collect(),
-                    set: c.set,
-                    values: c.values,
-                    covered: Vec::new(),
-                    patches: Vec::new(),
-                    patched_ok: false,
-                });
-                server = parts;
-                break;
-            }
-        }
-        for (name, objects) in &instances {
-            if server.contains(name) {
-                continue;
-            }
-            if let Some(c) = fit::candidate(name, objects, &ctx) {
-                tried.push(Fitted {
-                    env: ei,
-                    service: (*name).to_string(),
-                    parts: vec![(*name).to_string()],
-                    set: c.set,
-                    values: c.values,
-                    covered: Vec::new(),
-                    patches: Vec::new(),
-                    patched_ok: false,
-                });
-            }
-        }
-    }
-    if tried.is_empty() {
-        return tried;
-    }
-    // First the candidates as read, then the ones that fitted, with the patches the first
-    // trial found (checked by rendering them: patches are exact by construction, but the
-    // render is the proof).
-    let (fitted, patched) = trial(tried, envs, kiln_yaml, render, report);
-    if !patched {
-        return fitted;
-    }
-    let exact: Vec<Fitted> = fitted.iter().filter(|f| f.patches.is_empty()).cloned().collect();
-    let (mut again, _) = trial(fitted, envs, kiln_yaml, render, report);
-    if report.fit_error.is_some() {
-        return exact;
-    }
-    again.retain(|f| {
-        let exact = f.patches.is_empty() || f.patched_ok;
-        if !exact {
-            report.unfitted += 1;
-        }
-        exact
-    });
-    again
-}
-
-/// Render the candidates in one trial project and keep those that fit (with patches where
-/// they have a few differences); whether any needed new patches.
-fn trial(
-    tried: Vec<Fitted>,
-    envs: &[EnvInput],
-    kiln_yaml: &str,
-    render: &Render<'_>,
-    report: &mut Report,
-) -> (Vec<Fitted>, bool) {
-    let mut files = BTreeMap::new();
-    files.insert("kiln.yaml".to_string(), kiln_yaml.to_string());
-    files.insert("values/defaults.yaml".to_string(), "{}\n".to_string());
-    for f in &tried {
-        files.insert(
-            format!("values/services/{}.yaml", f.service),
-            "enabled: false\n".to_string(),
-        );
-        let mut v = f.values.clone();
-        if let Value::Map(m) = &mut v.value {
-            m.insert("enabled".into(), Node::new(Value::Bool(true), Loc::default()));
-            if !f.patches.is_empty() {
-                m.insert(
-                    "patches".into(),
-                    Node::new(Value::Seq(f.patches.clone()), Loc::default()),
-                );
-            }
-        }
-        let Ok(text) = crate::yaml::emit(&v) else {
-            continue;
-        };
-        files.insert(
-            format!("values/services/{}.{}.yaml", f.service, envs[f.env].name),
-            text,
-        );
-    }
-    let rendered = match render(&files) {
-        Ok(r) => r,
-        Err(e) => {
-            report.fit_error = Some(e);
-            report.unfitted += tried.len();
-            return (Vec::new(), false);
-        }
-    };
-    let mut by: BTreeMap<(&str, &str), &Vec<Node>> = BTreeMap::new();
-    for r in &rendered {
-        by.insert((&r.env, &r.instance), &r.objects);
-    }
-    let mut out = Vec::new();
-    let mut failed_servers: BTreeSet<usize> = BTreeSet::new();
-    let mut patched = false;
-    for mut f in tried {
-        let e = &envs[f.env];
-        let input: Vec<&Object> = e
-            .objects
-            .iter()
-            .filter(|o| f.parts.contains(&o.instance))
-            .collect();
-        let got = by.get(&(e.name.as_str(), f.service.as_str()));
-        match got.and_then(|objects| fit::compare(objects, &input)) {
-            Some((covered, patches)) if !covered.is_empty() => {
-                f.covered = covered;
-                f.patched_ok = !f.patches.is_empty() && patches.is_empty();
-                if f.patches.is_empty() && !patches.is_empty() {
-                    f.patches = patches;
-                    patched = true;
-                }
-                out.push(f);
-            }
-            _ => {
-                if f.set == fit::EUREKA {
-                    failed_servers.insert(f.env);
-                }
-                report.unfitted += 1;
-            }
-        }
-    }
-    // Clients of a Eureka server that did not fit would list no peers: factored too.
-    out.retain(|f| {
-        let keep = !failed_servers.contains(&f.env) || !uses_eureka(&f.values);
-        if !keep {
-            report.unfitted += 1;
-        }
-        keep
-    });
-    (out, patched)
-}
-
-fn uses_eureka(values: &Node) -> bool {
-    values
-        .get("eureka")
-        .and_then(|e| e.get("client"))
-        .and_then(|c| c.get("enabled"))
-        .is_some_and(|b| b.value == Value::Bool(true))
-}
-
-/// The project's `kiln.yaml`.
-fn kiln_yaml(
-    envs: &[EnvInput],
-    kube_version: Option<&str>,
-    applyset: bool,
-) -> Result<String, String> {
-    let mut kiln = String::from(
-        "# Written by `kiln adopt`: one environment per input folder.\nenvironments:\n",
-    );
-    for e in envs {
-        let objects: Vec<&Object> = e.objects.iter().collect();
-        let version = kube_version.map_or_else(|| kube_version_of(&objects), str::to_string);
-        kiln.push_str(&format!(
-            "  {}:\n    namespace: {}\n    kubeVersion: \"{version}\"\n",
-            e.name,
-            crate::yaml::emit(&e.namespace)?.trim_end()
-        ));
-    }
-    if applyset {
-        kiln.push_str("# The input carried ApplySet parents and member labels (`kubectl apply --prune --applyset`):\napplyset:\n  scope: environment\n");
-    }
-    Ok(kiln)
-}
-
 /// Adopt the environments read from the input; `render` renders trial projects (the fit of
 /// the built-in sets).
 pub fn adopt(
@@ -423,16 +177,46 @@ pub fn adopt(
     kube_version: Option<&str>,
     render: &Render<'_>,
 ) -> Result<Adopted, String> {
-    let mut report = Report::default();
+    let mut parents = 0;
     for e in &mut envs {
-        report.applyset_parents += strip_applyset(&mut e.objects);
+        parents += strip_applyset(&mut e.objects);
+    }
+    let split = envs.iter().any(|e| e.cluster.is_some());
+    if split {
+        if clusters::consistent(&envs)
+            && let Some(a) = adopt_as(envs.clone(), kube_version, render, parents)?
+        {
+            return Ok(a);
+        }
+        envs = clusters::split(envs);
+    }
+    let mut a = adopt_as(envs, kube_version, render, parents)?
+        .ok_or_else(|| "an environment on no cluster was folded".to_string())?;
+    a.report.clusters_split = split;
+    Ok(a)
+}
+
+/// [`adopt`] with the folders as given: none when a service differs between the clusters of
+/// one environment (then every folder is adopted as an environment of its own).
+fn adopt_as(
+    envs: Vec<EnvInput>,
+    kube_version: Option<&str>,
+    render: &Render<'_>,
+    parents: usize,
+) -> Result<Option<Adopted>, String> {
+    let mut report = Report {
+        applyset_parents: parents,
+        ..Report::default()
+    };
+    for e in &envs {
         report.objects += e.objects.len();
         report.input_bytes += e.bytes;
         report.input_lines += e.lines;
         report.envs.push(e.name.clone());
     }
-    let kiln = kiln_yaml(&envs, kube_version, report.applyset_parents > 0)?;
-    let fitted = fit(&envs, &kiln, render, &mut report);
+    let kiln = clusters::kiln_yaml(&envs, kube_version, report.applyset_parents > 0)?;
+    let trial_kiln = clusters::trial_kiln_yaml(&envs, kube_version)?;
+    let fitted = builtin::fit(&envs, &trial_kiln, render, &mut report);
     // What a fitted set does not render stays with the instance `<name>-extra`.
     let mut covered: BTreeSet<(usize, &crate::manifest::ResourceId)> = BTreeSet::new();
     let mut fitted_names: BTreeSet<(usize, &str)> = BTreeSet::new();
@@ -470,7 +254,7 @@ pub fn adopt(
         for (name, mut objects) in instances {
             let ctx = Ctx {
                 service: name.clone(),
-                env: e.name.clone(),
+                env: e.env.clone(),
                 namespace: e.namespace.clone(),
             };
             objects.sort_by_cached_key(|o| slot(o, &ctx));
@@ -597,10 +381,10 @@ pub fn adopt(
             });
         }
     }
-    add_fitted(&fitted, &envs, &mut members_values, &mut sparse, &mut report);
+    builtin::add_fitted(&fitted, &envs, &mut members_values, &mut sparse, &mut report);
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
     let mut layers = layer::layer(&members_values, &env_names, &sparse);
-    prune_defaults(&mut layers, &fitted);
+    builtin::prune_defaults(&mut layers, &fitted);
     // Patches add up across layers: each instance's stay in its own file.
     for f in fitted.iter().filter(|f| !f.patches.is_empty()) {
         report.patches += f.patches.len();
@@ -633,6 +417,9 @@ pub fn adopt(
             }
         }
     }
+    if !clusters::fold(&mut layers, &envs) {
+        return Ok(None);
+    }
     let mut proof = BTreeMap::new();
     write_values(&layers, &mut files, &mut proof, &mut report, &secret_holes)?;
     files.insert("kiln.yaml".into(), kiln);
@@ -653,100 +440,12 @@ pub fn adopt(
         .map(|o| count_digests(&o.doc))
         .sum();
     let expected = envs.into_iter().map(|e| (e.name, e.objects)).collect();
-    Ok(Adopted {
+    Ok(Some(Adopted {
         files,
         proof,
         report,
         expected,
-    })
-}
-
-/// The fitted instances as layering members (flattened values) and in the report; every key
-/// path of a set's own top-level keys that a member of that set lacks is absent for it (no
-/// layer may give it one).
-fn add_fitted(
-    fitted: &[Fitted],
-    envs: &[EnvInput],
-    members: &mut Vec<layer::Member>,
-    sparse: &mut BTreeSet<String>,
-    report: &mut Report,
-) {
-    let flat: Vec<IndexMap<String, Node>> =
-        fitted.iter().map(|f| fit::flatten(&f.values)).collect();
-    let mut keys: BTreeSet<&str> = BTreeSet::new();
-    for v in &flat {
-        keys.extend(v.keys().map(String::as_str));
-    }
-    // Key paths some member of each set has.
-    let mut own: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (f, values) in fitted.iter().zip(&flat) {
-        own.entry(f.set)
-            .or_default()
-            .extend(values.keys().map(String::as_str));
-    }
-    let mut rejected: BTreeMap<(&str, &str), bool> = BTreeMap::new();
-    for (f, values) in fitted.iter().zip(&flat) {
-        let absent: BTreeSet<String> = keys
-            .iter()
-            .filter(|k| {
-                !values.contains_key(**k)
-                    && (own[f.set].contains(**k)
-                        || *rejected
-                            .entry((f.set, **k))
-                            .or_insert_with(|| fit::rejects(f.set, k)))
-            })
-            .map(|k| (*k).to_string())
-            .collect();
-        sparse.extend(absent.iter().cloned());
-        members.push(layer::Member {
-            service: f.service.clone(),
-            env: envs[f.env].name.clone(),
-            values: values.clone(),
-            absent,
-        });
-    }
-    for set in own.keys() {
-        let of: Vec<(&Fitted, &IndexMap<String, Node>)> =
-            fitted.iter().zip(&flat).filter(|(f, _)| f.set == *set).collect();
-        let services: BTreeSet<&str> = of.iter().map(|(f, _)| f.service.as_str()).collect();
-        let values: BTreeSet<&str> = of
-            .iter()
-            .flat_map(|(_, v)| v.keys().map(String::as_str))
-            .collect();
-        report.sets.push(SetReport {
-            name: (*set).to_string(),
-            services: services.len(),
-            instances: of.len(),
-            objects: of.iter().map(|(f, _)| f.covered.len()).max().unwrap_or(0),
-            values: values.len(),
-            builtin: true,
-        });
-    }
-}
-
-/// Values of `values/defaults.yaml` that every fitted set whose instances have them already
-/// has as its own default.
-fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
-    let mut by_set: BTreeMap<&str, (IndexMap<String, Node>, BTreeSet<String>)> = BTreeMap::new();
-    for f in fitted {
-        let entry = by_set.entry(f.set).or_insert_with(|| {
-            let d = fit::set_defaults(f.set).map(|d| fit::flatten(&d)).unwrap_or_default();
-            (d, BTreeSet::new())
-        });
-        entry.1.extend(fit::flatten(&f.values).into_keys());
-    }
-    if by_set.is_empty() {
-        return;
-    }
-    layers.defaults.retain(|k, v| {
-        let mut readers = by_set.values().filter(|(_, has)| has.contains(k)).peekable();
-        k == "template"
-            || readers.peek().is_none()
-            || !readers.all(|(d, _)| {
-                d.get(k)
-                    .is_some_and(|dv| factor::plain(dv) == factor::plain(v))
-            })
-    });
+    }))
 }
 
 fn count_digests(n: &Node) -> usize {
@@ -834,6 +533,9 @@ fn write_values(
     put("values/defaults.yaml".into(), &layers.defaults, true)?;
     for (e, v) in &layers.envs {
         put(format!("values/envs/{e}.yaml"), v, true)?;
+    }
+    for (c, v) in &layers.clusters {
+        put(format!("values/clusters/{c}.yaml"), v, false)?;
     }
     for (s, v) in &layers.services {
         put(format!("values/services/{s}.yaml"), v, true)?;

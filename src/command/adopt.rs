@@ -178,7 +178,7 @@ fn trial_render(
     Ok(files
         .into_iter()
         .filter_map(|f| {
-            let env = pipeline.project.environments[f.env].name.clone();
+            let env = pipeline.project.environments[f.env].folder.clone();
             let instance = f.path.rsplit('/').next()?.strip_suffix(".yaml")?.to_string();
             Some(adopt::Rendered {
                 env,
@@ -197,7 +197,7 @@ fn prove(root: &Path, adopted: &Adopted) -> Result<Vec<EnvDiff>, Error> {
     let files = pipeline.render(&envs, &instances, true, &|ms| Ok(ms.to_vec()))?;
     let mut rendered = Vec::new();
     for f in files {
-        let env = pipeline.project.environments[f.env].name.clone();
+        let env = pipeline.project.environments[f.env].folder.clone();
         for m in f.payload {
             rendered.push(Object {
                 env: env.clone(),

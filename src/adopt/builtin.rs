@@ -1,0 +1,345 @@
+//! Fitting the built-in sets in `kiln adopt`: candidates from [`super::fit`] rendered in a
+//! trial project (by the caller's renderer: the real pipeline), kept when their objects equal
+//! the input (with a few RFC 6902 patches at most), then layered like factored values (by key
+//! path) and pruned where a set's own defaults already say the same.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use indexmap::IndexMap;
+
+use super::read::{EnvInput, Object};
+use super::{Report, SetReport, factor, fit, layer};
+use crate::source::Loc;
+use crate::yaml::{Node, Value};
+
+/// What a trial render produced for one instance: its environment (index into the input's
+/// environments), its name and its objects.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Environment name.
+    pub env: String,
+    /// Instance name.
+    pub instance: String,
+    /// The objects its templates rendered (patches applied).
+    pub objects: Vec<Node>,
+}
+
+/// Renders a project given as files (path -> text) in memory: `command::adopt` runs the real
+/// pipeline over it.
+pub type Render<'a> = dyn Fn(&BTreeMap<String, String>) -> Result<Vec<Rendered>, String> + 'a;
+
+/// An instance fitted to a built-in set.
+#[derive(Clone)]
+pub struct Fitted {
+    /// Index of its environment (input folder).
+    pub env: usize,
+    /// Service name.
+    pub service: String,
+    /// The input instances it renders (one, or a Eureka peer set's members).
+    pub parts: Vec<String>,
+    /// The built-in set.
+    pub set: &'static str,
+    /// Complete values.
+    pub values: Node,
+    /// The input objects it renders.
+    pub covered: Vec<crate::manifest::ResourceId>,
+    /// `patches:` entries for what the set renders differently (RFC 6902).
+    pub patches: Vec<Node>,
+    /// Its patches were rendered and the result equals the input.
+    pub patched_ok: bool,
+}
+
+/// Try the built-in sets on every instance: read candidate values, render them all in one
+/// trial project and keep the candidates whose objects equal the input.
+pub fn fit(
+    envs: &[EnvInput],
+    kiln_yaml: &str,
+    render: &Render<'_>,
+    report: &mut Report,
+) -> Vec<Fitted> {
+    let mut tried: Vec<Fitted> = Vec::new();
+    for (ei, e) in envs.iter().enumerate() {
+        let mut instances: IndexMap<&str, Vec<&Object>> = IndexMap::new();
+        for o in &e.objects {
+            instances.entry(&o.instance).or_default().push(o);
+        }
+        let mut ctx = fit::EnvCtx {
+            env: &e.env,
+            namespace: &e.namespace,
+            eureka_urls: None,
+        };
+        // The Eureka server first (its clients list its peers): an instance, or the instances
+        // `<name>-<i>` of its `deployments` shape.
+        let mut bases: Vec<&str> = instances.keys().copied().collect();
+        for n in instances.keys() {
+            if let Some((base, i)) = n.rsplit_once('-')
+                && i.parse::<u8>().is_ok()
+            {
+                bases.push(base);
+            }
+        }
+        let mut server: Vec<&str> = Vec::new();
+        for base in bases {
+            let parts: Vec<&str> = instances
+                .keys()
+                .copied()
+                .filter(|n| {
+                    *n == base
+                        || n.strip_prefix(base)
+                            .and_then(|r| r.strip_prefix('-'))
+                            .is_some_and(|i| i.parse::<u8>().is_ok())
+                })
+                .collect();
+            let objects: Vec<&Object> = parts.iter().flat_map(|p| instances[p].clone()).collect();
+            if let Some((c, urls)) = fit::eureka(base, &objects, &ctx) {
+                ctx.eureka_urls = Some(urls);
+                tried.push(Fitted {
+                    env: ei,
+                    service: base.to_string(),
+                    parts: parts.iter().map(|p| (*p).to_string()).collect(),
+                    set: c.set,
+                    values: c.values,
+                    covered: Vec::new(),
+                    patches: Vec::new(),
+                    patched_ok: false,
+                });
+                server = parts;
+                break;
+            }
+        }
+        for (name, objects) in &instances {
+            if server.contains(name) {
+                continue;
+            }
+            if let Some(c) = fit::candidate(name, objects, &ctx) {
+                tried.push(Fitted {
+                    env: ei,
+                    service: (*name).to_string(),
+                    parts: vec![(*name).to_string()],
+                    set: c.set,
+                    values: c.values,
+                    covered: Vec::new(),
+                    patches: Vec::new(),
+                    patched_ok: false,
+                });
+            }
+        }
+    }
+    if tried.is_empty() {
+        return tried;
+    }
+    // First the candidates as read, then the ones that fitted, with the patches the first
+    // trial found (checked by rendering them: patches are exact by construction, but the
+    // render is the proof).
+    let (fitted, patched) = trial(tried, envs, kiln_yaml, render, report);
+    if !patched {
+        return fitted;
+    }
+    let exact: Vec<Fitted> = fitted.iter().filter(|f| f.patches.is_empty()).cloned().collect();
+    let (mut again, _) = trial(fitted, envs, kiln_yaml, render, report);
+    if report.fit_error.is_some() {
+        return exact;
+    }
+    again.retain(|f| {
+        let exact = f.patches.is_empty() || f.patched_ok;
+        if !exact {
+            report.unfitted += 1;
+        }
+        exact
+    });
+    again
+}
+
+/// Render the candidates in one trial project and keep those that fit (with patches where
+/// they have a few differences); whether any needed new patches.
+fn trial(
+    tried: Vec<Fitted>,
+    envs: &[EnvInput],
+    kiln_yaml: &str,
+    render: &Render<'_>,
+    report: &mut Report,
+) -> (Vec<Fitted>, bool) {
+    let mut files = BTreeMap::new();
+    files.insert("kiln.yaml".to_string(), kiln_yaml.to_string());
+    files.insert("values/defaults.yaml".to_string(), "{}\n".to_string());
+    for f in &tried {
+        // Every folder is the environment `t<i>` of the trial: the Spring profile, which
+        // defaults to the environment's name, is given as the real one.
+        let profiles = f.values.get("springProfiles");
+        let profiles = profiles.filter(|p| p.value == Value::Str(String::new())).map(|_| {
+            Node::new(Value::Str(envs[f.env].env.clone()), Loc::default())
+        });
+        files.insert(
+            format!("values/services/{}.yaml", f.service),
+            "enabled: false\n".to_string(),
+        );
+        let mut v = f.values.clone();
+        if let Value::Map(m) = &mut v.value {
+            m.insert("enabled".into(), Node::new(Value::Bool(true), Loc::default()));
+            if let Some(p) = profiles {
+                m.insert("springProfiles".into(), p);
+            }
+            if !f.patches.is_empty() {
+                m.insert(
+                    "patches".into(),
+                    Node::new(Value::Seq(f.patches.clone()), Loc::default()),
+                );
+            }
+        }
+        let Ok(text) = crate::yaml::emit(&v) else {
+            continue;
+        };
+        files.insert(
+            format!("values/services/{}.t{}.yaml", f.service, f.env),
+            text,
+        );
+    }
+    let rendered = match render(&files) {
+        Ok(r) => r,
+        Err(e) => {
+            report.fit_error = Some(e);
+            report.unfitted += tried.len();
+            return (Vec::new(), false);
+        }
+    };
+    let mut by: BTreeMap<(&str, &str), &Vec<Node>> = BTreeMap::new();
+    for r in &rendered {
+        by.insert((&r.env, &r.instance), &r.objects);
+    }
+    let mut out = Vec::new();
+    let mut failed_servers: BTreeSet<usize> = BTreeSet::new();
+    let mut patched = false;
+    for mut f in tried {
+        let e = &envs[f.env];
+        let input: Vec<&Object> = e
+            .objects
+            .iter()
+            .filter(|o| f.parts.contains(&o.instance))
+            .collect();
+        let trial_env = format!("t{}", f.env);
+        let got = by.get(&(trial_env.as_str(), f.service.as_str()));
+        match got.and_then(|objects| fit::compare(objects, &input)) {
+            Some((covered, patches)) if !covered.is_empty() => {
+                f.covered = covered;
+                f.patched_ok = !f.patches.is_empty() && patches.is_empty();
+                if f.patches.is_empty() && !patches.is_empty() {
+                    f.patches = patches;
+                    patched = true;
+                }
+                out.push(f);
+            }
+            _ => {
+                if f.set == fit::EUREKA {
+                    failed_servers.insert(f.env);
+                }
+                report.unfitted += 1;
+            }
+        }
+    }
+    // Clients of a Eureka server that did not fit would list no peers: factored too.
+    out.retain(|f| {
+        let keep = !failed_servers.contains(&f.env) || !uses_eureka(&f.values);
+        if !keep {
+            report.unfitted += 1;
+        }
+        keep
+    });
+    (out, patched)
+}
+
+fn uses_eureka(values: &Node) -> bool {
+    values
+        .get("eureka")
+        .and_then(|e| e.get("client"))
+        .and_then(|c| c.get("enabled"))
+        .is_some_and(|b| b.value == Value::Bool(true))
+}
+
+/// The fitted instances as layering members (flattened values) and in the report; every key
+/// path of a set's own top-level keys that a member of that set lacks is absent for it (no
+/// layer may give it one).
+pub fn add_fitted(
+    fitted: &[Fitted],
+    envs: &[EnvInput],
+    members: &mut Vec<layer::Member>,
+    sparse: &mut BTreeSet<String>,
+    report: &mut Report,
+) {
+    let flat: Vec<IndexMap<String, Node>> =
+        fitted.iter().map(|f| fit::flatten(&f.values)).collect();
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
+    for v in &flat {
+        keys.extend(v.keys().map(String::as_str));
+    }
+    // Key paths some member of each set has.
+    let mut own: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (f, values) in fitted.iter().zip(&flat) {
+        own.entry(f.set)
+            .or_default()
+            .extend(values.keys().map(String::as_str));
+    }
+    let mut rejected: BTreeMap<(&str, &str), bool> = BTreeMap::new();
+    for (f, values) in fitted.iter().zip(&flat) {
+        let absent: BTreeSet<String> = keys
+            .iter()
+            .filter(|k| {
+                !values.contains_key(**k)
+                    && (own[f.set].contains(**k)
+                        || *rejected
+                            .entry((f.set, **k))
+                            .or_insert_with(|| fit::rejects(f.set, k)))
+            })
+            .map(|k| (*k).to_string())
+            .collect();
+        sparse.extend(absent.iter().cloned());
+        members.push(layer::Member {
+            service: f.service.clone(),
+            env: envs[f.env].name.clone(),
+            values: values.clone(),
+            absent,
+        });
+    }
+    for set in own.keys() {
+        let of: Vec<(&Fitted, &IndexMap<String, Node>)> =
+            fitted.iter().zip(&flat).filter(|(f, _)| f.set == *set).collect();
+        let services: BTreeSet<&str> = of.iter().map(|(f, _)| f.service.as_str()).collect();
+        let values: BTreeSet<&str> = of
+            .iter()
+            .flat_map(|(_, v)| v.keys().map(String::as_str))
+            .collect();
+        report.sets.push(SetReport {
+            name: (*set).to_string(),
+            services: services.len(),
+            instances: of.len(),
+            objects: of.iter().map(|(f, _)| f.covered.len()).max().unwrap_or(0),
+            values: values.len(),
+            builtin: true,
+        });
+    }
+}
+
+/// Values of `values/defaults.yaml` that every fitted set whose instances have them already
+/// has as its own default.
+pub fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
+    let mut by_set: BTreeMap<&str, (IndexMap<String, Node>, BTreeSet<String>)> = BTreeMap::new();
+    for f in fitted {
+        let entry = by_set.entry(f.set).or_insert_with(|| {
+            let d = fit::set_defaults(f.set).map(|d| fit::flatten(&d)).unwrap_or_default();
+            (d, BTreeSet::new())
+        });
+        entry.1.extend(fit::flatten(&f.values).into_keys());
+    }
+    if by_set.is_empty() {
+        return;
+    }
+    layers.defaults.retain(|k, v| {
+        let mut readers = by_set.values().filter(|(_, has)| has.contains(k)).peekable();
+        k == "template"
+            || readers.peek().is_none()
+            || !readers.all(|(d, _)| {
+                d.get(k)
+                    .is_some_and(|dv| factor::plain(dv) == factor::plain(v))
+            })
+    });
+}
+
