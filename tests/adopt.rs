@@ -219,6 +219,68 @@ fn the_bundled_golden_folder_round_trips_without_its_applyset() {
         kiln_yaml.contains("applyset:\n  scope: environment"),
         "{kiln_yaml}"
     );
+    // prod@aliyun-hz-prod and prod@tencent-sh-prod: one environment on two clusters, the
+    // Tencent Kafka brokers in that cluster's layer.
+    assert!(
+        kiln_yaml.contains("  prod:\n    namespace: prod\n    clusters: [aliyun-hz-prod, tencent-sh-prod]\n"),
+        "{kiln_yaml}"
+    );
+    assert!(!kiln_yaml.contains("prod-"), "{kiln_yaml}");
+    let tencent =
+        std::fs::read_to_string(tmp.path().join("adopted/values/clusters/tencent-sh-prod.yaml"))
+            .unwrap();
+    assert!(tencent.contains("10.40.1.11:9092"), "{tencent}");
+    assert!(
+        report.contains("instances: 31 fitted to built-in sets"),
+        "{report}"
+    );
+    assert!(!report.contains("adopted as environments of their own"), "{report}");
+}
+
+#[test]
+fn a_service_that_differs_between_clusters_splits_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let r = kiln_in(repo, &["render", "--out", input.to_str().unwrap()]);
+    assert_eq!(r.0, 0, "{}", r.2);
+    // One service's variable differs on one cluster of prod: kiln has no per-service,
+    // per-cluster layer, so each cluster's folder becomes an environment of its own.
+    let file = input.join("prod@tencent-sh-prod/user-service.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let changed = text.replace("value: \"7200\"", "value: \"3600\"");
+    assert_ne!(text, changed);
+    std::fs::write(&file, changed).unwrap();
+    let to = tmp.path().join("adopted");
+    let report = round_trip(&input, None, &to);
+    assert!(report.contains("adopted as environments of their own"), "{report}");
+    let kiln_yaml = std::fs::read_to_string(to.join("kiln.yaml")).unwrap();
+    assert!(kiln_yaml.contains("  prod-tencent-sh-prod:\n"), "{kiln_yaml}");
+    assert!(!kiln_yaml.contains("clusters:"), "{kiln_yaml}");
+}
+
+#[test]
+fn a_folder_mixing_two_clusters_is_a_located_error() {
+    // The same Deployment rendered for two clusters, concatenated into one folder.
+    let deployment = |replicas: u8| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: prod}}\nspec: {{replicas: {replicas}}}\n")
+    };
+    let tmp = support::project(&[
+        ("in/prod/web.yaml", &deployment(3)),
+        ("in/prod/web-tencent.yaml", &deployment(5)),
+    ]);
+    let to = tmp.path().join("adopted");
+    let out = kiln(&[
+        "adopt",
+        tmp.path().join("in").to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(out.0, 1, "{}{}", out.1, out.2);
+    assert!(out.2.contains("prod/web.yaml:1:1"), "{}", out.2);
+    assert!(out.2.contains("first written in `prod/web-tencent.yaml`"), "{}", out.2);
+    assert!(out.2.contains("one folder per cluster, `<env>@<cluster>`"), "{}", out.2);
+    assert!(!to.exists());
 }
 
 #[test]

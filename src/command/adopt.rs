@@ -244,11 +244,32 @@ fn report(r: &adopt::Report, to: &Path) -> String {
             set.services,
             set.objects,
             set.values,
-            if set.instances == 1 {
+            if set.builtin {
+                " (built-in, fitted)"
+            } else if set.instances == 1 {
                 " (verbatim)"
             } else {
                 ""
             }
+        );
+    }
+    let fitted: usize = r.sets.iter().filter(|s| s.builtin).map(|s| s.instances).sum();
+    let factored: usize = r.sets.iter().filter(|s| !s.builtin).map(|s| s.instances).sum();
+    let _ = writeln!(
+        s,
+        "instances: {fitted} fitted to built-in sets, {factored} factored into project sets ({} tried on a built-in set and factored instead)",
+        r.unfitted
+    );
+    if let Some(e) = &r.fit_error {
+        let _ = writeln!(
+            s,
+            "note: {e}, so no built-in set was used (KILN_ADOPT_DEBUG=1 prints why)"
+        );
+    }
+    if r.clusters_split {
+        let _ = writeln!(
+            s,
+            "note: the `<env>@<cluster>` folders are adopted as environments of their own: a service differs between the clusters of one environment (kiln has no per-service, per-cluster values layer), or the folders name clusters inconsistently (one cluster for two environments, an environment with and without a cluster, two namespaces)"
         );
     }
     let pct = |a: usize, b: usize| (a * 100).checked_div(b).unwrap_or(0);
