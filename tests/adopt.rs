@@ -185,16 +185,23 @@ fn assert_compact(report: &str, adopted: &Path) {
     let bundled = lines(repo, "values");
     let _ = std::io::Write::write_fmt(
         &mut std::io::stderr(),
-        format_args!("adopt: bundled fleet values {ours} lines vs bundled values/ {bundled} lines\n"),
+        format_args!(
+            "adopt: bundled fleet values {ours} lines vs bundled values/ {bundled} lines\n"
+        ),
     );
-    assert!(ours * 2 <= bundled * 3, "{ours} vs {bundled} lines\n{report}");
+    assert!(
+        ours * 2 <= bundled * 3,
+        "{ours} vs {bundled} lines\n{report}"
+    );
     let bundled_patches = walkdir::WalkDir::new(repo.join("values"))
         .into_iter()
         .map(|e| e.unwrap())
         .filter(|e| e.file_type().is_file())
         .map(|e| {
             let text = std::fs::read_to_string(e.path()).unwrap();
-            text.lines().filter(|l| l.starts_with("  - target:")).count()
+            text.lines()
+                .filter(|l| l.starts_with("  - target:"))
+                .count()
         })
         .sum::<usize>();
     assert_eq!(bundled_patches, 1, "the bundled fleet's own patches");
@@ -202,7 +209,8 @@ fn assert_compact(report: &str, adopted: &Path) {
         report.contains(&format!("patches written: {bundled_patches};")),
         "{report}"
     );
-    let patched = std::fs::read_to_string(adopted.join("values/services/payment-service.test.yaml")).unwrap();
+    let patched =
+        std::fs::read_to_string(adopted.join("values/services/payment-service.test.yaml")).unwrap();
     assert!(patched.contains("shareProcessNamespace"), "{patched}");
 }
 
@@ -222,19 +230,26 @@ fn the_bundled_golden_folder_round_trips_without_its_applyset() {
     // prod@aliyun-hz-prod and prod@tencent-sh-prod: one environment on two clusters, the
     // Tencent Kafka brokers in that cluster's layer.
     assert!(
-        kiln_yaml.contains("  prod:\n    namespace: prod\n    clusters: [aliyun-hz-prod, tencent-sh-prod]\n"),
+        kiln_yaml.contains(
+            "  prod:\n    namespace: prod\n    clusters: [aliyun-hz-prod, tencent-sh-prod]\n"
+        ),
         "{kiln_yaml}"
     );
     assert!(!kiln_yaml.contains("prod-"), "{kiln_yaml}");
-    let tencent =
-        std::fs::read_to_string(tmp.path().join("adopted/values/clusters/tencent-sh-prod.yaml"))
-            .unwrap();
+    let tencent = std::fs::read_to_string(
+        tmp.path()
+            .join("adopted/values/clusters/tencent-sh-prod.yaml"),
+    )
+    .unwrap();
     assert!(tencent.contains("10.40.1.11:9092"), "{tencent}");
     assert!(
         report.contains("instances: 31 fitted to built-in sets"),
         "{report}"
     );
-    assert!(!report.contains("adopted as environments of their own"), "{report}");
+    assert!(
+        !report.contains("adopted as environments of their own"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -253,9 +268,15 @@ fn a_service_that_differs_between_clusters_splits_the_environment() {
     std::fs::write(&file, changed).unwrap();
     let to = tmp.path().join("adopted");
     let report = round_trip(&input, None, &to);
-    assert!(report.contains("adopted as environments of their own"), "{report}");
+    assert!(
+        report.contains("adopted as environments of their own"),
+        "{report}"
+    );
     let kiln_yaml = std::fs::read_to_string(to.join("kiln.yaml")).unwrap();
-    assert!(kiln_yaml.contains("  prod-tencent-sh-prod:\n"), "{kiln_yaml}");
+    assert!(
+        kiln_yaml.contains("  prod-tencent-sh-prod:\n"),
+        "{kiln_yaml}"
+    );
     assert!(!kiln_yaml.contains("clusters:"), "{kiln_yaml}");
 }
 
@@ -263,7 +284,9 @@ fn a_service_that_differs_between_clusters_splits_the_environment() {
 fn a_folder_mixing_two_clusters_is_a_located_error() {
     // The same Deployment rendered for two clusters, concatenated into one folder.
     let deployment = |replicas: u8| {
-        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: prod}}\nspec: {{replicas: {replicas}}}\n")
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: prod}}\nspec: {{replicas: {replicas}}}\n"
+        )
     };
     let tmp = support::project(&[
         ("in/prod/web.yaml", &deployment(3)),
@@ -278,8 +301,16 @@ fn a_folder_mixing_two_clusters_is_a_located_error() {
     ]);
     assert_eq!(out.0, 1, "{}{}", out.1, out.2);
     assert!(out.2.contains("prod/web.yaml:1:1"), "{}", out.2);
-    assert!(out.2.contains("first written in `prod/web-tencent.yaml`"), "{}", out.2);
-    assert!(out.2.contains("one folder per cluster, `<env>@<cluster>`"), "{}", out.2);
+    assert!(
+        out.2.contains("first written in `prod/web-tencent.yaml`"),
+        "{}",
+        out.2
+    );
+    assert!(
+        out.2.contains("one folder per cluster, `<env>@<cluster>`"),
+        "{}",
+        out.2
+    );
     assert!(!to.exists());
 }
 

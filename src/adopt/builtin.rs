@@ -135,7 +135,11 @@ pub fn fit(
     if !patched {
         return fitted;
     }
-    let exact: Vec<Fitted> = fitted.iter().filter(|f| f.patches.is_empty()).cloned().collect();
+    let exact: Vec<Fitted> = fitted
+        .iter()
+        .filter(|f| f.patches.is_empty())
+        .cloned()
+        .collect();
     let (mut again, _) = trial(fitted, envs, kiln_yaml, render, report);
     if report.fit_error.is_some() {
         return exact;
@@ -166,16 +170,19 @@ fn trial(
         // Every folder is the environment `t<i>` of the trial: the Spring profile, which
         // defaults to the environment's name, is given as the real one.
         let profiles = f.values.get("springProfiles");
-        let profiles = profiles.filter(|p| p.value == Value::Str(String::new())).map(|_| {
-            Node::new(Value::Str(envs[f.env].env.clone()), Loc::default())
-        });
+        let profiles = profiles
+            .filter(|p| p.value == Value::Str(String::new()))
+            .map(|_| Node::new(Value::Str(envs[f.env].env.clone()), Loc::default()));
         files.insert(
             format!("values/services/{}.yaml", f.service),
             "enabled: false\n".to_string(),
         );
         let mut v = f.values.clone();
         if let Value::Map(m) = &mut v.value {
-            m.insert("enabled".into(), Node::new(Value::Bool(true), Loc::default()));
+            m.insert(
+                "enabled".into(),
+                Node::new(Value::Bool(true), Loc::default()),
+            );
             if let Some(p) = profiles {
                 m.insert("springProfiles".into(), p);
             }
@@ -208,7 +215,7 @@ fn trial(
     }
     let mut out = Vec::new();
     let mut failed_servers: BTreeSet<usize> = BTreeSet::new();
-    let mut patched = false;
+    let mut any_new = false;
     for mut f in tried {
         let e = &envs[f.env];
         let input: Vec<&Object> = e
@@ -224,7 +231,7 @@ fn trial(
                 f.patched_ok = !f.patches.is_empty() && patches.is_empty();
                 if f.patches.is_empty() && !patches.is_empty() {
                     f.patches = patches;
-                    patched = true;
+                    any_new = true;
                 }
                 out.push(f);
             }
@@ -244,7 +251,7 @@ fn trial(
         }
         keep
     });
-    (out, patched)
+    (out, any_new)
 }
 
 fn uses_eureka(values: &Node) -> bool {
@@ -300,8 +307,11 @@ pub fn add_fitted(
         });
     }
     for set in own.keys() {
-        let of: Vec<(&Fitted, &IndexMap<String, Node>)> =
-            fitted.iter().zip(&flat).filter(|(f, _)| f.set == *set).collect();
+        let of: Vec<(&Fitted, &IndexMap<String, Node>)> = fitted
+            .iter()
+            .zip(&flat)
+            .filter(|(f, _)| f.set == *set)
+            .collect();
         let services: BTreeSet<&str> = of.iter().map(|(f, _)| f.service.as_str()).collect();
         let values: BTreeSet<&str> = of
             .iter()
@@ -324,7 +334,9 @@ pub fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
     let mut by_set: BTreeMap<&str, (IndexMap<String, Node>, BTreeSet<String>)> = BTreeMap::new();
     for f in fitted {
         let entry = by_set.entry(f.set).or_insert_with(|| {
-            let d = fit::set_defaults(f.set).map(|d| fit::flatten(&d)).unwrap_or_default();
+            let d = fit::set_defaults(f.set)
+                .map(|d| fit::flatten(&d))
+                .unwrap_or_default();
             (d, BTreeSet::new())
         });
         entry.1.extend(fit::flatten(&f.values).into_keys());
@@ -333,7 +345,10 @@ pub fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
         return;
     }
     layers.defaults.retain(|k, v| {
-        let mut readers = by_set.values().filter(|(_, has)| has.contains(k)).peekable();
+        let mut readers = by_set
+            .values()
+            .filter(|(_, has)| has.contains(k))
+            .peekable();
         k == "template"
             || readers.peek().is_none()
             || !readers.all(|(d, _)| {
@@ -342,4 +357,3 @@ pub fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
             })
     });
 }
-

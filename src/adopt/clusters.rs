@@ -57,7 +57,8 @@ pub fn fold(layers: &mut Layers, envs: &[EnvInput]) -> bool {
             targets.entry(&e.env).or_default().push((&e.name, c));
         }
     }
-    let same = |a: Option<&IndexMap<String, Node>>, b: Option<&IndexMap<String, Node>>| match (a, b) {
+    let same = |a: Option<&IndexMap<String, Node>>, b: Option<&IndexMap<String, Node>>| match (a, b)
+    {
         (None, None) => true,
         (Some(a), Some(b)) => {
             a.len() == b.len()
@@ -76,7 +77,10 @@ pub fn fold(layers: &mut Layers, envs: &[EnvInput]) -> bool {
         for s in services {
             let first = layers.service_envs.get(&(s.clone(), ts[0].0.to_string()));
             if !ts[1..].iter().all(|(l, _)| {
-                same(first, layers.service_envs.get(&(s.clone(), (*l).to_string())))
+                same(
+                    first,
+                    layers.service_envs.get(&(s.clone(), (*l).to_string())),
+                )
             }) {
                 return false;
             }
@@ -105,8 +109,10 @@ pub fn fold(layers: &mut Layers, envs: &[EnvInput]) -> bool {
             layers.envs.insert((*env).to_string(), common.clone());
         }
         for ((_, c), m) in ts.iter().zip(per) {
-            let rest: IndexMap<String, Node> =
-                m.into_iter().filter(|(k, _)| !common.contains_key(k)).collect();
+            let rest: IndexMap<String, Node> = m
+                .into_iter()
+                .filter(|(k, _)| !common.contains_key(k))
+                .collect();
             if !rest.is_empty() {
                 layers.clusters.insert((*c).to_string(), rest);
             }

@@ -110,7 +110,9 @@ fn copy(values: &mut Node, path: &[&str], from: Option<&Node>) {
 #[must_use]
 pub fn set_defaults(set: &str) -> Option<Node> {
     let path = format!("{set}/defaults.yaml");
-    let text = crate::render::Templates::builtins().find(|(n, _)| *n == path)?.1;
+    let text = crate::render::Templates::builtins()
+        .find(|(n, _)| *n == path)?
+        .1;
     crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Values).ok()
 }
 
@@ -163,7 +165,11 @@ fn eureka_server(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<(N
         let n = (0..15)
             .take_while(|i| find(objects, "Deployment", &format!("{name}-{i}")).is_some())
             .count();
-        (first, "deployments", Node::new(Value::Int(i64::try_from(n).ok()?), Loc::default()))
+        (
+            first,
+            "deployments",
+            Node::new(Value::Int(i64::try_from(n).ok()?), Loc::default()),
+        )
     };
     let Value::Int(n) = peers.value else {
         return None;
@@ -180,8 +186,17 @@ fn eureka_server(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<(N
     put(&mut v, &["image", "repository"], str_node(repo));
     put(&mut v, &["image", "tag"], str_node(tag));
     copy(&mut v, &["image", "pullPolicy"], app.get("imagePullPolicy"));
-    let member = if shape == "statefulset" { name.to_string() } else { format!("{name}-0") };
-    read_labels(&mut v, at(&workload.doc, &["metadata", "labels"]), (&member, name), tag);
+    let member = if shape == "statefulset" {
+        name.to_string()
+    } else {
+        format!("{name}-0")
+    };
+    read_labels(
+        &mut v,
+        at(&workload.doc, &["metadata", "labels"]),
+        (&member, name),
+        tag,
+    );
     copy(&mut v, &["imagePullSecrets"], pod.get("imagePullSecrets"));
     copy(&mut v, &["nodeSelector"], pod.get("nodeSelector"));
     copy(&mut v, &["tolerations"], pod.get("tolerations"));
@@ -189,7 +204,9 @@ fn eureka_server(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<(N
     put(&mut v, &["port"], port.clone());
     copy(&mut v, &["resources"], app.get("resources"));
     let env = seq(app.get("env"));
-    let java = env.iter().find(|e| e.get_str("name") == Some("JAVA_OPTS"))?;
+    let java = env
+        .iter()
+        .find(|e| e.get_str("name") == Some("JAVA_OPTS"))?;
     copy(&mut v, &["javaOpts"], java.get("value"));
     let secret_name = format!("{name}-secrets");
     if let Some(s) = find(objects, "Secret", &secret_name).and_then(|s| secret_values(&s.doc)) {
@@ -267,7 +284,10 @@ fn env_entry(e: &Node) -> Option<(&str, Node)> {
     if let Some(v) = e.get("valueFrom") {
         return Some((name, v.clone()));
     }
-    Some((name, e.get("value").cloned().unwrap_or_else(|| str_node(""))))
+    Some((
+        name,
+        e.get("value").cloned().unwrap_or_else(|| str_node("")),
+    ))
 }
 
 const EUREKA_VARS: [&str; 4] = [
@@ -286,8 +306,8 @@ const EUREKA_VARS: [&str; 4] = [
 fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node> {
     let dep = find(objects, "Deployment", name)?;
     let svc = find(objects, "Service", name)?;
-    let d = &dep.doc;
-    let pod = at(d, &["spec", "template", "spec"])?;
+    let doc = &dep.doc;
+    let pod = at(doc, &["spec", "template", "spec"])?;
     let containers = seq(pod.get("containers"));
     let app = containers.first()?;
     if app.get_str("name") != Some("app") {
@@ -299,9 +319,9 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     put(&mut v, &["image", "repository"], str_node(repo));
     put(&mut v, &["image", "tag"], str_node(tag));
     copy(&mut v, &["image", "pullPolicy"], app.get("imagePullPolicy"));
-    read_labels(&mut v, at(d, &["metadata", "labels"]), (name, name), tag);
+    read_labels(&mut v, at(doc, &["metadata", "labels"]), (name, name), tag);
     copy(&mut v, &["imagePullSecrets"], pod.get("imagePullSecrets"));
-    let spec = d.get("spec")?;
+    let spec = doc.get("spec")?;
     copy(&mut v, &["replicas"], spec.get("replicas"));
     copy(&mut v, &["strategy"], spec.get("strategy"));
     // Ports: `http` first, then the exposed TCP/UDP ports.
@@ -310,12 +330,16 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     copy(&mut v, &["port"], http.get("containerPort"));
     for p in &ports[1..] {
         let pname = p.get_str("name")?;
-        let (proto, n) = pname.split_once('-')?;
-        let n: i64 = n.parse().ok()?;
-        let mut e = map_node();
-        put(&mut e, &["port"], Node::new(Value::Int(n), Loc::default()));
-        if p.get("containerPort").map(|c| &c.value) != Some(&Value::Int(n)) {
-            copy(&mut e, &["targetPort"], p.get("containerPort"));
+        let (proto, number) = pname.split_once('-')?;
+        let number: i64 = number.parse().ok()?;
+        let mut entry = map_node();
+        put(
+            &mut entry,
+            &["port"],
+            Node::new(Value::Int(number), Loc::default()),
+        );
+        if p.get("containerPort").map(|c| &c.value) != Some(&Value::Int(number)) {
+            copy(&mut entry, &["targetPort"], p.get("containerPort"));
         }
         let list = match at(&v, &["expose", proto]) {
             Some(Node {
@@ -325,7 +349,7 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
             _ => Vec::new(),
         };
         let mut list = list;
-        list.push(e);
+        list.push(entry);
         put(&mut v, &["expose", proto], seq_node(list));
     }
     // Filebeat: the second container and its ConfigMap.
@@ -333,7 +357,7 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
         .get(1)
         .filter(|c| c.get_str("name") == Some("filebeat"));
     let fb_cm = find(objects, "ConfigMap", &format!("{name}-filebeat"));
-    let mut annotations = at(d, &["spec", "template", "metadata", "annotations"])
+    let mut annotations = at(doc, &["spec", "template", "metadata", "annotations"])
         .cloned()
         .unwrap_or_else(map_node);
     let mut extra_from = 1;
@@ -341,9 +365,17 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     let mut mounts = seq(app.get("volumeMounts")).to_vec();
     if let (Some(fb), Some(cm)) = (fb, fb_cm) {
         extra_from = 2;
-        put(&mut v, &["logging", "filebeat", "enabled"], Node::new(Value::Bool(true), Loc::default()));
+        put(
+            &mut v,
+            &["logging", "filebeat", "enabled"],
+            Node::new(Value::Bool(true), Loc::default()),
+        );
         copy(&mut v, &["logging", "filebeat", "image"], fb.get("image"));
-        copy(&mut v, &["logging", "filebeat", "resources"], fb.get("resources"));
+        copy(
+            &mut v,
+            &["logging", "filebeat", "resources"],
+            fb.get("resources"),
+        );
         let log_dir = seq(fb.get("volumeMounts")).first()?.get("mountPath")?;
         put(&mut v, &["logging", "filebeat", "logDir"], log_dir.clone());
         let text = at(&cm.doc, &["data", "filebeat.yml"])?;
@@ -352,7 +384,11 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
         };
         let conf = crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Values).ok()?;
         let input = seq(conf.get("filebeat.inputs")).first()?;
-        copy(&mut v, &["logging", "filebeat", "paths"], input.get("paths"));
+        copy(
+            &mut v,
+            &["logging", "filebeat", "paths"],
+            input.get("paths"),
+        );
         let pattern = seq(input.get("parsers"))
             .first()
             .and_then(|p| at(p, &["multiline", "pattern"]))
@@ -360,8 +396,16 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
             .unwrap_or_else(|| str_node(""));
         put(&mut v, &["logging", "filebeat", "multiline"], pattern);
         let kafka = conf.get("output.kafka")?;
-        put(&mut v, &["logging", "filebeat", "kafka", "hosts"], kafka.get("hosts")?.clone());
-        put(&mut v, &["logging", "filebeat", "kafka", "topic"], kafka.get("topic")?.clone());
+        put(
+            &mut v,
+            &["logging", "filebeat", "kafka", "hosts"],
+            kafka.get("hosts")?.clone(),
+        );
+        put(
+            &mut v,
+            &["logging", "filebeat", "kafka", "topic"],
+            kafka.get("topic")?.clone(),
+        );
         if let Value::Map(a) = &mut annotations.value {
             a.shift_remove("checksum/filebeat-config");
         }
@@ -374,7 +418,11 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     copy(&mut v, &["annotations"], Some(&annotations));
     copy(&mut v, &["volumes"], Some(&seq_node(volumes)));
     copy(&mut v, &["volumeMounts"], Some(&seq_node(mounts)));
-    copy(&mut v, &["extraContainers"], Some(&seq_node(containers[extra_from..].to_vec())));
+    copy(
+        &mut v,
+        &["extraContainers"],
+        Some(&seq_node(containers[extra_from..].to_vec())),
+    );
     // Pod spec.
     for (key, field) in [
         ("priorityClassName", "priorityClassName"),
@@ -388,12 +436,27 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
         copy(&mut v, &[key], pod.get(field));
     }
     // The app container.
-    for key in ["command", "args", "envFrom", "resources", "startupProbe", "lifecycle", "securityContext"] {
+    for key in [
+        "command",
+        "args",
+        "envFrom",
+        "resources",
+        "startupProbe",
+        "lifecycle",
+        "securityContext",
+    ] {
         copy(&mut v, &[key], app.get(key));
     }
-    for (probe, field) in [("readiness", "readinessProbe"), ("liveness", "livenessProbe")] {
+    for (probe, field) in [
+        ("readiness", "readinessProbe"),
+        ("liveness", "livenessProbe"),
+    ] {
         let p = app.get(field)?;
-        copy(&mut v, &["probes", probe, "path"], at(p, &["httpGet", "path"]));
+        copy(
+            &mut v,
+            &["probes", probe, "path"],
+            at(p, &["httpGet", "path"]),
+        );
         for k in ["initialDelaySeconds", "periodSeconds", "failureThreshold"] {
             copy(&mut v, &["probes", probe, k], p.get(k));
         }
@@ -425,10 +488,17 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     let mut rest = &env[fixed.len()..];
     if let Some(urls) = &ctx.eureka_urls
         && rest.len() >= EUREKA_VARS.len()
-        && rest.iter().zip(EUREKA_VARS).all(|(e, n)| e.get_str("name") == Some(n))
+        && rest
+            .iter()
+            .zip(EUREKA_VARS)
+            .all(|(e, n)| e.get_str("name") == Some(n))
         && rest[0].get_str("value") == Some(urls.as_str())
     {
-        put(&mut v, &["eureka", "client", "enabled"], Node::new(Value::Bool(true), Loc::default()));
+        put(
+            &mut v,
+            &["eureka", "client", "enabled"],
+            Node::new(Value::Bool(true), Loc::default()),
+        );
         rest = &rest[EUREKA_VARS.len()..];
     }
     let secret_name = format!("{name}-secrets");
@@ -437,7 +507,8 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     let mut secrets = map_node();
     for e in rest {
         let (k, val) = env_entry(e)?;
-        let from_secret = at(&val, &["secretKeyRef", "name"]).and_then(text) == Some(secret_name.as_str())
+        let from_secret = at(&val, &["secretKeyRef", "name"]).and_then(text)
+            == Some(secret_name.as_str())
             && at(&val, &["secretKeyRef", "key"]).and_then(text) == Some(k);
         if let (true, Some(s)) = (from_secret, &secret)
             && let Some(sv) = s.get(k)
@@ -455,45 +526,99 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     // Service account.
     let sa_name = pod.get_str("serviceAccountName");
     if let Some(sa) = find(objects, "ServiceAccount", sa_name.unwrap_or(name)) {
-        put(&mut v, &["serviceAccount", "create"], Node::new(Value::Bool(true), Loc::default()));
+        put(
+            &mut v,
+            &["serviceAccount", "create"],
+            Node::new(Value::Bool(true), Loc::default()),
+        );
         if sa.id.name != name {
             put(&mut v, &["serviceAccount", "name"], str_node(&sa.id.name));
         }
-        copy(&mut v, &["serviceAccount", "automount"], sa.doc.get("automountServiceAccountToken"));
-        copy(&mut v, &["serviceAccount", "annotations"], at(&sa.doc, &["metadata", "annotations"]));
+        copy(
+            &mut v,
+            &["serviceAccount", "automount"],
+            sa.doc.get("automountServiceAccountToken"),
+        );
+        copy(
+            &mut v,
+            &["serviceAccount", "annotations"],
+            at(&sa.doc, &["metadata", "annotations"]),
+        );
     } else if let Some(n) = sa_name {
         put(&mut v, &["serviceAccount", "name"], str_node(n));
     }
     // HPA, PDB, Service, Ingress.
     if let Some(h) = find(objects, "HorizontalPodAutoscaler", name) {
         let s = h.doc.get("spec")?;
-        put(&mut v, &["autoscaling", "enabled"], Node::new(Value::Bool(true), Loc::default()));
-        copy(&mut v, &["autoscaling", "minReplicas"], s.get("minReplicas"));
-        copy(&mut v, &["autoscaling", "maxReplicas"], s.get("maxReplicas"));
+        put(
+            &mut v,
+            &["autoscaling", "enabled"],
+            Node::new(Value::Bool(true), Loc::default()),
+        );
+        copy(
+            &mut v,
+            &["autoscaling", "minReplicas"],
+            s.get("minReplicas"),
+        );
+        copy(
+            &mut v,
+            &["autoscaling", "maxReplicas"],
+            s.get("maxReplicas"),
+        );
         let mut cpu = Node::new(Value::Null, Loc::default());
         for m in seq(s.get("metrics")) {
             let target = at(m, &["resource", "target", "averageUtilization"])?.clone();
             match at(m, &["resource", "name"]).and_then(text) {
                 Some("cpu") => cpu = target,
-                Some("memory") => put(&mut v, &["autoscaling", "targetMemoryUtilizationPercentage"], target),
+                Some("memory") => put(
+                    &mut v,
+                    &["autoscaling", "targetMemoryUtilizationPercentage"],
+                    target,
+                ),
                 _ => return None,
             }
         }
-        put(&mut v, &["autoscaling", "targetCPUUtilizationPercentage"], cpu);
+        put(
+            &mut v,
+            &["autoscaling", "targetCPUUtilizationPercentage"],
+            cpu,
+        );
     }
     if let Some(p) = find(objects, "PodDisruptionBudget", name) {
-        put(&mut v, &["podDisruptionBudget", "enabled"], Node::new(Value::Bool(true), Loc::default()));
+        put(
+            &mut v,
+            &["podDisruptionBudget", "enabled"],
+            Node::new(Value::Bool(true), Loc::default()),
+        );
         for k in ["minAvailable", "maxUnavailable"] {
-            copy(&mut v, &["podDisruptionBudget", k], at(&p.doc, &["spec", k]));
+            copy(
+                &mut v,
+                &["podDisruptionBudget", k],
+                at(&p.doc, &["spec", k]),
+            );
         }
     }
-    copy(&mut v, &["service", "type"], at(&svc.doc, &["spec", "type"]));
-    copy(&mut v, &["service", "nodePort"], seq(at(&svc.doc, &["spec", "ports"])).first().and_then(|p| p.get("nodePort")));
+    copy(
+        &mut v,
+        &["service", "type"],
+        at(&svc.doc, &["spec", "type"]),
+    );
+    copy(
+        &mut v,
+        &["service", "nodePort"],
+        seq(at(&svc.doc, &["spec", "ports"]))
+            .first()
+            .and_then(|p| p.get("nodePort")),
+    );
     if let Some(i) = find(objects, "Ingress", name) {
         let s = i.doc.get("spec")?;
         let rule = seq(s.get("rules")).first()?;
         let path = seq(at(rule, &["http", "paths"])).first()?;
-        put(&mut v, &["ingress", "enabled"], Node::new(Value::Bool(true), Loc::default()));
+        put(
+            &mut v,
+            &["ingress", "enabled"],
+            Node::new(Value::Bool(true), Loc::default()),
+        );
         copy(&mut v, &["ingress", "className"], s.get("ingressClassName"));
         copy(&mut v, &["ingress", "host"], rule.get("host"));
         copy(&mut v, &["ingress", "path"], path.get("path"));
@@ -565,6 +690,17 @@ pub fn unflatten(values: &IndexMap<String, Node>) -> IndexMap<String, Node> {
     }
 }
 
+/// `s` with its `$ref`s (local, `#/...`) followed.
+fn resolve<'a>(root: &'a serde_json::Value, mut s: &'a serde_json::Value) -> &'a serde_json::Value {
+    while let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
+        match r.strip_prefix('#').and_then(|p| root.pointer(p)) {
+            Some(t) => s = t,
+            None => break,
+        }
+    }
+    s
+}
+
 /// Whether the values schema of the built-in `set` rejects the key path `key` (a mapping on the
 /// way allows no other keys); a top-level key another set declares is let through by kiln.
 #[must_use]
@@ -576,15 +712,6 @@ pub fn rejects(set: &str, key: &str) -> bool {
     else {
         return false;
     };
-    fn resolve<'a>(root: &'a serde_json::Value, mut s: &'a serde_json::Value) -> &'a serde_json::Value {
-        while let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
-            match r.strip_prefix('#').and_then(|p| root.pointer(p)) {
-                Some(t) => s = t,
-                None => break,
-            }
-        }
-        s
-    }
     let mut s = resolve(&root, &root);
     for (depth, seg) in key.split(SEP).enumerate() {
         if let Some(p) = s.get("properties").and_then(|p| p.get(seg)) {
@@ -679,5 +806,92 @@ fn diff(from: &Node, to: &Node, path: &mut String, ops: &mut Vec<Node>) {
         }
         _ if from == to => {}
         _ => ops.push(op("replace", path, Some(to))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Node {
+        super::super::factor::plain(
+            &crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Kube).unwrap(),
+        )
+    }
+
+    #[test]
+    fn images_split_at_the_tag_not_the_registry_port() {
+        assert_eq!(split_image("reg:5000/a/b:1.2"), ("reg:5000/a/b", "1.2"));
+        assert_eq!(split_image("reg:5000/a/b"), ("reg:5000/a/b", ""));
+        assert_eq!(split_image("nginx:1"), ("nginx", "1"));
+    }
+
+    #[test]
+    fn values_flatten_by_key_path_but_variables_stay_one_value() {
+        let v = yaml(
+            "image: {repository: r, tag: '1'}\nlabels: {}\nenv: {B: '2', A: '1'}\nlabels2: {a.b/c: x}\n",
+        );
+        let flat = flatten(&v);
+        let keys: Vec<String> = flat.keys().map(|k| k.replace(SEP, ".")).collect();
+        assert_eq!(
+            keys,
+            ["image.repository", "image.tag", "env", "labels2.a.b/c"]
+        );
+        let back = Node::new(Value::Map(unflatten(&flat)), Loc::default());
+        assert_eq!(
+            super::super::factor::plain(&back),
+            yaml("image: {repository: r, tag: '1'}\nenv: {B: '2', A: '1'}\nlabels2: {a.b/c: x}\n")
+        );
+    }
+
+    #[test]
+    fn differences_become_json_patch_operations_or_no_fit() {
+        let input = Object {
+            id: crate::manifest::ResourceId::of(&yaml(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}",
+            ))
+            .unwrap(),
+            doc: yaml(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {x: y}}\ndata: {k: v, new: m}\n",
+            ),
+            instance: "a".into(),
+        };
+        let rendered =
+            yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: w, old: o}\n");
+        let (covered, patches) = compare(&[rendered], &[&input]).unwrap();
+        assert_eq!(covered, [input.id.clone()]);
+        let ops: Vec<String> = seq(patches[0].get("json"))
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o.get_str("op").unwrap(),
+                    o.get_str("path").unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                "add /metadata/labels",
+                "replace /data/k",
+                "remove /data/old",
+                "add /data/n"
+            ]
+        );
+        // An object the input does not have cannot be patched away.
+        let other = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n");
+        assert!(compare(&[other], &[&input]).is_none());
+    }
+
+    #[test]
+    fn a_schema_rejects_keys_its_closed_mappings_do_not_declare() {
+        let key = |k: &str| k.replace('.', &SEP.to_string());
+        assert!(rejects("spring-boot", &key("eureka.peers")));
+        assert!(!rejects("spring-boot", &key("eureka.client.enabled")));
+        assert!(!rejects("eureka-server", &key("eureka.client.enabled")));
+        assert!(!rejects("eureka-server", &key("logging.filebeat.image")));
+        // Top-level keys of other sets are let through by kiln itself.
+        assert!(!rejects("spring-boot", "storage"));
     }
 }

@@ -347,7 +347,10 @@ fn adopt_as(
             let props: serde_json::Map<String, serde_json::Value> = holes
                 .iter()
                 .map(|h| (h.name.clone(), serde_json::json!({})))
-                .chain(std::iter::once(("template".to_string(), serde_json::json!({}))))
+                .chain(std::iter::once((
+                    "template".to_string(),
+                    serde_json::json!({}),
+                )))
                 .collect();
             let schema = serde_json::json!({"type": "object", "properties": props});
             files.insert(
@@ -381,7 +384,13 @@ fn adopt_as(
             });
         }
     }
-    builtin::add_fitted(&fitted, &envs, &mut members_values, &mut sparse, &mut report);
+    builtin::add_fitted(
+        &fitted,
+        &envs,
+        &mut members_values,
+        &mut sparse,
+        &mut report,
+    );
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
     let mut layers = layer::layer(&members_values, &env_names, &sparse);
     builtin::prune_defaults(&mut layers, &fitted);

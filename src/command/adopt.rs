@@ -179,7 +179,12 @@ fn trial_render(
         .into_iter()
         .filter_map(|f| {
             let env = pipeline.project.environments[f.env].folder.clone();
-            let instance = f.path.rsplit('/').next()?.strip_suffix(".yaml")?.to_string();
+            let instance = f
+                .path
+                .rsplit('/')
+                .next()?
+                .strip_suffix(".yaml")?
+                .to_string();
             Some(adopt::Rendered {
                 env,
                 instance,
@@ -253,8 +258,18 @@ fn report(r: &adopt::Report, to: &Path) -> String {
             }
         );
     }
-    let fitted: usize = r.sets.iter().filter(|s| s.builtin).map(|s| s.instances).sum();
-    let factored: usize = r.sets.iter().filter(|s| !s.builtin).map(|s| s.instances).sum();
+    let fitted: usize = r
+        .sets
+        .iter()
+        .filter(|s| s.builtin)
+        .map(|s| s.instances)
+        .sum();
+    let factored: usize = r
+        .sets
+        .iter()
+        .filter(|s| !s.builtin)
+        .map(|s| s.instances)
+        .sum();
     let _ = writeln!(
         s,
         "instances: {fitted} fitted to built-in sets, {factored} factored into project sets ({} tried on a built-in set and factored instead)",
