@@ -225,7 +225,7 @@ fn trial(
             .collect();
         let trial_env = format!("t{}", f.env);
         let got = by.get(&(trial_env.as_str(), f.service.as_str()));
-        match got.and_then(|objects| fit::compare(objects, &input)) {
+        match got.and_then(|objects| super::patch::compare(objects, &input)) {
             Some((covered, patches)) if !covered.is_empty() => {
                 f.covered = covered;
                 f.patched_ok = !f.patches.is_empty() && patches.is_empty();

@@ -37,20 +37,20 @@ pub struct EnvCtx<'a> {
     pub eureka_urls: Option<String>,
 }
 
-fn str_node(s: &str) -> Node {
+pub(super) fn str_node(s: &str) -> Node {
     Node::new(Value::Str(s.to_string()), Loc::default())
 }
 
-fn map_node() -> Node {
+pub(super) fn map_node() -> Node {
     Node::new(Value::Map(IndexMap::new()), Loc::default())
 }
 
-fn seq_node(items: Vec<Node>) -> Node {
+pub(super) fn seq_node(items: Vec<Node>) -> Node {
     Node::new(Value::Seq(items), Loc::default())
 }
 
 /// Set `path` in the mapping `root` (creating mappings on the way).
-fn put(root: &mut Node, path: &[&str], v: Node) {
+pub(super) fn put(root: &mut Node, path: &[&str], v: Node) {
     let Value::Map(m) = &mut root.value else {
         return;
     };
@@ -74,7 +74,7 @@ fn at<'a>(n: &'a Node, path: &[&str]) -> Option<&'a Node> {
     path.iter().try_fold(n, |n, k| n.get(k))
 }
 
-fn seq(n: Option<&Node>) -> &[Node] {
+pub(super) fn seq(n: Option<&Node>) -> &[Node] {
     match n.map(|n| &n.value) {
         Some(Value::Seq(s)) => s,
         _ => &[],
@@ -728,87 +728,6 @@ pub fn rejects(set: &str, key: &str) -> bool {
     false
 }
 
-/// The most JSON-patch operations an instance may need to still count as fitted.
-pub const MAX_PATCH_OPS: usize = 8;
-
-/// Compare an instance's rendered objects with the input: the identities of the input objects
-/// they reproduce and the `patches:` entries (RFC 6902, by kind and name) that make every
-/// rendered object equal its input, or none when an object is rendered that the input does not
-/// have or more than [`MAX_PATCH_OPS`] operations would be needed.
-#[must_use]
-pub fn compare(
-    rendered: &[Node],
-    input: &[&Object],
-) -> Option<(Vec<crate::manifest::ResourceId>, Vec<Node>)> {
-    let mut covered = Vec::new();
-    let mut patches = Vec::new();
-    let mut ops_total = 0;
-    for r in rendered {
-        let id = crate::manifest::ResourceId::of(r).ok()?;
-        let o = input.iter().find(|o| o.id == id)?;
-        let (r, i) = (super::factor::plain(r), super::factor::plain(&o.doc));
-        if r != i {
-            let mut ops = Vec::new();
-            diff(&r, &i, &mut String::new(), &mut ops);
-            ops_total += ops.len();
-            if ops_total > MAX_PATCH_OPS {
-                return None;
-            }
-            let mut p = map_node();
-            put(&mut p, &["target", "kind"], str_node(&id.kind));
-            put(&mut p, &["target", "name"], str_node(&id.name));
-            put(&mut p, &["json"], seq_node(ops));
-            patches.push(p);
-        }
-        covered.push(id);
-    }
-    Some((covered, patches))
-}
-
-/// RFC 6902 operations turning `from` into `to` (mappings key by key, lists of equal length
-/// item by item, anything else replaced).
-fn diff(from: &Node, to: &Node, path: &mut String, ops: &mut Vec<Node>) {
-    let op = |name: &str, path: &str, value: Option<&Node>| {
-        let mut o = map_node();
-        put(&mut o, &["op"], str_node(name));
-        put(&mut o, &["path"], str_node(path));
-        if let Some(v) = value {
-            put(&mut o, &["value"], v.clone());
-        }
-        o
-    };
-    let escape = |k: &str| k.replace('~', "~0").replace('/', "~1");
-    match (&from.value, &to.value) {
-        (Value::Map(a), Value::Map(b)) if !path.is_empty() || !a.is_empty() => {
-            for (k, v) in a {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&escape(k));
-                match b.get(k) {
-                    Some(w) => diff(v, w, path, ops),
-                    None => ops.push(op("remove", path, None)),
-                }
-                path.truncate(len);
-            }
-            for (k, w) in b {
-                if !a.contains_key(k) {
-                    ops.push(op("add", &format!("{path}/{}", escape(k)), Some(w)));
-                }
-            }
-        }
-        (Value::Seq(a), Value::Seq(b)) if a.len() == b.len() => {
-            for (i, (v, w)) in a.iter().zip(b).enumerate() {
-                let len = path.len();
-                path.push_str(&format!("/{i}"));
-                diff(v, w, path, ops);
-                path.truncate(len);
-            }
-        }
-        _ if from == to => {}
-        _ => ops.push(op("replace", path, Some(to))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -842,46 +761,6 @@ mod tests {
             super::super::factor::plain(&back),
             yaml("image: {repository: r, tag: '1'}\nenv: {B: '2', A: '1'}\nlabels2: {a.b/c: x}\n")
         );
-    }
-
-    #[test]
-    fn differences_become_json_patch_operations_or_no_fit() {
-        let input = Object {
-            id: crate::manifest::ResourceId::of(&yaml(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}",
-            ))
-            .unwrap(),
-            doc: yaml(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {x: y}}\ndata: {k: v, new: m}\n",
-            ),
-            instance: "a".into(),
-        };
-        let rendered =
-            yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: w, old: o}\n");
-        let (covered, patches) = compare(&[rendered], &[&input]).unwrap();
-        assert_eq!(covered, [input.id.clone()]);
-        let ops: Vec<String> = seq(patches[0].get("json"))
-            .iter()
-            .map(|o| {
-                format!(
-                    "{} {}",
-                    o.get_str("op").unwrap(),
-                    o.get_str("path").unwrap()
-                )
-            })
-            .collect();
-        assert_eq!(
-            ops,
-            [
-                "add /metadata/labels",
-                "replace /data/k",
-                "remove /data/old",
-                "add /data/n"
-            ]
-        );
-        // An object the input does not have cannot be patched away.
-        let other = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n");
-        assert!(compare(&[other], &[&input]).is_none());
     }
 
     #[test]

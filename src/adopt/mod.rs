@@ -12,6 +12,7 @@ pub mod clusters;
 pub mod factor;
 pub mod fit;
 pub mod layer;
+pub mod patch;
 pub mod read;
 
 use std::collections::{BTreeMap, BTreeSet};
