@@ -112,7 +112,7 @@ mod tests {
         let rendered =
             yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: w, old: o}\n");
         let (covered, patches) = compare(&[rendered], &[&input]).unwrap();
-        assert_eq!(covered, [input.id.clone()]);
+        assert_eq!(covered, std::slice::from_ref(&input.id));
         let ops: Vec<String> = seq(patches[0].get("json"))
             .iter()
             .map(|o| {
