@@ -183,6 +183,10 @@ fn eureka_server(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<(N
     put(&mut v, &["eureka", "peers"], peers.clone());
     let image = app.get_str("image")?;
     let (repo, tag) = split_image(image);
+    if repo.is_empty() || tag.is_empty() {
+        // The sets require both (a trial that fails to render fits nothing at all).
+        return None;
+    }
     put(&mut v, &["image", "repository"], str_node(repo));
     put(&mut v, &["image", "tag"], str_node(tag));
     copy(&mut v, &["image", "pullPolicy"], app.get("imagePullPolicy"));
@@ -316,6 +320,10 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     let mut v = map_node();
     let image = app.get_str("image")?;
     let (repo, tag) = split_image(image);
+    if repo.is_empty() || tag.is_empty() {
+        // The sets require both (a trial that fails to render fits nothing at all).
+        return None;
+    }
     put(&mut v, &["image", "repository"], str_node(repo));
     put(&mut v, &["image", "tag"], str_node(tag));
     copy(&mut v, &["image", "pullPolicy"], app.get("imagePullPolicy"));

@@ -53,7 +53,12 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         )));
     }
     let envs = read::read(&args.dir, args.env.as_deref())?;
-    let trial_dir = staging_dir(&to)?.with_extension("trial");
+    let trial_dir = {
+        let staging = staging_dir(&to)?;
+        let mut name = staging.file_name().unwrap_or_default().to_os_string();
+        name.push("-trial");
+        staging.with_file_name(name)
+    };
     let trial = |files: &std::collections::BTreeMap<String, String>| {
         let result = trial_render(&trial_dir, files);
         let _ = std::fs::remove_dir_all(&trial_dir);
