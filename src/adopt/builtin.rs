@@ -262,9 +262,10 @@ fn uses_eureka(values: &Node) -> bool {
         .is_some_and(|b| b.value == Value::Bool(true))
 }
 
-/// The fitted instances as layering members (flattened values) and in the report; every key
-/// path of a set's own top-level keys that a member of that set lacks is absent for it (no
-/// layer may give it one).
+/// The fitted instances as layering members (flattened values) and in the report. A key path a
+/// member lacks is absent for it (no layer may give it one) when another member of its set has
+/// it, its set's schema would reject it, or its set's templates read it (see [`fit::reads`]);
+/// other sets' keys may reach it from a shared layer, unread.
 pub fn add_fitted(
     fitted: &[Fitted],
     envs: &[EnvInput],
@@ -294,7 +295,7 @@ pub fn add_fitted(
                     && (own[f.set].contains(**k)
                         || *rejected
                             .entry((f.set, **k))
-                            .or_insert_with(|| fit::rejects(f.set, k)))
+                            .or_insert_with(|| fit::rejects(f.set, k) || fit::reads(f.set, k)))
             })
             .map(|k| (*k).to_string())
             .collect();

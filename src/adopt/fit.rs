@@ -698,6 +698,35 @@ pub fn unflatten(values: &IndexMap<String, Node>) -> IndexMap<String, Node> {
     }
 }
 
+/// Whether the built-in `set`'s templates read the key path `key`: a path of its defaults
+/// (or `partOf`, which the shared labels read) is a prefix of it, or it is a prefix of one.
+#[must_use]
+pub fn reads(set: &str, key: &str) -> bool {
+    fn walk(n: &Node, prefix: &str, out: &mut Vec<String>) {
+        match &n.value {
+            Value::Map(m) if !m.is_empty() && !ATOMIC.contains(&prefix) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}{SEP}{k}")
+                    };
+                    walk(v, &key, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let mut paths = vec!["partOf".to_string()];
+    if let Some(d) = set_defaults(set) {
+        walk(&d, "", &mut paths);
+    }
+    let within = |long: &str, short: &str| {
+        long == short || long.strip_prefix(short).is_some_and(|r| r.starts_with(SEP))
+    };
+    paths.iter().any(|p| within(key, p) || within(p, key))
+}
+
 /// `s` with its `$ref`s (local, `#/...`) followed.
 fn resolve<'a>(root: &'a serde_json::Value, mut s: &'a serde_json::Value) -> &'a serde_json::Value {
     while let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
@@ -780,5 +809,10 @@ mod tests {
         assert!(!rejects("eureka-server", &key("logging.filebeat.image")));
         // Top-level keys of other sets are let through by kiln itself.
         assert!(!rejects("spring-boot", "storage"));
+        assert!(reads("eureka-server", "partOf"));
+        assert!(reads("eureka-server", &key("labels.team")));
+        assert!(reads("eureka-server", &key("eureka.peers")));
+        assert!(!reads("eureka-server", &key("eureka.client.enabled")));
+        assert!(!reads("eureka-server", "replicas"));
     }
 }
