@@ -264,7 +264,7 @@ fn uses_eureka(values: &Node) -> bool {
 
 /// The fitted instances as layering members (flattened values) and in the report. A key path a
 /// member lacks is absent for it (no layer may give it one) when another member of its set has
-/// it, its set's schema would reject it, or its set's templates read it (see [`fit::reads`]);
+/// it, its set's schema would reject it, or its set's templates read it (see [`super::keys::reads`]);
 /// other sets' keys may reach it from a shared layer, unread.
 pub fn add_fitted(
     fitted: &[Fitted],
@@ -293,9 +293,9 @@ pub fn add_fitted(
             .filter(|k| {
                 !values.contains_key(**k)
                     && (own[f.set].contains(**k)
-                        || *rejected
-                            .entry((f.set, **k))
-                            .or_insert_with(|| fit::rejects(f.set, k) || fit::reads(f.set, k)))
+                        || *rejected.entry((f.set, **k)).or_insert_with(|| {
+                            super::keys::rejects(f.set, k) || super::keys::reads(f.set, k)
+                        }))
             })
             .map(|k| (*k).to_string())
             .collect();
@@ -335,7 +335,7 @@ pub fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
     let mut by_set: BTreeMap<&str, (IndexMap<String, Node>, BTreeSet<String>)> = BTreeMap::new();
     for f in fitted {
         let entry = by_set.entry(f.set).or_insert_with(|| {
-            let d = fit::set_defaults(f.set)
+            let d = super::keys::set_defaults(f.set)
                 .map(|d| fit::flatten(&d))
                 .unwrap_or_default();
             (d, BTreeSet::new())

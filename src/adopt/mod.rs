@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod clusters;
 pub mod factor;
 pub mod fit;
+pub mod keys;
 pub mod layer;
 pub mod patch;
 pub mod read;
@@ -280,7 +281,7 @@ fn adopt_as(
     let fitted_sets: BTreeSet<&str> = fitted.iter().map(|f| f.set).collect();
     let reserved: Vec<String> = fitted_sets
         .iter()
-        .flat_map(|s| fit::schema_keys(s))
+        .flat_map(|s| keys::schema_keys(s))
         .collect();
     for members in shapes.values() {
         let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
