@@ -173,7 +173,15 @@ fn the_bundled_fleet_rendered_round_trips() {
         report.contains("spring-boot                      26 instance(s) of 6 service(s)"),
         "{report}"
     );
-    assert!(report.contains("eureka-server"), "{report}");
+    for set in ["eureka-server", "stateful", "external"] {
+        assert!(
+            report.contains(&format!("  {set:<32} ")) && report.contains("(built-in, fitted)"),
+            "{set}: {report}"
+        );
+    }
+    let redis =
+        std::fs::read_to_string(tmp.path().join("adopted/values/services/redis.yaml")).unwrap();
+    assert!(redis.starts_with("template: stateful\n"), "{redis}");
 }
 
 /// The compactness target for the bundled fleet: values at most 1.5x the bundled
@@ -243,7 +251,7 @@ fn the_bundled_golden_folder_round_trips_without_its_applyset() {
     .unwrap();
     assert!(tencent.contains("10.40.1.11:9092"), "{tencent}");
     assert!(
-        report.contains("instances: 31 fitted to built-in sets"),
+        report.contains("instances: 46 fitted to built-in sets"),
         "{report}"
     );
     assert!(

@@ -329,32 +329,116 @@ pub fn add_fitted(
     }
 }
 
-/// Values of `values/defaults.yaml` that every fitted set whose instances have them already
-/// has as its own default.
-pub fn prune_defaults(layers: &mut layer::Layers, fitted: &[Fitted]) {
-    let mut by_set: BTreeMap<&str, (IndexMap<String, Node>, BTreeSet<String>)> = BTreeMap::new();
-    for f in fitted {
-        let entry = by_set.entry(f.set).or_insert_with(|| {
-            let d = super::keys::set_defaults(f.set)
-                .map(|d| fit::flatten(&d))
-                .unwrap_or_default();
-            (d, BTreeSet::new())
-        });
-        entry.1.extend(fit::flatten(&f.values).into_keys());
-    }
-    if by_set.is_empty() {
+/// Take out of the layers every fitted value its readers would get anyway: for each value, the
+/// fitted instances that read it there (no higher layer sets it, and their set reads the key or
+/// they have it) all get the same from the layers below or from their set's own defaults.
+/// Each removal keeps every instance's values, so the layers are pruned lowest first.
+pub fn prune(layers: &mut layer::Layers, fitted: &[Fitted], envs: &[EnvInput]) {
+    if fitted.is_empty() {
         return;
     }
-    layers.defaults.retain(|k, v| {
-        let mut readers = by_set
-            .values()
-            .filter(|(_, has)| has.contains(k))
-            .peekable();
-        k == "template"
-            || readers.peek().is_none()
-            || !readers.all(|(d, _)| {
-                d.get(k)
-                    .is_some_and(|dv| factor::plain(dv) == factor::plain(v))
-            })
-    });
+    let flat: Vec<IndexMap<String, Node>> =
+        fitted.iter().map(|f| fit::flatten(&f.values)).collect();
+    let mut set_defaults: BTreeMap<&str, IndexMap<String, Node>> = BTreeMap::new();
+    for f in fitted {
+        set_defaults.entry(f.set).or_insert_with(|| {
+            super::keys::set_defaults(f.set)
+                .map(|d| fit::flatten(&d))
+                .unwrap_or_default()
+        });
+    }
+    let targets: Vec<&str> = fitted.iter().map(|f| envs[f.env].name.as_str()).collect();
+    let mut reads: BTreeMap<(&str, String), bool> = BTreeMap::new();
+    let same = |a: &Node, b: &Node| factor::plain(a) == factor::plain(b);
+    // Layer levels: 0 defaults, 1 environment, 2 service, 3 service in environment.
+    for level in 0..4 {
+        let mut files: Vec<(String, String)> = Vec::new();
+        match level {
+            0 => files.push((String::new(), String::new())),
+            1 => files.extend(layers.envs.keys().map(|t| (String::new(), t.clone()))),
+            2 => files.extend(layers.services.keys().map(|s| (s.clone(), String::new()))),
+            _ => files.extend(layers.service_envs.keys().cloned()),
+        }
+        for (service, target) in files {
+            let keys: Vec<String> = match level {
+                0 => layers.defaults.keys().cloned().collect(),
+                1 => layers.envs[&target].keys().cloned().collect(),
+                2 => layers.services[&service].keys().cloned().collect(),
+                _ => layers.service_envs[&(service.clone(), target.clone())]
+                    .keys()
+                    .cloned()
+                    .collect(),
+            };
+            for key in keys {
+                let value = match level {
+                    0 => &layers.defaults[&key],
+                    1 => &layers.envs[&target][&key],
+                    2 => &layers.services[&service][&key],
+                    _ => &layers.service_envs[&(service.clone(), target.clone())][&key],
+                }
+                .clone();
+                let mut readers = 0;
+                let mut keep = false;
+                for (i, f) in fitted.iter().enumerate() {
+                    let t = targets[i];
+                    let in_scope = match level {
+                        0 => true,
+                        1 => t == target,
+                        2 => f.service == service,
+                        _ => f.service == service && t == target,
+                    };
+                    if !in_scope {
+                        continue;
+                    }
+                    let at = |l: usize| -> Option<&Node> {
+                        match l {
+                            0 => layers.defaults.get(&key),
+                            1 => layers.envs.get(t).and_then(|m| m.get(&key)),
+                            2 => layers.services.get(&f.service).and_then(|m| m.get(&key)),
+                            _ => layers
+                                .service_envs
+                                .get(&(f.service.clone(), t.to_string()))
+                                .and_then(|m| m.get(&key)),
+                        }
+                    };
+                    if (level + 1..4).any(|l| at(l).is_some()) {
+                        continue;
+                    }
+                    let reader = flat[i].contains_key(&key)
+                        || *reads
+                            .entry((f.set, key.clone()))
+                            .or_insert_with(|| super::keys::reads(f.set, &key));
+                    if !reader {
+                        continue;
+                    }
+                    readers += 1;
+                    let below = (0..level)
+                        .rev()
+                        .find_map(at)
+                        .or_else(|| set_defaults[f.set].get(&key));
+                    if !below.is_some_and(|b| same(b, &value)) {
+                        keep = true;
+                        break;
+                    }
+                }
+                if readers > 0 && !keep {
+                    match level {
+                        0 => layers.defaults.shift_remove(&key),
+                        1 => layers
+                            .envs
+                            .get_mut(&target)
+                            .and_then(|m| m.shift_remove(&key)),
+                        2 => layers
+                            .services
+                            .get_mut(&service)
+                            .and_then(|m| m.shift_remove(&key)),
+                        _ => layers
+                            .service_envs
+                            .get_mut(&(service.clone(), target.clone()))
+                            .and_then(|m| m.shift_remove(&key)),
+                    };
+                }
+            }
+        }
+    }
 }

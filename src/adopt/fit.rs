@@ -70,7 +70,7 @@ pub(super) fn put(root: &mut Node, path: &[&str], v: Node) {
 }
 
 /// The node at `path`.
-fn at<'a>(n: &'a Node, path: &[&str]) -> Option<&'a Node> {
+pub(super) fn at<'a>(n: &'a Node, path: &[&str]) -> Option<&'a Node> {
     path.iter().try_fold(n, |n, k| n.get(k))
 }
 
@@ -81,14 +81,14 @@ pub(super) fn seq(n: Option<&Node>) -> &[Node] {
     }
 }
 
-fn text(n: &Node) -> Option<&str> {
+pub(super) fn text(n: &Node) -> Option<&str> {
     match &n.value {
         Value::Str(s) => Some(s),
         _ => None,
     }
 }
 
-fn is_empty(n: &Node) -> bool {
+pub(super) fn is_empty(n: &Node) -> bool {
     match &n.value {
         Value::Map(m) => m.is_empty(),
         Value::Seq(s) => s.is_empty(),
@@ -98,7 +98,7 @@ fn is_empty(n: &Node) -> bool {
 }
 
 /// Copy `from` (when present and not empty) to `path`.
-fn copy(values: &mut Node, path: &[&str], from: Option<&Node>) {
+pub(super) fn copy(values: &mut Node, path: &[&str], from: Option<&Node>) {
     if let Some(n) = from
         && !is_empty(n)
     {
@@ -109,10 +109,16 @@ fn copy(values: &mut Node, path: &[&str], from: Option<&Node>) {
 /// A candidate for the instance `name` made of `objects`, or none when no set is close.
 #[must_use]
 pub fn candidate(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Candidate> {
-    complete("spring-boot", &spring_boot(name, objects, ctx)?)
+    if let Some(v) = spring_boot(name, objects, ctx) {
+        return complete("spring-boot", &v);
+    }
+    if let Some(v) = super::stores::external(name, objects) {
+        return complete("external", &v);
+    }
+    complete("stateful", &super::stores::stateful(name, objects)?)
 }
 
-fn complete(set: &'static str, read: &Node) -> Option<Candidate> {
+pub(super) fn complete(set: &'static str, read: &Node) -> Option<Candidate> {
     let mut values = super::keys::set_defaults(set)?;
     crate::values::merge::merge(&mut values, read);
     put(&mut values, &["template"], str_node(set));
@@ -208,7 +214,7 @@ fn eureka_server(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<(N
 }
 
 /// An image reference as repository and tag (`""` without one).
-fn split_image(image: &str) -> (&str, &str) {
+pub(super) fn split_image(image: &str) -> (&str, &str) {
     let slash = image.rfind('/').map_or(0, |i| i + 1);
     match image[slash..].rfind(':') {
         Some(i) => (&image[..slash + i], &image[slash + i + 1..]),
@@ -216,7 +222,7 @@ fn split_image(image: &str) -> (&str, &str) {
     }
 }
 
-fn find<'a>(objects: &[&'a Object], kind: &str, name: &str) -> Option<&'a Object> {
+pub(super) fn find<'a>(objects: &[&'a Object], kind: &str, name: &str) -> Option<&'a Object> {
     objects
         .iter()
         .copied()
@@ -225,7 +231,12 @@ fn find<'a>(objects: &[&'a Object], kind: &str, name: &str) -> Option<&'a Object
 
 /// Standard labels of the built-in sets (`_lib/k8s.j2` `labels`): what the instance's labels
 /// add or change becomes `labels`, `component` and `partOf`.
-fn read_labels(values: &mut Node, labels: Option<&Node>, (name, base): (&str, &str), tag: &str) {
+pub(super) fn read_labels(
+    values: &mut Node,
+    labels: Option<&Node>,
+    (name, base): (&str, &str),
+    tag: &str,
+) {
     let Some(Value::Map(labels)) = labels.map(|l| &l.value) else {
         return;
     };
@@ -258,7 +269,7 @@ fn read_labels(values: &mut Node, labels: Option<&Node>, (name, base): (&str, &s
 }
 
 /// An env list entry's name and its value (a string) or source (`valueFrom`).
-fn env_entry(e: &Node) -> Option<(&str, Node)> {
+pub(super) fn env_entry(e: &Node) -> Option<(&str, Node)> {
     let name = e.get_str("name")?;
     if let Some(v) = e.get("valueFrom") {
         return Some((name, v.clone()));

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod layer;
 pub mod patch;
 pub mod read;
+pub mod stores;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -395,7 +396,7 @@ fn adopt_as(
     );
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
     let mut layers = layer::layer(&members_values, &env_names, &sparse);
-    builtin::prune_defaults(&mut layers, &fitted);
+    builtin::prune(&mut layers, &fitted, &envs);
     // Patches add up across layers: each instance's stay in its own file.
     for f in fitted.iter().filter(|f| !f.patches.is_empty()) {
         report.patches += f.patches.len();
