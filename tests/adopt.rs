@@ -289,6 +289,34 @@ fn a_service_that_differs_between_clusters_splits_the_environment() {
 }
 
 #[test]
+fn an_instance_its_set_refuses_only_costs_its_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let r = kiln_in(repo, &["render", "--out", input.to_str().unwrap()]);
+    assert_eq!(r.0, 0, "{}", r.2);
+    // A pull policy the `spring-boot` schema refuses: the trial of `test` does not render, the
+    // other environments still fit, `test` is factored, and user-service is both.
+    let file = input.join("test/user-service.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let changed = text.replace(
+        "imagePullPolicy: IfNotPresent",
+        "imagePullPolicy: Sometimes",
+    );
+    assert_ne!(text, changed);
+    std::fs::write(&file, changed).unwrap();
+    let report = round_trip(&input, None, &tmp.path().join("adopted"));
+    assert!(
+        report.contains("the built-in sets' trial project does not render in test:"),
+        "{report}"
+    );
+    assert!(
+        report.contains("instances: 36 fitted to built-in sets"),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_folder_mixing_two_clusters_is_a_located_error() {
     // The same Deployment rendered for two clusters, concatenated into one folder.
     let deployment = |replicas: u8| {

@@ -131,7 +131,7 @@ pub fn fit(
     // First the candidates as read, then the ones that fitted, with the patches the first
     // trial found (checked by rendering them: patches are exact by construction, but the
     // render is the proof).
-    let (fitted, patched) = trial(tried, envs, kiln_yaml, render, report);
+    let (fitted, patched) = trial_by_env(tried, envs, kiln_yaml, render, report);
     if !patched {
         return fitted;
     }
@@ -152,6 +152,48 @@ pub fn fit(
         exact
     });
     again
+}
+
+/// [`trial`], and when the trial project does not render (one candidate the set refuses), a
+/// trial per environment, so that the others still fit.
+fn trial_by_env(
+    tried: Vec<Fitted>,
+    envs: &[EnvInput],
+    kiln_yaml: &str,
+    render: &Render<'_>,
+    report: &mut Report,
+) -> (Vec<Fitted>, bool) {
+    let of_env: BTreeSet<usize> = tried.iter().map(|f| f.env).collect();
+    if of_env.len() < 2 {
+        return trial(tried, envs, kiln_yaml, render, report);
+    }
+    let (unfitted, error) = (report.unfitted, report.fit_error.clone());
+    let (fitted, patched) = trial(tried.clone(), envs, kiln_yaml, render, report);
+    if report.fit_error == error {
+        return (fitted, patched);
+    }
+    report.unfitted = unfitted;
+    report.fit_error = error;
+    let mut out = (Vec::new(), false);
+    let mut failed: Vec<&str> = Vec::new();
+    for e in of_env {
+        let part: Vec<Fitted> = tried.iter().filter(|f| f.env == e).cloned().collect();
+        let before = report.fit_error.clone();
+        let (fitted, patched) = trial(part, envs, kiln_yaml, render, report);
+        if report.fit_error != before {
+            failed.push(&envs[e].name);
+            report.fit_error.clone_from(&before);
+        }
+        out.0.extend(fitted);
+        out.1 |= patched;
+    }
+    if !failed.is_empty() {
+        report.fit_error = Some(format!(
+            "the built-in sets' trial project does not render in {}",
+            failed.join(", ")
+        ));
+    }
+    (out.0, out.1)
 }
 
 /// Render the candidates in one trial project and keep those that fit (with patches where
@@ -275,6 +317,15 @@ pub fn add_fitted(
 ) {
     let flat: Vec<IndexMap<String, Node>> =
         fitted.iter().map(|f| fit::flatten(&f.values)).collect();
+    // A service factored in some environments and fitted in others: the factored values must
+    // not reach its fitted instances (their set's schema refuses them outside shared layers).
+    let mut factored_keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for m in members.iter() {
+        factored_keys
+            .entry(m.service.clone())
+            .or_default()
+            .extend(m.values.keys().filter(|k| *k != "template").cloned());
+    }
     let mut keys: BTreeSet<&str> = BTreeSet::new();
     for v in &flat {
         keys.extend(v.keys().map(String::as_str));
@@ -288,7 +339,7 @@ pub fn add_fitted(
     }
     let mut rejected: BTreeMap<(&str, &str), bool> = BTreeMap::new();
     for (f, values) in fitted.iter().zip(&flat) {
-        let absent: BTreeSet<String> = keys
+        let mut absent: BTreeSet<String> = keys
             .iter()
             .filter(|k| {
                 !values.contains_key(**k)
@@ -299,6 +350,9 @@ pub fn add_fitted(
             })
             .map(|k| (*k).to_string())
             .collect();
+        if let Some(theirs) = factored_keys.get(&f.service) {
+            absent.extend(theirs.iter().cloned());
+        }
         sparse.extend(absent.iter().cloned());
         members.push(layer::Member {
             service: f.service.clone(),
@@ -348,6 +402,13 @@ pub fn prune(layers: &mut layer::Layers, fitted: &[Fitted], envs: &[EnvInput]) {
         });
     }
     let targets: Vec<&str> = fitted.iter().map(|f| envs[f.env].name.as_str()).collect();
+    let mut by_target: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, f) in fitted.iter().enumerate() {
+        by_target.entry(targets[i]).or_default().push(i);
+        by_service.entry(&f.service).or_default().push(i);
+    }
+    let all: Vec<usize> = (0..fitted.len()).collect();
     let mut reads: BTreeMap<(&str, String), bool> = BTreeMap::new();
     let same = |a: &Node, b: &Node| factor::plain(a) == factor::plain(b);
     // Layer levels: 0 defaults, 1 environment, 2 service, 3 service in environment.
@@ -379,15 +440,17 @@ pub fn prune(layers: &mut layer::Layers, fitted: &[Fitted], envs: &[EnvInput]) {
                 .clone();
                 let mut readers = 0;
                 let mut keep = false;
-                for (i, f) in fitted.iter().enumerate() {
-                    let t = targets[i];
-                    let in_scope = match level {
-                        0 => true,
-                        1 => t == target,
-                        2 => f.service == service,
-                        _ => f.service == service && t == target,
-                    };
-                    if !in_scope {
+                let scope = match level {
+                    0 => &all,
+                    1 => by_target.get(target.as_str()).unwrap_or(&all),
+                    _ => by_service.get(service.as_str()).unwrap_or(&all),
+                };
+                for &i in scope {
+                    let (f, t) = (&fitted[i], targets[i]);
+                    if (level == 1 && t != target)
+                        || (level >= 2 && f.service != service)
+                        || (level == 3 && t != target)
+                    {
                         continue;
                     }
                     let at = |l: usize| -> Option<&Node> {

@@ -283,7 +283,7 @@ fn report(r: &adopt::Report, to: &Path) -> String {
     if let Some(e) = &r.fit_error {
         let _ = writeln!(
             s,
-            "note: {e}, so no built-in set was used (KILN_ADOPT_DEBUG=1 prints why)"
+            "note: {e}: the instances tried there are factored (KILN_ADOPT_DEBUG=1 prints why)"
         );
     }
     if r.clusters_split {
