@@ -543,16 +543,18 @@ fn write_values(
         Ok(())
     };
     put("values/defaults.yaml".into(), &layers.defaults, true)?;
-    for (e, v) in &layers.envs {
+    // A service is its `values/services/<s>.yaml`, written even when empty; the other files
+    // only when they hold something (pruning may have emptied them).
+    for (e, v) in layers.envs.iter().filter(|(_, v)| !v.is_empty()) {
         put(format!("values/envs/{e}.yaml"), v, true)?;
     }
-    for (c, v) in &layers.clusters {
+    for (c, v) in layers.clusters.iter().filter(|(_, v)| !v.is_empty()) {
         put(format!("values/clusters/{c}.yaml"), v, false)?;
     }
     for (s, v) in &layers.services {
         put(format!("values/services/{s}.yaml"), v, true)?;
     }
-    for ((s, e), v) in &layers.service_envs {
+    for ((s, e), v) in layers.service_envs.iter().filter(|(_, v)| !v.is_empty()) {
         put(format!("values/services/{s}.{e}.yaml"), v, false)?;
     }
     Ok(())
