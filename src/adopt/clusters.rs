@@ -189,3 +189,50 @@ pub fn trial_kiln_yaml(envs: &[EnvInput], kube_version: Option<&str>) -> Result<
     }
     Ok(kiln)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(folder: &str, namespace: &str) -> EnvInput {
+        let (env, cluster) = super::super::read::env_and_cluster(folder);
+        EnvInput {
+            name: folder.to_string(),
+            env,
+            cluster,
+            folder: folder.to_string(),
+            namespace: namespace.to_string(),
+            objects: Vec::new(),
+            bytes: 0,
+            lines: 0,
+        }
+    }
+
+    #[test]
+    fn folders_on_clusters_must_form_environments() {
+        let ok = [
+            target("dev", "dev"),
+            target("prod@a", "prod"),
+            target("prod@b", "prod"),
+        ];
+        assert!(consistent(&ok));
+        // One cluster for two environments: its layer would reach both.
+        assert!(!consistent(&[
+            target("prod@a", "prod"),
+            target("stage@a", "stage")
+        ]));
+        // An environment with and without a cluster, or in two namespaces.
+        assert!(!consistent(&[
+            target("prod", "prod"),
+            target("prod@b", "prod")
+        ]));
+        assert!(!consistent(&[
+            target("prod@a", "prod"),
+            target("prod@b", "prod2")
+        ]));
+        let split = split(ok.to_vec());
+        let names: Vec<&str> = split.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["dev", "prod-a", "prod-b"]);
+        assert!(split.iter().all(|e| e.cluster.is_none()));
+    }
+}
