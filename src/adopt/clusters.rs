@@ -230,9 +230,9 @@ mod tests {
             target("prod@a", "prod"),
             target("prod@b", "prod2")
         ]));
-        let split = split(ok.to_vec());
-        let names: Vec<&str> = split.iter().map(|e| e.name.as_str()).collect();
+        let parted = super::split(Vec::from(ok));
+        let names: Vec<&str> = parted.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["dev", "prod-a", "prod-b"]);
-        assert!(split.iter().all(|e| e.cluster.is_none()));
+        assert!(parted.iter().all(|e| e.cluster.is_none()));
     }
 }
