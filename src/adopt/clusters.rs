@@ -230,7 +230,7 @@ mod tests {
             target("prod@a", "prod"),
             target("prod@b", "prod2")
         ]));
-        let parted = super::split(Vec::from(ok));
+        let parted = split(Vec::from(ok));
         let names: Vec<&str> = parted.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["dev", "prod-a", "prod-b"]);
         assert!(parted.iter().all(|e| e.cluster.is_none()));
