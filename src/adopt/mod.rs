@@ -1,11 +1,14 @@
 //! `kiln adopt`: a folder of manifests (one folder per environment) into a kiln project that
 //! renders the same objects.
 //!
-//! [`read`] reads and groups the input; [`factor`] turns the instances of one shape into one
+//! [`read`] reads and groups the input; [`builtin`] fits instances to the built-in sets
+//! (candidate values from [`fit`] and [`stores`], checked by trial renders the caller runs,
+//! [`patch`] for a few differences); [`factor`] turns the other instances of one shape into one
 //! template set (anti-unification); [`layer`] puts the values in the lowest layer that holds
-//! them. This module ties them together and produces the project's files as text and the
-//! report as data; `command::adopt` writes them and proves the round trip. Comments and key order
-//! of the input are not kept.
+//! them and [`clusters`] folds `<env>@<cluster>` folders into one environment. This module ties
+//! them together and produces the project's files as text and the report as data;
+//! `command::adopt` renders, writes them and proves the round trip. Comments and key order of
+//! the input are not kept.
 
 pub mod builtin;
 pub mod clusters;
