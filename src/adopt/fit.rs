@@ -1,9 +1,9 @@
 //! Fitting instances to the built-in template sets: candidate values read back from an
 //! instance's objects (the inverse of the set's templates, one reader per set), merged over the
-//! set's own `defaults.yaml`. A candidate is only a guess: `command::adopt` renders every
-//! candidate with the real templates ([`trial_files`] is that project) and [`matches`] keeps the
-//! instances whose rendered objects equal the input, field for field. What a fitted set does
-//! not render stays in the input and is factored like any other object.
+//! set's own `defaults.yaml`. A candidate is only a guess: `builtin` renders every candidate
+//! with the real templates in a trial project and keeps the instances whose rendered objects
+//! equal the input, field for field. What a fitted set does not render stays in the input and
+//! is factored like any other object.
 
 use indexmap::IndexMap;
 
@@ -643,7 +643,7 @@ fn secret_values(doc: &Node) -> Option<Node> {
 }
 
 /// Flatten `values` into key paths joined by [`SEP`]: mappings are walked (except the
-/// [`ATOMIC`] ones), empty mappings dropped (the set's defaults hold them), anything else is a
+/// `ATOMIC` ones: `env`, `secrets`), empty mappings dropped (the set's defaults hold them), anything else is a
 /// leaf.
 #[must_use]
 pub fn flatten(values: &Node) -> IndexMap<String, Node> {
