@@ -179,6 +179,23 @@ fn the_bundled_fleet_rendered_round_trips() {
             "{set}: {report}"
         );
     }
+    // The `_env` set: Namespace labels and team access, in the defaults as the bundled values
+    // have them; no project template for them.
+    assert!(
+        report.contains("  _env                             every environment's Namespace"),
+        "{report}"
+    );
+    let defaults =
+        std::fs::read_to_string(tmp.path().join("adopted/values/defaults.yaml")).unwrap();
+    assert!(
+        defaults.contains("teams:\n- name: platform\n"),
+        "{defaults}"
+    );
+    assert!(
+        defaults.contains("pod-security.kubernetes.io/enforce: baseline"),
+        "{defaults}"
+    );
+    assert!(!tmp.path().join("adopted/templates/namespace").exists());
     let redis =
         std::fs::read_to_string(tmp.path().join("adopted/values/services/redis.yaml")).unwrap();
     assert!(redis.starts_with("template: stateful\n"), "{redis}");

@@ -24,9 +24,9 @@ pub struct Rendered {
     pub objects: Vec<Node>,
 }
 
-/// Renders a project given as files (path -> text) in memory: `command::adopt` runs the real
-/// pipeline over it.
-pub type Render<'a> = dyn Fn(&BTreeMap<String, String>) -> Result<Vec<Rendered>, String> + 'a;
+/// Renders a project given as files (path -> text) in memory, with each environment's `_env`
+/// templates when the flag says so: `command::adopt` runs the real pipeline over it.
+pub type Render<'a> = dyn Fn(&BTreeMap<String, String>, bool) -> Result<Vec<Rendered>, String> + 'a;
 
 /// An instance fitted to a built-in set.
 #[derive(Clone)]
@@ -243,7 +243,7 @@ fn trial(
             text,
         );
     }
-    let rendered = match render(&files) {
+    let rendered = match render(&files, false) {
         Ok(r) => r,
         Err(e) => {
             report.fit_error = Some(e);
@@ -504,4 +504,79 @@ pub fn prune(layers: &mut layer::Layers, fitted: &[Fitted], envs: &[EnvInput]) {
             }
         }
     }
+}
+
+/// The `_env` set fitted in every input folder: each folder's environment values (flattened
+/// key paths) and the objects its templates render there.
+#[derive(Debug)]
+pub struct EnvFit {
+    /// Per input folder.
+    pub values: Vec<IndexMap<String, Node>>,
+    /// Per input folder.
+    pub covered: Vec<Vec<crate::manifest::ResourceId>>,
+}
+
+/// Fit the built-in `_env` set's Namespace and team access ([`super::envset`]): rendered with
+/// the project's own `kiln.yaml` (its environments and clusters) and kept only when every
+/// folder's `_env` objects equal the input exactly.
+pub fn fit_env(
+    envs: &[EnvInput],
+    kiln_yaml: &str,
+    render: &Render<'_>,
+    fitted: &[Fitted],
+) -> Option<EnvFit> {
+    let taken: BTreeSet<(usize, &crate::manifest::ResourceId)> = fitted
+        .iter()
+        .flat_map(|f| f.covered.iter().map(move |id| (f.env, id)))
+        .collect();
+    let c = super::envset::candidate(envs, &|e, id| taken.contains(&(e, id)))?;
+    let mut files = BTreeMap::new();
+    files.insert("kiln.yaml".to_string(), kiln_yaml.to_string());
+    let mut defaults = Node::new(Value::Map(IndexMap::new()), Loc::default());
+    if let Value::Map(m) = &mut defaults.value {
+        m.insert("teams".into(), c.teams.clone());
+    }
+    files.insert(
+        "values/defaults.yaml".into(),
+        crate::yaml::emit(&defaults).ok()?,
+    );
+    for (e, ns) in envs.iter().zip(&c.namespace) {
+        let path = match &e.cluster {
+            Some(cl) => format!("values/clusters/{cl}.yaml"),
+            None => format!("values/envs/{}.yaml", e.env),
+        };
+        files.insert(path, crate::yaml::emit(ns).ok()?);
+    }
+    for (file, _) in crate::render::Templates::builtins() {
+        if let Some(rest) = file.strip_prefix("_env/")
+            && !super::envset::KEPT.contains(&rest)
+        {
+            files.insert(format!("templates/{file}"), String::new());
+        }
+    }
+    let rendered = render(&files, true).ok()?;
+    let mut out = EnvFit {
+        values: Vec::new(),
+        covered: Vec::new(),
+    };
+    for (ei, e) in envs.iter().enumerate() {
+        let objects = &rendered
+            .iter()
+            .find(|r| r.env == e.name && r.instance == "_env")?
+            .objects;
+        let free: Vec<&Object> = e
+            .objects
+            .iter()
+            .filter(|o| !taken.contains(&(ei, &o.id)))
+            .collect();
+        let (covered, patches) = super::patch::compare(objects, &free)?;
+        if !patches.is_empty() {
+            return None;
+        }
+        let mut values = fit::flatten(&c.namespace[ei]);
+        values.insert("teams".into(), c.teams.clone());
+        out.values.push(values);
+        out.covered.push(covered);
+    }
+    Some(out)
 }

@@ -12,6 +12,7 @@
 
 pub mod builtin;
 pub mod clusters;
+pub mod envset;
 pub mod factor;
 pub mod fit;
 pub mod keys;
@@ -79,6 +80,8 @@ pub struct Report {
     pub unfitted: usize,
     /// Why no instance could be tried with the built-in sets (their trial did not render).
     pub fit_error: Option<String>,
+    /// The built-in `_env` set renders each environment's Namespace and team access.
+    pub env_fitted: bool,
     /// `<env>@<cluster>` folders were adopted as environments of their own (a service differs
     /// between the clusters of one environment, or the folders name clusters inconsistently).
     pub clusters_split: bool,
@@ -223,9 +226,16 @@ fn adopt_as(
     let kiln = clusters::kiln_yaml(&envs, kube_version, report.applyset_parents > 0)?;
     let trial_kiln = clusters::trial_kiln_yaml(&envs, kube_version)?;
     let fitted = builtin::fit(&envs, &trial_kiln, render, &mut report);
+    let env_fit = builtin::fit_env(&envs, &kiln, render, &fitted);
+    report.env_fitted = env_fit.is_some();
     // What a fitted set does not render stays with the instance `<name>-extra`.
     let mut covered: BTreeSet<(usize, &crate::manifest::ResourceId)> = BTreeSet::new();
     let mut fitted_names: BTreeSet<(usize, &str)> = BTreeSet::new();
+    for (e, ids) in env_fit.iter().flat_map(|f| f.covered.iter().enumerate()) {
+        for id in ids {
+            covered.insert((e, id));
+        }
+    }
     for f in &fitted {
         for p in &f.parts {
             fitted_names.insert((f.env, p));
@@ -283,10 +293,13 @@ fn adopt_as(
     let mut sparse: BTreeSet<String> = BTreeSet::new();
     // The keys of the fitted built-in sets are theirs: factored values are named apart.
     let fitted_sets: BTreeSet<&str> = fitted.iter().map(|f| f.set).collect();
-    let reserved: Vec<String> = fitted_sets
+    let mut reserved: Vec<String> = fitted_sets
         .iter()
         .flat_map(|s| keys::schema_keys(s))
         .collect();
+    if env_fit.is_some() {
+        reserved.extend(["teams".to_string(), "namespace".to_string()]);
+    }
     for members in shapes.values() {
         let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
         let mut name = if services.len() == 1 {
@@ -400,6 +413,30 @@ fn adopt_as(
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
     let mut layers = layer::layer(&members_values, &env_names, &sparse);
     builtin::prune(&mut layers, &fitted, &envs);
+    // The `_env` values: in defaults when every folder has the same, else per folder.
+    if let Some(f) = &env_fit {
+        let mut keys: IndexMap<&str, ()> = IndexMap::new();
+        for v in &f.values {
+            keys.extend(v.keys().map(|k| (k.as_str(), ())));
+        }
+        for key in keys.keys() {
+            let first = f.values[0].get(*key);
+            let everywhere = first.is_some()
+                && f.values
+                    .iter()
+                    .all(|v| v.get(*key).map(factor::plain) == first.map(factor::plain));
+            for (e, v) in envs.iter().zip(&f.values) {
+                if let Some(value) = v.get(*key) {
+                    let layer = if everywhere {
+                        &mut layers.defaults
+                    } else {
+                        layers.envs.entry(e.name.clone()).or_default()
+                    };
+                    layer.insert((*key).to_string(), value.clone());
+                }
+            }
+        }
+    }
     // Patches add up across layers: each instance's stay in its own file.
     for f in fitted.iter().filter(|f| !f.patches.is_empty()) {
         report.patches += f.patches.len();
@@ -442,7 +479,9 @@ fn adopt_as(
     // Namespace, if any, is the service `namespace`) and the objects it derives from fitted
     // values (ingress-nginx port maps, team bindings): the input's own are factored.
     for (file, _) in crate::render::Templates::builtins() {
-        if let Some(rest) = file.strip_prefix("_env/") {
+        if let Some(rest) = file.strip_prefix("_env/")
+            && (env_fit.is_none() || !envset::KEPT.contains(&rest))
+        {
             files.insert(
                 format!("templates/_env/{rest}"),
                 "{# kiln adopt: nothing beyond the input's own objects (each is a service of this project). #}\n".into(),

@@ -59,8 +59,8 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         name.push("-trial");
         staging.with_file_name(name)
     };
-    let trial = |files: &std::collections::BTreeMap<String, String>| {
-        let result = trial_render(&trial_dir, files);
+    let trial = |files: &std::collections::BTreeMap<String, String>, env_level: bool| {
+        let result = trial_render(&trial_dir, files, env_level);
         let _ = std::fs::remove_dir_all(&trial_dir);
         result
     };
@@ -163,6 +163,7 @@ fn write<'a>(
 fn trial_render(
     dir: &Path,
     files: &std::collections::BTreeMap<String, String>,
+    env_level: bool,
 ) -> Result<Vec<adopt::Rendered>, String> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| e.to_string())?;
@@ -178,7 +179,7 @@ fn trial_render(
     let envs = pipeline.select_envs(&[]).map_err(|e| fail(&e))?;
     let instances = pipeline.instances(&envs, &[]).map_err(|e| fail(&e))?;
     let files = pipeline
-        .render(&envs, &instances, false, &|ms| Ok(ms.to_vec()))
+        .render(&envs, &instances, env_level, &|ms| Ok(ms.to_vec()))
         .map_err(|e| fail(&e))?;
     Ok(files
         .into_iter()
@@ -261,6 +262,13 @@ fn report(r: &adopt::Report, to: &Path) -> String {
             } else {
                 ""
             }
+        );
+    }
+    if r.env_fitted {
+        let _ = writeln!(
+            s,
+            "  {:<32} every environment's Namespace and team access (values `namespace`, `teams`) (built-in, fitted)",
+            "_env"
         );
     }
     let fitted: usize = r
