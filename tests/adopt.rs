@@ -196,9 +196,22 @@ fn the_bundled_fleet_rendered_round_trips() {
         "{defaults}"
     );
     assert!(!tmp.path().join("adopted/templates/namespace").exists());
+    // Everything the bundled fleet renders comes back on the built-in sets: no project
+    // template at all, ingress-nginx (the DNS proxy in dev, the port maps) included.
+    assert!(
+        report.contains("and ingress-nginx (values `namespace`, `teams`, `ingressNginx`)"),
+        "{report}"
+    );
+    assert!(report.contains("0 factored into project sets"), "{report}");
+    assert!(!tmp.path().join("adopted/templates").exists());
+    let dev = std::fs::read_to_string(tmp.path().join("adopted/values/envs/dev.yaml")).unwrap();
+    assert!(
+        dev.contains("ingressNginx:\n  controller:\n    enabled: true\n"),
+        "{dev}"
+    );
     let redis =
         std::fs::read_to_string(tmp.path().join("adopted/values/services/redis.yaml")).unwrap();
-    assert!(redis.starts_with("template: stateful\n"), "{redis}");
+    assert!(redis.contains("template: stateful\n"), "{redis}");
 }
 
 /// The compactness target for the bundled fleet: values at most 1.5x the bundled
@@ -329,6 +342,13 @@ fn an_instance_its_set_refuses_only_costs_its_environment() {
     );
     assert!(
         report.contains("instances: 36 fitted to built-in sets"),
+        "{report}"
+    );
+    // user-service and payment-service are fitted in four environments and factored in test:
+    // the environments still fold (prod on its two clusters), and the port payment-service
+    // exposes is claimed once in test.
+    assert!(
+        !report.contains("adopted as environments of their own"),
         "{report}"
     );
 }

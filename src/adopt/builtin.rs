@@ -318,13 +318,35 @@ pub fn add_fitted(
     let flat: Vec<IndexMap<String, Node>> =
         fitted.iter().map(|f| fit::flatten(&f.values)).collect();
     // A service factored in some environments and fitted in others: the factored values must
-    // not reach its fitted instances (their set's schema refuses them outside shared layers).
+    // not reach its fitted instances (their set's schema refuses unknown keys outside shared
+    // layers), nor its fitted `expose` the factored ones (kiln routes the ports of every
+    // instance's `expose`, whatever its set; factored templates read no other fitted key).
     let mut factored_keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for m in members.iter() {
         factored_keys
             .entry(m.service.clone())
             .or_default()
             .extend(m.values.keys().filter(|k| *k != "template").cloned());
+    }
+    let mut fitted_keys: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (f, v) in fitted.iter().zip(&flat) {
+        if factored_keys.contains_key(&f.service) {
+            fitted_keys.entry(f.service.as_str()).or_default().extend(
+                v.keys()
+                    .map(String::as_str)
+                    .filter(|k| k.split(fit::SEP).next() == Some("expose")),
+            );
+        }
+    }
+    for m in members.iter_mut() {
+        if let Some(theirs) = fitted_keys.get(m.service.as_str()) {
+            for k in theirs {
+                if !m.values.contains_key(*k) {
+                    m.absent.insert((*k).to_string());
+                    sparse.insert((*k).to_string());
+                }
+            }
+        }
     }
     let mut keys: BTreeSet<&str> = BTreeSet::new();
     for v in &flat {
@@ -514,11 +536,14 @@ pub struct EnvFit {
     pub values: Vec<IndexMap<String, Node>>,
     /// Per input folder.
     pub covered: Vec<Vec<crate::manifest::ResourceId>>,
+    /// Whether ingress-nginx is part of it (else its templates are off).
+    pub with_ingress: bool,
 }
 
-/// Fit the built-in `_env` set's Namespace and team access ([`super::envset`]): rendered with
-/// the project's own `kiln.yaml` (its environments and clusters) and kept only when every
-/// folder's `_env` objects equal the input exactly.
+/// Fit the built-in `_env` set ([`super::envset`]): rendered with the project's own
+/// `kiln.yaml` (its environments and clusters) and kept only when every folder's `_env`
+/// objects equal the input exactly; first with ingress-nginx, then without it (its templates
+/// off, its objects factored).
 pub fn fit_env(
     envs: &[EnvInput],
     kiln_yaml: &str,
@@ -529,7 +554,51 @@ pub fn fit_env(
         .iter()
         .flat_map(|f| f.covered.iter().map(move |id| (f.env, id)))
         .collect();
-    let c = super::envset::candidate(envs, &|e, id| taken.contains(&(e, id)))?;
+    let exposed = |ei: usize| -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for f in fitted.iter().filter(|f| f.env == ei) {
+            for protocol in ["tcp", "udp"] {
+                let entries = f.values.get("expose").and_then(|x| x.get(protocol));
+                for entry in fit::seq(entries) {
+                    if let Some(Value::Int(p)) = entry.get("port").map(|n| &n.value) {
+                        out.push((
+                            protocol.to_string(),
+                            p.to_string(),
+                            format!("{}/{}:{p}", envs[ei].namespace, f.service),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let c = super::envset::candidate(envs, &|e, id| taken.contains(&(e, id)), &exposed)?;
+    env_trial(envs, kiln_yaml, render, fitted, &taken, &c, true)
+        .or_else(|| env_trial(envs, kiln_yaml, render, fitted, &taken, &c, false))
+}
+
+/// One trial of the `_env` candidate, with or without ingress-nginx.
+fn env_trial(
+    envs: &[EnvInput],
+    kiln_yaml: &str,
+    render: &Render<'_>,
+    fitted: &[Fitted],
+    taken: &BTreeSet<(usize, &crate::manifest::ResourceId)>,
+    c: &super::envset::Candidate,
+    with_ingress: bool,
+) -> Option<EnvFit> {
+    let per_folder: Vec<Node> = c
+        .namespace
+        .iter()
+        .zip(&c.ingress)
+        .map(|(n, i)| {
+            let mut v = n.clone();
+            if with_ingress {
+                crate::values::merge::merge(&mut v, i);
+            }
+            v
+        })
+        .collect();
     let mut files = BTreeMap::new();
     files.insert("kiln.yaml".to_string(), kiln_yaml.to_string());
     let mut defaults = Node::new(Value::Map(IndexMap::new()), Loc::default());
@@ -540,24 +609,55 @@ pub fn fit_env(
         "values/defaults.yaml".into(),
         crate::yaml::emit(&defaults).ok()?,
     );
-    for (e, ns) in envs.iter().zip(&c.namespace) {
+    for (e, v) in envs.iter().zip(&per_folder) {
         let path = match &e.cluster {
             Some(cl) => format!("values/clusters/{cl}.yaml"),
             None => format!("values/envs/{}.yaml", e.env),
         };
-        files.insert(path, crate::yaml::emit(ns).ok()?);
+        files.insert(path, crate::yaml::emit(v).ok()?);
     }
-    for (file, _) in crate::render::Templates::builtins() {
-        if let Some(rest) = file.strip_prefix("_env/")
-            && !super::envset::KEPT.contains(&rest)
-        {
-            files.insert(format!("templates/{file}"), String::new());
+    if with_ingress {
+        // The ports services expose reach `_env` through their values: stand-ins that render
+        // nothing carry them.
+        files.insert("templates/adopt-trial/none.yaml.j2".into(), String::new());
+        for f in fitted.iter().filter(|f| f.values.get("expose").is_some()) {
+            let mut stand_in = Node::new(Value::Map(IndexMap::new()), Loc::default());
+            if let Value::Map(m) = &mut stand_in.value {
+                m.insert(
+                    "template".into(),
+                    Node::new(Value::Str("adopt-trial".into()), Loc::default()),
+                );
+                m.insert(
+                    "enabled".into(),
+                    Node::new(Value::Bool(true), Loc::default()),
+                );
+                m.insert("expose".into(), f.values.get("expose")?.clone());
+            }
+            files.insert(
+                format!("values/services/{}.yaml", f.service),
+                "enabled: false\n".into(),
+            );
+            files
+                .entry(format!(
+                    "values/services/{}.{}.yaml",
+                    f.service, envs[f.env].env
+                ))
+                .or_insert(crate::yaml::emit(&stand_in).ok()?);
+        }
+    } else {
+        for (file, _) in crate::render::Templates::builtins() {
+            if let Some(rest) = file.strip_prefix("_env/")
+                && !super::envset::KEPT.contains(&rest)
+            {
+                files.insert(format!("templates/{file}"), String::new());
+            }
         }
     }
     let rendered = render(&files, true).ok()?;
     let mut out = EnvFit {
         values: Vec::new(),
         covered: Vec::new(),
+        with_ingress,
     };
     for (ei, e) in envs.iter().enumerate() {
         let objects = &rendered
@@ -573,7 +673,7 @@ pub fn fit_env(
         if !patches.is_empty() {
             return None;
         }
-        let mut values = fit::flatten(&c.namespace[ei]);
+        let mut values = fit::flatten(&per_folder[ei]);
         values.insert("teams".into(), c.teams.clone());
         out.values.push(values);
         out.covered.push(covered);

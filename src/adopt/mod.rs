@@ -82,6 +82,8 @@ pub struct Report {
     pub fit_error: Option<String>,
     /// The built-in `_env` set renders each environment's Namespace and team access.
     pub env_fitted: bool,
+    /// ... and its ingress-nginx controller and port maps.
+    pub env_ingress: bool,
     /// `<env>@<cluster>` folders were adopted as environments of their own (a service differs
     /// between the clusters of one environment, or the folders name clusters inconsistently).
     pub clusters_split: bool,
@@ -228,6 +230,7 @@ fn adopt_as(
     let fitted = builtin::fit(&envs, &trial_kiln, render, &mut report);
     let env_fit = builtin::fit_env(&envs, &kiln, render, &fitted);
     report.env_fitted = env_fit.is_some();
+    report.env_ingress = env_fit.as_ref().is_some_and(|f| f.with_ingress);
     // What a fitted set does not render stays with the instance `<name>-extra`.
     let mut covered: BTreeSet<(usize, &crate::manifest::ResourceId)> = BTreeSet::new();
     let mut fitted_names: BTreeSet<(usize, &str)> = BTreeSet::new();
@@ -298,7 +301,7 @@ fn adopt_as(
         .flat_map(|s| keys::schema_keys(s))
         .collect();
     if env_fit.is_some() {
-        reserved.extend(["teams".to_string(), "namespace".to_string()]);
+        reserved.extend(["teams", "namespace", "ingressNginx"].map(String::from));
     }
     for members in shapes.values() {
         let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
@@ -480,7 +483,9 @@ fn adopt_as(
     // values (ingress-nginx port maps, team bindings): the input's own are factored.
     for (file, _) in crate::render::Templates::builtins() {
         if let Some(rest) = file.strip_prefix("_env/")
-            && (env_fit.is_none() || !envset::KEPT.contains(&rest))
+            && !env_fit
+                .as_ref()
+                .is_some_and(|f| f.with_ingress || envset::KEPT.contains(&rest))
         {
             files.insert(
                 format!("templates/_env/{rest}"),

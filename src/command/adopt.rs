@@ -267,8 +267,13 @@ fn report(r: &adopt::Report, to: &Path) -> String {
     if r.env_fitted {
         let _ = writeln!(
             s,
-            "  {:<32} every environment's Namespace and team access (values `namespace`, `teams`) (built-in, fitted)",
-            "_env"
+            "  {:<32} every environment's Namespace and team access{} (built-in, fitted)",
+            "_env",
+            if r.env_ingress {
+                " and ingress-nginx (values `namespace`, `teams`, `ingressNginx`)"
+            } else {
+                " (values `namespace`, `teams`; ingress-nginx factored)"
+            }
         );
     }
     let fitted: usize = r
