@@ -253,3 +253,76 @@ pub fn candidate(
         ingress: ingress_values,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(text: &str) -> Object {
+        let doc = crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Kube).unwrap();
+        Object {
+            id: ResourceId::of(&doc).unwrap(),
+            doc,
+            instance: String::new(),
+        }
+    }
+
+    fn env(objects: Vec<Object>) -> EnvInput {
+        EnvInput {
+            name: "dev".into(),
+            env: "dev".into(),
+            cluster: None,
+            folder: "dev".into(),
+            namespace: "dev".into(),
+            objects,
+            bytes: 0,
+            lines: 0,
+        }
+    }
+
+    #[test]
+    fn namespace_labels_teams_and_unclaimed_ports_are_read_back() {
+        let e = env(vec![
+            object(
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev, labels: {kiln.dev/environment: dev, tier: a}}",
+            ),
+            object(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-qa-edit, namespace: dev}\nroleRef: {kind: ClusterRole, name: edit}\nsubjects: [{kind: Group, name: 'mall:qa'}, {kind: ServiceAccount, name: team-qa, namespace: dev}]",
+            ),
+            object(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: other, namespace: dev}\nroleRef: {kind: ClusterRole, name: edit}\nsubjects: [{kind: Group, name: x}]",
+            ),
+            object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tcp-services, namespace: dev}\ndata: {'53': 'kube-system/kube-dns:5353', '9400': 'dev/pay:9400'}",
+            ),
+        ]);
+        let exposed = |_: usize| {
+            vec![(
+                "tcp".to_string(),
+                "9400".to_string(),
+                "dev/pay:9400".to_string(),
+            )]
+        };
+        let c = candidate(&[e], &|_, _| false, &exposed).unwrap();
+        let text = crate::yaml::emit(&c.namespace[0]).unwrap();
+        assert_eq!(text, "namespace:\n  labels:\n    tier: a\n");
+        let teams = crate::yaml::emit(&c.teams).unwrap();
+        assert_eq!(
+            teams,
+            "- name: qa\n  group: mall:qa\n  access: edit\n  envs:\n  - dev\n  serviceAccount: true\n"
+        );
+        let ingress = crate::yaml::emit(&c.ingress[0]).unwrap();
+        assert_eq!(
+            ingress,
+            "ingressNginx:\n  tcp:\n  - port: 53\n    service: kube-system/kube-dns\n    targetPort: 5353\n"
+        );
+    }
+
+    #[test]
+    fn a_namespace_for_another_environment_is_no_fit() {
+        let e = env(vec![object(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev, labels: {kiln.dev/environment: prod}}",
+        )]);
+        assert!(candidate(&[e], &|_, _| false, &|_| Vec::new()).is_none());
+    }
+}
