@@ -168,18 +168,88 @@ fn the_bundled_fleet_rendered_round_trips() {
     let r = kiln_in(repo, &["render", "--out", input.to_str().unwrap()]);
     assert_eq!(r.0, 0, "{}", r.2);
     let report = round_trip(&input, None, &tmp.path().join("adopted"));
-    assert!(report.contains("patches written: 0"), "{report}");
-    // Compactness, measured (the target, values <= 1.5x the bundled values/, needs the
-    // built-in sets fitted, which adopt does not do yet): print the figure, hold the line.
-    let adopted = lines(&tmp.path().join("adopted"), "values");
+    assert_compact(&report, &tmp.path().join("adopted"));
+    assert!(
+        report.contains("spring-boot                      26 instance(s) of 6 service(s)"),
+        "{report}"
+    );
+    for set in ["eureka-server", "stateful", "external"] {
+        assert!(
+            report.contains(&format!("  {set:<32} ")) && report.contains("(built-in, fitted)"),
+            "{set}: {report}"
+        );
+    }
+    // The `_env` set: Namespace labels and team access, in the defaults as the bundled values
+    // have them; no project template for them.
+    assert!(
+        report.contains("  _env                             every environment's Namespace"),
+        "{report}"
+    );
+    let defaults =
+        std::fs::read_to_string(tmp.path().join("adopted/values/defaults.yaml")).unwrap();
+    assert!(
+        defaults.contains("teams:\n- name: platform\n"),
+        "{defaults}"
+    );
+    assert!(
+        defaults.contains("pod-security.kubernetes.io/enforce: baseline"),
+        "{defaults}"
+    );
+    assert!(!tmp.path().join("adopted/templates/namespace").exists());
+    // Everything the bundled fleet renders comes back on the built-in sets: no project
+    // template at all, ingress-nginx (the DNS proxy in dev, the port maps) included.
+    assert!(
+        report.contains("and ingress-nginx (values `namespace`, `teams`, `ingressNginx`)"),
+        "{report}"
+    );
+    assert!(report.contains("0 factored into project sets"), "{report}");
+    assert!(!tmp.path().join("adopted/templates").exists());
+    let dev = std::fs::read_to_string(tmp.path().join("adopted/values/envs/dev.yaml")).unwrap();
+    assert!(
+        dev.contains("ingressNginx:\n  controller:\n    enabled: true\n"),
+        "{dev}"
+    );
+    let redis =
+        std::fs::read_to_string(tmp.path().join("adopted/values/services/redis.yaml")).unwrap();
+    assert!(redis.contains("template: stateful\n"), "{redis}");
+}
+
+/// The compactness target for the bundled fleet: values at most 1.5x the bundled
+/// `values/` (lines, as `wc -l` counts them), and no more patches than the bundled values carry
+/// themselves (the Arthas sidecar's `shareProcessNamespace`, which no key of `spring-boot` sets).
+fn assert_compact(report: &str, adopted: &Path) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ours = lines(adopted, "values");
     let bundled = lines(repo, "values");
     let _ = std::io::Write::write_fmt(
         &mut std::io::stderr(),
         format_args!(
-            "adopt: bundled fleet values {adopted} lines vs bundled values/ {bundled} lines\n"
+            "adopt: bundled fleet values {ours} lines vs bundled values/ {bundled} lines\n"
         ),
     );
-    assert!(adopted < bundled * 4, "{adopted} vs {bundled}");
+    assert!(
+        ours * 2 <= bundled * 3,
+        "{ours} vs {bundled} lines\n{report}"
+    );
+    let bundled_patches = walkdir::WalkDir::new(repo.join("values"))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            text.lines()
+                .filter(|l| l.starts_with("  - target:"))
+                .count()
+        })
+        .sum::<usize>();
+    assert_eq!(bundled_patches, 1, "the bundled fleet's own patches");
+    assert!(
+        report.contains(&format!("patches written: {bundled_patches};")),
+        "{report}"
+    );
+    let patched =
+        std::fs::read_to_string(adopted.join("values/services/payment-service.test.yaml")).unwrap();
+    assert!(patched.contains("shareProcessNamespace"), "{patched}");
 }
 
 #[test]
@@ -187,6 +257,7 @@ fn the_bundled_golden_folder_round_trips_without_its_applyset() {
     let tmp = tempfile::tempdir().unwrap();
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
     let report = round_trip(&golden, None, &tmp.path().join("adopted"));
+    assert_compact(&report, &tmp.path().join("adopted"));
     assert!(report.contains("ApplySet: 5 parent(s) dropped"), "{report}");
     assert!(report.contains("secret digests"), "{report}");
     let kiln_yaml = std::fs::read_to_string(tmp.path().join("adopted/kiln.yaml")).unwrap();
@@ -194,6 +265,126 @@ fn the_bundled_golden_folder_round_trips_without_its_applyset() {
         kiln_yaml.contains("applyset:\n  scope: environment"),
         "{kiln_yaml}"
     );
+    // prod@aliyun-hz-prod and prod@tencent-sh-prod: one environment on two clusters, the
+    // Tencent Kafka brokers in that cluster's layer.
+    assert!(
+        kiln_yaml.contains(
+            "  prod:\n    namespace: prod\n    clusters: [aliyun-hz-prod, tencent-sh-prod]\n"
+        ),
+        "{kiln_yaml}"
+    );
+    assert!(!kiln_yaml.contains("prod-"), "{kiln_yaml}");
+    let tencent = std::fs::read_to_string(
+        tmp.path()
+            .join("adopted/values/clusters/tencent-sh-prod.yaml"),
+    )
+    .unwrap();
+    assert!(tencent.contains("10.40.1.11:9092"), "{tencent}");
+    assert!(
+        report.contains("instances: 46 fitted to built-in sets"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("adopted as environments of their own"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_service_that_differs_between_clusters_splits_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let r = kiln_in(repo, &["render", "--out", input.to_str().unwrap()]);
+    assert_eq!(r.0, 0, "{}", r.2);
+    // One service's variable differs on one cluster of prod: kiln has no per-service,
+    // per-cluster layer, so each cluster's folder becomes an environment of its own.
+    let file = input.join("prod@tencent-sh-prod/user-service.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let changed = text.replace("value: \"7200\"", "value: \"3600\"");
+    assert_ne!(text, changed);
+    std::fs::write(&file, changed).unwrap();
+    let to = tmp.path().join("adopted");
+    let report = round_trip(&input, None, &to);
+    assert!(
+        report.contains("adopted as environments of their own"),
+        "{report}"
+    );
+    let kiln_yaml = std::fs::read_to_string(to.join("kiln.yaml")).unwrap();
+    assert!(
+        kiln_yaml.contains("  prod-tencent-sh-prod:\n"),
+        "{kiln_yaml}"
+    );
+    assert!(!kiln_yaml.contains("clusters:"), "{kiln_yaml}");
+}
+
+#[test]
+fn an_instance_its_set_refuses_only_costs_its_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let r = kiln_in(repo, &["render", "--out", input.to_str().unwrap()]);
+    assert_eq!(r.0, 0, "{}", r.2);
+    // A pull policy the `spring-boot` schema refuses: the trial of `test` does not render, the
+    // other environments still fit, `test` is factored, and user-service is both.
+    let file = input.join("test/user-service.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let changed = text.replace(
+        "imagePullPolicy: IfNotPresent",
+        "imagePullPolicy: Sometimes",
+    );
+    assert_ne!(text, changed);
+    std::fs::write(&file, changed).unwrap();
+    let report = round_trip(&input, None, &tmp.path().join("adopted"));
+    assert!(
+        report.contains("the built-in sets' trial project does not render in test:"),
+        "{report}"
+    );
+    assert!(
+        report.contains("instances: 36 fitted to built-in sets"),
+        "{report}"
+    );
+    // user-service and payment-service are fitted in four environments and factored in test:
+    // the environments still fold (prod on its two clusters), and the port payment-service
+    // exposes is claimed once in test.
+    assert!(
+        !report.contains("adopted as environments of their own"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_folder_mixing_two_clusters_is_a_located_error() {
+    // The same Deployment rendered for two clusters, concatenated into one folder.
+    let deployment = |replicas: u8| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: prod}}\nspec: {{replicas: {replicas}}}\n"
+        )
+    };
+    let tmp = support::project(&[
+        ("in/prod/web.yaml", &deployment(3)),
+        ("in/prod/web-tencent.yaml", &deployment(5)),
+    ]);
+    let to = tmp.path().join("adopted");
+    let out = kiln(&[
+        "adopt",
+        tmp.path().join("in").to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(out.0, 1, "{}{}", out.1, out.2);
+    assert!(out.2.contains("prod/web.yaml:1:1"), "{}", out.2);
+    assert!(
+        out.2.contains("first written in `prod/web-tencent.yaml`"),
+        "{}",
+        out.2
+    );
+    assert!(
+        out.2.contains("one folder per cluster, `<env>@<cluster>`"),
+        "{}",
+        out.2
+    );
+    assert!(!to.exists());
 }
 
 #[test]

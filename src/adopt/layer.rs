@@ -34,6 +34,8 @@ pub struct Layers {
     pub defaults: IndexMap<String, Node>,
     /// `values/envs/<env>.yaml`.
     pub envs: BTreeMap<String, IndexMap<String, Node>>,
+    /// `values/clusters/<c>.yaml` (see `clusters::fold`).
+    pub clusters: BTreeMap<String, IndexMap<String, Node>>,
     /// `values/services/<s>.yaml`.
     pub services: BTreeMap<String, IndexMap<String, Node>>,
     /// `values/services/<s>.<env>.yaml`.
@@ -84,11 +86,27 @@ pub fn layer(members: &[Member], envs: &[String], sparse: &BTreeSet<String>) -> 
             put(&mut out.defaults, &d);
             continue;
         }
+        // Grouped once per key (by environment, by service): linear in the members.
+        let mut env_groups: HashMap<&str, Vec<(&(&str, &str), &String)>> = HashMap::new();
+        let mut service_groups: BTreeMap<&str, Vec<(&(&str, &str), &String)>> = BTreeMap::new();
+        for entry in &at {
+            env_groups.entry(entry.0.1).or_default().push(entry);
+            service_groups.entry(entry.0.0).or_default().push(entry);
+        }
+        let absent_in: BTreeSet<&str> = if is_sparse {
+            members
+                .iter()
+                .filter(|m| m.absent.contains(*key))
+                .map(|m| m.service.as_str())
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         let by_env = |e: &str| -> Vec<(&(&str, &str), &String)> {
-            at.iter().filter(|((_, me), _)| *me == e).collect()
+            env_groups.get(e).cloned().unwrap_or_default()
         };
         let by_service = |s: &str| -> Vec<(&(&str, &str), &String)> {
-            at.iter().filter(|((ms, _), _)| *ms == s).collect()
+            service_groups.get(s).cloned().unwrap_or_default()
         };
         let mut services: Vec<&str> = at.keys().map(|(s, _)| *s).collect();
         services.dedup();
@@ -113,9 +131,7 @@ pub fn layer(members: &[Member], envs: &[String], sparse: &BTreeSet<String>) -> 
             for s in &services {
                 let all = by_service(s);
                 let first = all[0].1;
-                let absent_somewhere = members
-                    .iter()
-                    .any(|m| m.service == *s && m.absent.contains(*key));
+                let absent_somewhere = absent_in.contains(s);
                 if !absent_somewhere && all.iter().all(|(_, v)| *v == first) {
                     put(out.services.entry((*s).to_string()).or_default(), first);
                 } else {

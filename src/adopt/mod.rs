@@ -1,15 +1,25 @@
 //! `kiln adopt`: a folder of manifests (one folder per environment) into a kiln project that
 //! renders the same objects.
 //!
-//! [`read`] reads and groups the input; [`factor`] turns the instances of one shape into one
+//! [`read`] reads and groups the input; [`builtin`] fits instances to the built-in sets
+//! (candidate values from [`fit`] and [`stores`], checked by trial renders the caller runs,
+//! [`patch`] for a few differences); [`factor`] turns the other instances of one shape into one
 //! template set (anti-unification); [`layer`] puts the values in the lowest layer that holds
-//! them. This module ties them together and produces the project's files as text and the
-//! report as data; `command::adopt` writes them and proves the round trip. Comments and key order
-//! of the input are not kept.
+//! them and [`clusters`] folds `<env>@<cluster>` folders into one environment. This module ties
+//! them together and produces the project's files as text and the report as data;
+//! `command::adopt` renders, writes them and proves the round trip. Comments and key order of
+//! the input are not kept.
 
+pub mod builtin;
+pub mod clusters;
+pub mod envset;
 pub mod factor;
+pub mod fit;
+pub mod keys;
 pub mod layer;
+pub mod patch;
 pub mod read;
+pub mod stores;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +29,7 @@ use crate::kube::KubeVersion;
 use crate::kube::applyset;
 use crate::source::Loc;
 use crate::yaml::{Node, Value};
+pub use builtin::{Render, Rendered};
 use factor::{Ctx, Hole, Tmpl};
 use read::{EnvInput, Object};
 
@@ -38,6 +49,8 @@ pub struct SetReport {
     pub objects: usize,
     /// Values it reads.
     pub values: usize,
+    /// A built-in set the instances were fitted to (nothing written under `templates/`).
+    pub builtin: bool,
 }
 
 /// What the adoption did, as data (never a value: the report is safe to print).
@@ -63,6 +76,17 @@ pub struct Report {
     pub template_bytes: usize,
     /// Patches written (factoring never needs one).
     pub patches: usize,
+    /// Instances a built-in set was tried for and did not reproduce (factored instead).
+    pub unfitted: usize,
+    /// Why no instance could be tried with the built-in sets (their trial did not render).
+    pub fit_error: Option<String>,
+    /// The built-in `_env` set renders each environment's Namespace and team access.
+    pub env_fitted: bool,
+    /// ... and its ingress-nginx controller and port maps.
+    pub env_ingress: bool,
+    /// `<env>@<cluster>` folders were adopted as environments of their own (a service differs
+    /// between the clusters of one environment, or the folders name clusters inconsistently).
+    pub clusters_split: bool,
     /// ApplySet parents dropped and member labels removed (now the `applyset:` setting).
     pub applyset_parents: usize,
     /// Secret values that are digests (`sha256:...`, golden files): they cannot be reversed.
@@ -157,27 +181,99 @@ struct Member<'a> {
     objects: Vec<&'a Object>,
 }
 
-/// Adopt the environments read from the input.
-pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adopted, String> {
-    let mut report = Report::default();
+/// Adopt the environments read from the input; `render` renders trial projects (the fit of
+/// the built-in sets).
+pub fn adopt(
+    mut envs: Vec<EnvInput>,
+    kube_version: Option<&str>,
+    render: &Render<'_>,
+) -> Result<Adopted, String> {
+    let mut parents = 0;
     for e in &mut envs {
-        report.applyset_parents += strip_applyset(&mut e.objects);
+        parents += strip_applyset(&mut e.objects);
+    }
+    let split = envs.iter().any(|e| e.cluster.is_some());
+    if split {
+        if clusters::consistent(&envs)
+            && let Some(a) = adopt_as(envs.clone(), kube_version, render, parents)?
+        {
+            return Ok(a);
+        }
+        envs = clusters::split(envs);
+    }
+    let mut a = adopt_as(envs, kube_version, render, parents)?
+        .ok_or_else(|| "an environment on no cluster was folded".to_string())?;
+    a.report.clusters_split = split;
+    Ok(a)
+}
+
+/// [`adopt`] with the folders as given: none when a service differs between the clusters of
+/// one environment (then every folder is adopted as an environment of its own).
+fn adopt_as(
+    envs: Vec<EnvInput>,
+    kube_version: Option<&str>,
+    render: &Render<'_>,
+    parents: usize,
+) -> Result<Option<Adopted>, String> {
+    let mut report = Report {
+        applyset_parents: parents,
+        ..Report::default()
+    };
+    for e in &envs {
         report.objects += e.objects.len();
         report.input_bytes += e.bytes;
         report.input_lines += e.lines;
         report.envs.push(e.name.clone());
     }
+    let kiln = clusters::kiln_yaml(&envs, kube_version, report.applyset_parents > 0)?;
+    let trial_kiln = clusters::trial_kiln_yaml(&envs, kube_version)?;
+    let fitted = builtin::fit(&envs, &trial_kiln, render, &mut report);
+    let env_fit = builtin::fit_env(&envs, &kiln, render, &fitted);
+    report.env_fitted = env_fit.is_some();
+    report.env_ingress = env_fit.as_ref().is_some_and(|f| f.with_ingress);
+    // What a fitted set does not render stays with the instance `<name>-extra`.
+    let mut covered: BTreeSet<(usize, &crate::manifest::ResourceId)> = BTreeSet::new();
+    let mut fitted_names: BTreeSet<(usize, &str)> = BTreeSet::new();
+    for (e, ids) in env_fit.iter().flat_map(|f| f.covered.iter().enumerate()) {
+        for id in ids {
+            covered.insert((e, id));
+        }
+    }
+    for f in &fitted {
+        for p in &f.parts {
+            fitted_names.insert((f.env, p));
+        }
+        for id in &f.covered {
+            covered.insert((f.env, id));
+        }
+    }
+    let all_names: BTreeSet<&str> = envs
+        .iter()
+        .flat_map(|e| e.objects.iter().map(|o| o.instance.as_str()))
+        .collect();
     // Instances of the same shape, in every environment, make one set.
     let mut shapes: IndexMap<Vec<String>, Vec<Member<'_>>> = IndexMap::new();
     for (ei, e) in envs.iter().enumerate() {
-        let mut instances: IndexMap<&str, Vec<&Object>> = IndexMap::new();
+        let mut instances: IndexMap<String, Vec<&Object>> = IndexMap::new();
         for o in &e.objects {
-            instances.entry(&o.instance).or_default().push(o);
+            if covered.contains(&(ei, &o.id)) {
+                continue;
+            }
+            let name = if fitted_names.contains(&(ei, o.instance.as_str())) {
+                let mut n = format!("{}-extra", o.instance);
+                while all_names.contains(n.as_str()) {
+                    n.push('x');
+                }
+                n
+            } else {
+                o.instance.clone()
+            };
+            instances.entry(name).or_default().push(o);
         }
         for (name, mut objects) in instances {
             let ctx = Ctx {
-                service: name.to_string(),
-                env: e.name.clone(),
+                service: name.clone(),
+                env: e.env.clone(),
                 namespace: e.namespace.clone(),
             };
             objects.sort_by_cached_key(|o| slot(o, &ctx));
@@ -198,6 +294,15 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
     let mut secret_holes: BTreeSet<String> = BTreeSet::new();
     // Values some members must not have (they take the template's default).
     let mut sparse: BTreeSet<String> = BTreeSet::new();
+    // The keys of the fitted built-in sets are theirs: factored values are named apart.
+    let fitted_sets: BTreeSet<&str> = fitted.iter().map(|f| f.set).collect();
+    let mut reserved: Vec<String> = fitted_sets
+        .iter()
+        .flat_map(|s| keys::schema_keys(s))
+        .collect();
+    if env_fit.is_some() {
+        reserved.extend(["teams", "namespace", "ingressNginx"].map(String::from));
+    }
     for members in shapes.values() {
         let services: BTreeSet<&str> = members.iter().map(|m| m.ctx.service.as_str()).collect();
         let mut name = if services.len() == 1 {
@@ -233,7 +338,7 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             let mut templates: Vec<&mut Tmpl> = slots.iter_mut().map(|(_, t)| t).collect();
             factor::merge_equal(&mut holes, &mut templates);
         }
-        factor::name_holes(&mut holes, &[]);
+        factor::name_holes(&mut holes, &reserved);
         secret_holes.extend(holes.iter().filter(|h| h.secret).map(|h| h.name.clone()));
         let mut used: Vec<String> = Vec::new();
         for (kind, t) in &slots {
@@ -257,7 +362,24 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             instances: members.len(),
             objects: members[0].objects.len(),
             values: holes.len(),
+            builtin: false,
         });
+        if !fitted.is_empty() {
+            // Declared, so that a built-in set's schema lets these keys of shared layers pass.
+            let props: serde_json::Map<String, serde_json::Value> = holes
+                .iter()
+                .map(|h| (h.name.clone(), serde_json::json!({})))
+                .chain(std::iter::once((
+                    "template".to_string(),
+                    serde_json::json!({}),
+                )))
+                .collect();
+            let schema = serde_json::json!({"type": "object", "properties": props});
+            files.insert(
+                format!("templates/{name}/values.schema.json"),
+                format!("{schema}\n"),
+            );
+        }
         for (i, m) in members.iter().enumerate() {
             let mut values = IndexMap::new();
             let mut absent = BTreeSet::new();
@@ -284,8 +406,52 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             });
         }
     }
+    builtin::add_fitted(
+        &fitted,
+        &envs,
+        &mut members_values,
+        &mut sparse,
+        &mut report,
+    );
     let env_names: Vec<String> = envs.iter().map(|e| e.name.clone()).collect();
     let mut layers = layer::layer(&members_values, &env_names, &sparse);
+    builtin::prune(&mut layers, &fitted, &envs);
+    // The `_env` values: in defaults when every folder has the same, else per folder.
+    if let Some(f) = &env_fit {
+        let mut keys: IndexMap<&str, ()> = IndexMap::new();
+        for v in &f.values {
+            keys.extend(v.keys().map(|k| (k.as_str(), ())));
+        }
+        for key in keys.keys() {
+            let first = f.values[0].get(*key);
+            let everywhere = first.is_some()
+                && f.values
+                    .iter()
+                    .all(|v| v.get(*key).map(factor::plain) == first.map(factor::plain));
+            for (e, v) in envs.iter().zip(&f.values) {
+                if let Some(value) = v.get(*key) {
+                    let layer = if everywhere {
+                        &mut layers.defaults
+                    } else {
+                        layers.envs.entry(e.name.clone()).or_default()
+                    };
+                    layer.insert((*key).to_string(), value.clone());
+                }
+            }
+        }
+    }
+    // Patches add up across layers: each instance's stay in its own file.
+    for f in fitted.iter().filter(|f| !f.patches.is_empty()) {
+        report.patches += f.patches.len();
+        layers
+            .service_envs
+            .entry((f.service.clone(), envs[f.env].name.clone()))
+            .or_default()
+            .insert(
+                "patches".into(),
+                Node::new(Value::Seq(f.patches.clone()), Loc::default()),
+            );
+    }
     // A service missing from an environment is switched off there.
     let mut services: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in &members_values {
@@ -306,43 +472,39 @@ pub fn adopt(mut envs: Vec<EnvInput>, kube_version: Option<&str>) -> Result<Adop
             }
         }
     }
+    if !clusters::fold(&mut layers, &envs) {
+        return Ok(None);
+    }
     let mut proof = BTreeMap::new();
     write_values(&layers, &mut files, &mut proof, &mut report, &secret_holes)?;
-    // kiln.yaml
-    let mut kiln = String::from(
-        "# Written by `kiln adopt`: one environment per input folder.\nenvironments:\n",
-    );
-    for e in &envs {
-        let objects: Vec<&Object> = e.objects.iter().collect();
-        let version = kube_version.map_or_else(|| kube_version_of(&objects), str::to_string);
-        kiln.push_str(&format!(
-            "  {}:\n    namespace: {}\n    kubeVersion: \"{version}\"\n",
-            e.name,
-            crate::yaml::emit(&e.namespace)?.trim_end()
-        ));
-    }
-    if report.applyset_parents > 0 {
-        kiln.push_str("# The input carried ApplySet parents and member labels (`kubectl apply --prune --applyset`):\napplyset:\n  scope: environment\n");
-    }
     files.insert("kiln.yaml".into(), kiln);
-    // The built-in `_env` set would add a Namespace to every environment: the input's own
-    // Namespace, if any, is the service `namespace`.
-    files.insert(
-        "templates/_env/namespace.yaml.j2".into(),
-        "{# kiln adopt: no Namespace beyond the input's own (see the service `namespace`, if any). #}\n".into(),
-    );
+    // The built-in `_env` set would add a Namespace to every environment (the input's own
+    // Namespace, if any, is the service `namespace`) and the objects it derives from fitted
+    // values (ingress-nginx port maps, team bindings): the input's own are factored.
+    for (file, _) in crate::render::Templates::builtins() {
+        if let Some(rest) = file.strip_prefix("_env/")
+            && !env_fit
+                .as_ref()
+                .is_some_and(|f| f.with_ingress || envset::KEPT.contains(&rest))
+        {
+            files.insert(
+                format!("templates/_env/{rest}"),
+                "{# kiln adopt: nothing beyond the input's own objects (each is a service of this project). #}\n".into(),
+            );
+        }
+    }
     report.digests = envs
         .iter()
         .flat_map(|e| &e.objects)
         .map(|o| count_digests(&o.doc))
         .sum();
     let expected = envs.into_iter().map(|e| (e.name, e.objects)).collect();
-    Ok(Adopted {
+    Ok(Some(Adopted {
         files,
         proof,
         report,
         expected,
-    })
+    }))
 }
 
 fn count_digests(n: &Node) -> usize {
@@ -359,7 +521,7 @@ fn values_text(values: &IndexMap<String, Node>) -> Result<String, String> {
     if values.is_empty() {
         return Ok("{}\n".to_string());
     }
-    let node = Node::new(Value::Map(values.clone()), Loc::default());
+    let node = Node::new(Value::Map(fit::unflatten(values)), Loc::default());
     crate::yaml::emit(&node)
 }
 
@@ -373,8 +535,10 @@ fn is_secret(key: &str, value: &Node, secret_holes: &BTreeSet<String>) -> bool {
     ) {
         return false;
     }
+    let last = key.rsplit(fit::SEP).next().unwrap_or(key);
     secret_holes.contains(key)
-        || crate::secret::is_secret_key(key)
+        || key.split(fit::SEP).next() == Some("secrets")
+        || crate::secret::is_secret_key(last)
         || !crate::secret::secrets_in(value).is_empty()
 }
 
@@ -398,7 +562,9 @@ fn write_values(
             .partition(|(k, v)| is_secret(k, v, secret_holes));
         let text = values_text(values)?;
         for k in secret.keys() {
-            report.secret_values.push(format!("{path}: {k}"));
+            report
+                .secret_values
+                .push(format!("{path}: {}", k.replace(fit::SEP, ".")));
         }
         if twin && !secret.is_empty() {
             let sops = path.replace(".yaml", ".sops.yaml");
@@ -424,13 +590,18 @@ fn write_values(
         Ok(())
     };
     put("values/defaults.yaml".into(), &layers.defaults, true)?;
-    for (e, v) in &layers.envs {
+    // A service is its `values/services/<s>.yaml`, written even when empty; the other files
+    // only when they hold something (pruning may have emptied them).
+    for (e, v) in layers.envs.iter().filter(|(_, v)| !v.is_empty()) {
         put(format!("values/envs/{e}.yaml"), v, true)?;
+    }
+    for (c, v) in layers.clusters.iter().filter(|(_, v)| !v.is_empty()) {
+        put(format!("values/clusters/{c}.yaml"), v, false)?;
     }
     for (s, v) in &layers.services {
         put(format!("values/services/{s}.yaml"), v, true)?;
     }
-    for ((s, e), v) in &layers.service_envs {
+    for ((s, e), v) in layers.service_envs.iter().filter(|(_, v)| !v.is_empty()) {
         put(format!("values/services/{s}.{e}.yaml"), v, false)?;
     }
     Ok(())

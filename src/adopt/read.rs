@@ -28,8 +28,13 @@ pub struct Object {
 /// One environment of the input: a folder.
 #[derive(Debug, Clone)]
 pub struct EnvInput {
-    /// The environment's name in the new project (a DNS label).
+    /// The render target's folder in the new project: the environment's name, or
+    /// `<env>@<cluster>` for an environment rendered for one of its clusters.
     pub name: String,
+    /// The environment's name in the new project (a DNS label).
+    pub env: String,
+    /// The cluster of an `<env>@<cluster>` folder.
+    pub cluster: Option<String>,
     /// The folder it was read from (`prod@aliyun-hz-prod`).
     pub folder: String,
     /// The namespace most of its namespaced objects are in (the environment's namespace).
@@ -82,10 +87,21 @@ pub fn read(dir: &Path, env: Option<&str>) -> Result<Vec<EnvInput>, Error> {
 }
 
 /// The environment name a folder gives: `prod@aliyun-hz-prod` (an environment rendered for one
-/// of its clusters) becomes `prod-aliyun-hz-prod`, and anything else a DNS label.
+/// of its clusters) becomes `prod-aliyun-hz-prod` (see [`env_and_cluster`] for the environment
+/// on its clusters), and anything else a DNS label.
 #[must_use]
 pub fn env_name(folder: &str) -> String {
     dns_label(&folder.replace('@', "-"))
+}
+
+/// The environment and cluster of a folder: `prod@aliyun-hz-prod` is `prod` on
+/// `aliyun-hz-prod`, as `kiln render` writes an environment on several clusters.
+#[must_use]
+pub fn env_and_cluster(folder: &str) -> (String, Option<String>) {
+    match folder.split_once('@') {
+        Some((e, c)) if !e.is_empty() && !c.is_empty() => (dns_label(e), Some(dns_label(c))),
+        _ => (env_name(folder), None),
+    }
 }
 
 /// `text` as a DNS label: lowercase, `[a-z0-9-]`, at most 63 characters.
@@ -165,7 +181,7 @@ fn read_env(folder: &str, path: &Path, root: &Path) -> Result<EnvInput, Vec<Diag
                         problems.push(
                             located(&d, None, &format!("`{id}` is written twice in environment `{folder}`"), "again here")
                                 .note(format!("first written in `{first}`{first_line}"))
-                                .help("keep one of the two (kiln renders each object once per environment)"),
+                                .help("keep one of the two (kiln renders each object once per environment); a folder that mixes clusters is split into one folder per cluster, `<env>@<cluster>`, as `kiln render` writes them"),
                         );
                         continue;
                     }
@@ -188,10 +204,16 @@ fn read_env(folder: &str, path: &Path, root: &Path) -> Result<EnvInput, Vec<Diag
         return Err(problems);
     }
     let mut objects: Vec<Object> = objects.into_iter().map(|(o, _, _)| o).collect();
-    let namespace = main_namespace(&objects).unwrap_or_else(|| env_name(folder));
+    let (env, cluster) = env_and_cluster(folder);
+    let namespace = main_namespace(&objects).unwrap_or_else(|| env.clone());
     assign_instances(&mut objects, &namespace);
     Ok(EnvInput {
-        name: env_name(folder),
+        name: match &cluster {
+            Some(c) => format!("{env}@{c}"),
+            None => env.clone(),
+        },
+        env,
+        cluster,
         folder: folder.to_string(),
         namespace,
         objects,
@@ -400,6 +422,11 @@ mod tests {
     #[test]
     fn names_become_dns_labels() {
         assert_eq!(env_name("prod@aliyun-hz-prod"), "prod-aliyun-hz-prod");
+        assert_eq!(
+            env_and_cluster("prod@Aliyun_HZ"),
+            ("prod".to_string(), Some("aliyun-hz".to_string()))
+        );
+        assert_eq!(env_and_cluster("@x"), ("x".to_string(), None));
         assert_eq!(dns_label("My_App.v2"), "my-app-v2");
         assert_eq!(dns_label("--"), "x");
     }

@@ -53,7 +53,18 @@ pub fn run(args: &AdoptArgs) -> Result<Output, Error> {
         )));
     }
     let envs = read::read(&args.dir, args.env.as_deref())?;
-    let adopted = adopt::adopt(envs, args.kube_version.as_deref()).map_err(|e| {
+    let trial_dir = {
+        let staging = staging_dir(&to)?;
+        let mut name = staging.file_name().unwrap_or_default().to_os_string();
+        name.push("-trial");
+        staging.with_file_name(name)
+    };
+    let trial = |files: &std::collections::BTreeMap<String, String>, env_level: bool| {
+        let result = trial_render(&trial_dir, files, env_level);
+        let _ = std::fs::remove_dir_all(&trial_dir);
+        result
+    };
+    let adopted = adopt::adopt(envs, args.kube_version.as_deref(), &trial).map_err(|e| {
         Error::run(format!(
             "kiln adopt could not build the project (a bug in kiln: {e}); please report it with the input folder"
         ))
@@ -146,6 +157,49 @@ fn write<'a>(
     Ok(())
 }
 
+/// Write the trial project `files` (candidate values of the built-in sets) to `dir`, render it
+/// in memory and return every instance's objects; the messages of a project that does not
+/// render are not returned (they may quote secret values).
+fn trial_render(
+    dir: &Path,
+    files: &std::collections::BTreeMap<String, String>,
+    env_level: bool,
+) -> Result<Vec<adopt::Rendered>, String> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    write(dir, files.iter()).map_err(|_| "cannot write the trial project".to_string())?;
+    let fail = |e: &Error| {
+        if std::env::var_os("KILN_ADOPT_DEBUG").is_some() {
+            eprintln!("{}", crate::diagnostic::render(e.diagnostics(), false));
+        }
+        "the built-in sets' trial project does not render".to_string()
+    };
+    let pipeline = Pipeline::load(dir, &ValueArgs::default()).map_err(|e| fail(&e))?;
+    let envs = pipeline.select_envs(&[]).map_err(|e| fail(&e))?;
+    let instances = pipeline.instances(&envs, &[]).map_err(|e| fail(&e))?;
+    let files = pipeline
+        .render(&envs, &instances, env_level, &|ms| Ok(ms.to_vec()))
+        .map_err(|e| fail(&e))?;
+    Ok(files
+        .into_iter()
+        .filter_map(|f| {
+            let env = pipeline.project.environments[f.env].folder.clone();
+            let instance = f
+                .path
+                .rsplit('/')
+                .next()?
+                .strip_suffix(".yaml")?
+                .to_string();
+            Some(adopt::Rendered {
+                env,
+                instance,
+                objects: f.payload.into_iter().map(|m| m.doc).collect(),
+            })
+        })
+        .collect())
+}
+
 /// Render the project at `root` in memory and compare it with the input, object by object.
 fn prove(root: &Path, adopted: &Adopted) -> Result<Vec<EnvDiff>, Error> {
     let pipeline = Pipeline::load(root, &ValueArgs::default())?;
@@ -154,7 +208,7 @@ fn prove(root: &Path, adopted: &Adopted) -> Result<Vec<EnvDiff>, Error> {
     let files = pipeline.render(&envs, &instances, true, &|ms| Ok(ms.to_vec()))?;
     let mut rendered = Vec::new();
     for f in files {
-        let env = pipeline.project.environments[f.env].name.clone();
+        let env = pipeline.project.environments[f.env].folder.clone();
         for m in f.payload {
             rendered.push(Object {
                 env: env.clone(),
@@ -201,11 +255,54 @@ fn report(r: &adopt::Report, to: &Path) -> String {
             set.services,
             set.objects,
             set.values,
-            if set.instances == 1 {
+            if set.builtin {
+                " (built-in, fitted)"
+            } else if set.instances == 1 {
                 " (verbatim)"
             } else {
                 ""
             }
+        );
+    }
+    if r.env_fitted {
+        let _ = writeln!(
+            s,
+            "  {:<32} every environment's Namespace and team access{} (built-in, fitted)",
+            "_env",
+            if r.env_ingress {
+                " and ingress-nginx (values `namespace`, `teams`, `ingressNginx`)"
+            } else {
+                " (values `namespace`, `teams`; ingress-nginx factored)"
+            }
+        );
+    }
+    let fitted: usize = r
+        .sets
+        .iter()
+        .filter(|s| s.builtin)
+        .map(|s| s.instances)
+        .sum();
+    let factored: usize = r
+        .sets
+        .iter()
+        .filter(|s| !s.builtin)
+        .map(|s| s.instances)
+        .sum();
+    let _ = writeln!(
+        s,
+        "instances: {fitted} fitted to built-in sets, {factored} factored into project sets ({} tried on a built-in set and factored instead)",
+        r.unfitted
+    );
+    if let Some(e) = &r.fit_error {
+        let _ = writeln!(
+            s,
+            "note: {e}: the instances tried there are factored (KILN_ADOPT_DEBUG=1 prints why)"
+        );
+    }
+    if r.clusters_split {
+        let _ = writeln!(
+            s,
+            "note: the `<env>@<cluster>` folders are adopted as environments of their own: a service differs between the clusters of one environment (kiln has no per-service, per-cluster values layer), or the folders name clusters inconsistently (one cluster for two environments, an environment with and without a cluster, two namespaces)"
         );
     }
     let pct = |a: usize, b: usize| (a * 100).checked_div(b).unwrap_or(0);
