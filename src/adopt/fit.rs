@@ -421,6 +421,7 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
     for (key, field) in [
         ("priorityClassName", "priorityClassName"),
         ("podSecurityContext", "securityContext"),
+        ("shareProcessNamespace", "shareProcessNamespace"),
         ("nodeSelector", "nodeSelector"),
         ("tolerations", "tolerations"),
         ("affinity", "affinity"),
