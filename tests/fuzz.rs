@@ -348,6 +348,7 @@ impl BytesTarget for LintTarget {
 
     fn run(bytes: &[u8]) -> Result<(), Failure> {
         let text = lossy(bytes);
+        fast_reader_agrees(&text)?;
         let versions = catalog().versions();
         let (oldest, newest) = (versions[0], versions[versions.len() - 1]);
         // As `kiln lint` reads a file, at the newest version; then as `kiln check` reads
@@ -454,6 +455,24 @@ fn placed_agrees(tree: &Node) -> Result<(), Failure> {
                 got[0].line, got[0].col, want.line, want.col
             )));
         }
+    }
+    Ok(())
+}
+
+/// Manifests read by kiln's fast reader (parser events, no serde) are the trees serde-saphyr
+/// reads, and the errors are serde-saphyr's: for the whole text and for each document alone.
+fn fast_reader_agrees(text: &str) -> Result<(), Failure> {
+    let fast = yaml::parse_stream_unlocated(text, Dialect::Kube);
+    let reference = yaml::parse_stream_unlocated_by_serde(text, Dialect::Kube);
+    let same = match (&fast, &reference) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(a), Err(b)) => a.message == b.message,
+        _ => false,
+    };
+    if !same {
+        return Err(Failure::wrong(format!(
+            "the fast reader gives {fast:?}; serde-saphyr gives {reference:?}"
+        )));
     }
     Ok(())
 }

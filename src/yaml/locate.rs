@@ -173,7 +173,7 @@ fn plain_text_key(key: &str) -> bool {
     !typed_word && !key.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
 }
 
-fn loc_of(span: &Span) -> Loc {
+pub(super) fn loc_of(span: &Span) -> Loc {
     let start = span.start.byte_offset().unwrap_or(0);
     let end = span.end.byte_offset().unwrap_or(start);
     Loc {

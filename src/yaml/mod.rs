@@ -19,6 +19,7 @@ use serde_saphyr::{DuplicateKeyPolicy, Location, Options, SerializerOptions, Spa
 
 use crate::source::{Loc, SrcId};
 
+mod fast;
 mod locate;
 pub mod placed;
 pub use locate::{Spot, locate};
@@ -305,6 +306,20 @@ fn core_numbers(node: &mut Node, text: &str) -> Result<(), ParseError> {
 /// Parse one YAML document without recording locations inside it (about twice as fast; for
 /// checks, which re-parse with locations only the documents that have findings).
 pub fn parse_unlocated(text: &str, dialect: Dialect) -> Result<Node, ParseError> {
+    if dialect == Dialect::Kube
+        && let Some(mut docs) = fast::stream(text)
+        && docs.len() <= 1
+    {
+        let mut root = docs.pop().unwrap_or_else(|| Node::new(Value::Null, Loc::default()));
+        root.loc = Loc::default();
+        root.key_loc = root.loc;
+        return Ok(root);
+    }
+    parse_unlocated_serde(text, dialect)
+}
+
+/// [`parse_unlocated`] by serde-saphyr alone.
+fn parse_unlocated_serde(text: &str, dialect: Dialect) -> Result<Node, ParseError> {
     let parsed: Option<Plain> = serde_saphyr::from_str_with_options(text, options(dialect))
         .map_err(|e| ParseError::from_saphyr(&e))?;
     Ok(parsed.map_or_else(|| Node::new(Value::Null, Loc::default()), |p| p.0))
@@ -327,9 +342,13 @@ pub fn parse_stream(text: &str, src: SrcId, dialect: Dialect) -> Result<Vec<Node
         .collect())
 }
 
-/// Like [`parse_stream`], but only each document's own location is recorded: for rendered
-/// output, whose template-output line numbers no one reads.
-pub fn parse_stream_unlocated(text: &str, dialect: Dialect) -> Result<Vec<Node>, ParseError> {
+/// [`parse_stream_unlocated`] by serde-saphyr alone, never the fast reader: the reference the
+/// fast reader is tested against.
+#[doc(hidden)]
+pub fn parse_stream_unlocated_by_serde(
+    text: &str,
+    dialect: Dialect,
+) -> Result<Vec<Node>, ParseError> {
     let docs: Vec<Option<Spanned<Plain>>> =
         serde_saphyr::from_str_multiple_with_options(text, options(dialect))
             .map_err(|e| ParseError::from_saphyr(&e))?;
@@ -344,6 +363,17 @@ pub fn parse_stream_unlocated(text: &str, dialect: Dialect) -> Result<Vec<Node>,
         })
         .filter(|n| n.value != Value::Null)
         .collect())
+}
+
+/// Like [`parse_stream`], but only each document's own location is recorded: for rendered
+/// output, whose template-output line numbers no one reads.
+pub fn parse_stream_unlocated(text: &str, dialect: Dialect) -> Result<Vec<Node>, ParseError> {
+    if dialect == Dialect::Kube
+        && let Some(docs) = fast::stream(text)
+    {
+        return Ok(docs);
+    }
+    parse_stream_unlocated_by_serde(text, dialect)
 }
 
 fn loc_of(l: &Location) -> Loc {
