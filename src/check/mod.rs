@@ -365,14 +365,14 @@ fn api_lifecycle(
 ) -> bool {
     use crate::kube::apis::{self, Status};
     let version = at.version;
-    let api = Some(format!("{api_version} {kind}"));
+    let api = || Some(format!("{api_version} {kind}"));
     let mut removed = false;
     match apis::status(api_version, kind, version) {
         Status::Removed(row) => {
             removed = true;
             findings.push(Finding {
                 breaks_at: row.removed.clone(),
-                api: api.clone(),
+                api: api(),
                 ..at.finding(
                     &rule::REMOVED_API,
                     "/apiVersion",
@@ -391,7 +391,7 @@ fn api_lifecycle(
                 |r| format!("removed in {r}"),
             );
             findings.push(Finding {
-                api: api.clone(),
+                api: api(),
                 ..at.finding(
                     &rule::DEPRECATED_API,
                     "/apiVersion",
@@ -425,7 +425,7 @@ fn api_lifecycle(
         let at_version = row.removed.clone().unwrap_or_default();
         findings.push(Finding {
             breaks_at: Some(at_version.clone()),
-            api,
+            api: api(),
             upgrade: Some((version, to)),
             ..at.finding(
                 &rule::REMOVED_API,
@@ -501,6 +501,10 @@ fn configure(
     config: &lint::LintConfig,
     findings: &mut Vec<Finding>,
 ) {
+    // Most objects have nothing to configure, and their texts need no search.
+    if findings.is_empty() {
+        return;
+    }
     let chunk = &doc.text[doc.offset..doc.end.min(doc.text.len())];
     let texts: Vec<&str> = std::iter::once(chunk)
         .chain(doc.template_source.as_deref())

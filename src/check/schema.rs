@@ -274,7 +274,8 @@ type Compiled = Option<Result<Arc<(Validator<Tree>, serde_json::Value)>, String>
 /// All schema sources, with compiled validators cached per version and kind.
 pub struct Catalog {
     sources: Vec<Box<dyn SchemaSource>>,
-    compiled: Mutex<HashMap<(KubeVersion, String, String), Compiled>>,
+    /// Per version, apiVersion and kind (nested, so a lookup needs no owned key).
+    compiled: Mutex<HashMap<KubeVersion, HashMap<String, HashMap<String, Compiled>>>>,
 }
 
 impl Catalog {
@@ -334,8 +335,13 @@ impl Catalog {
     }
 
     fn compiled(&self, version: KubeVersion, api_version: &str, kind: &str) -> Compiled {
-        let key = (version, api_version.to_string(), kind.to_string());
-        if let Some(c) = self.compiled.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        let cached = self.compiled.lock().ok().and_then(|m| {
+            m.get(&version)
+                .and_then(|by_api| by_api.get(api_version))
+                .and_then(|by_kind| by_kind.get(kind))
+                .cloned()
+        });
+        if let Some(c) = cached {
             return c;
         }
         let found = self
@@ -353,7 +359,11 @@ impl Catalog {
             })
         });
         if let Ok(mut m) = self.compiled.lock() {
-            m.insert(key, compiled.clone());
+            m.entry(version)
+                .or_default()
+                .entry(api_version.to_string())
+                .or_default()
+                .insert(kind.to_string(), compiled.clone());
         }
         compiled
     }

@@ -112,10 +112,7 @@ pub enum Status<'a> {
 /// Look up one apiVersion and kind at a version.
 #[must_use]
 pub fn status(api_version: &str, kind: &str, version: KubeVersion) -> Status<'static> {
-    let Some(row) = table()
-        .iter()
-        .find(|r| r.api_version == api_version && r.kind == kind)
-    else {
+    let Some(row) = row(api_version, kind) else {
         return Status::Fine;
     };
     if row.removed_in().is_some_and(|r| r <= version) {
@@ -130,9 +127,27 @@ pub fn status(api_version: &str, kind: &str, version: KubeVersion) -> Status<'st
 /// True when the table has a row for `api_version` `kind`.
 #[must_use]
 pub fn known(api_version: &str, kind: &str) -> bool {
-    table()
+    row(api_version, kind).is_some()
+}
+
+/// The table's row for `api_version` `kind`, found through an index by kind (every object
+/// checked asks).
+fn row(api_version: &str, kind: &str) -> Option<&'static Removal> {
+    static BY_KIND: OnceLock<std::collections::HashMap<&'static str, Vec<&'static Removal>>> =
+        OnceLock::new();
+    BY_KIND
+        .get_or_init(|| {
+            let mut index: std::collections::HashMap<&'static str, Vec<&'static Removal>> =
+                std::collections::HashMap::new();
+            for r in table() {
+                index.entry(r.kind.as_str()).or_default().push(r);
+            }
+            index
+        })
+        .get(kind)?
         .iter()
-        .any(|r| r.api_version == api_version && r.kind == kind)
+        .find(|r| r.api_version == api_version)
+        .copied()
 }
 
 /// The row for `api_version` `kind` when it is removed after `from` and at or before `to`.
@@ -143,11 +158,7 @@ pub fn breaks_between(
     from: KubeVersion,
     to: KubeVersion,
 ) -> Option<&'static Removal> {
-    table().iter().find(|r| {
-        r.api_version == api_version
-            && r.kind == kind
-            && r.removed_in().is_some_and(|v| v > from && v <= to)
-    })
+    row(api_version, kind).filter(|r| r.removed_in().is_some_and(|v| v > from && v <= to))
 }
 
 #[cfg(test)]

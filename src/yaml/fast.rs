@@ -40,7 +40,8 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
     for item in Parser::new_from_str(text) {
         let (event, span) = item.ok()?;
         let done = match event {
-            Event::StreamStart | Event::StreamEnd => continue,
+            // Comments are not data.
+            Event::StreamStart | Event::StreamEnd | Event::Comment(..) => continue,
             Event::DocumentStart(..) => {
                 root = None;
                 continue;
@@ -81,8 +82,7 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
                 Open::Map(entries, None) => Node::new(Value::Map(entries), Loc::default()),
                 Open::Map(_, Some(_)) => return None,
             },
-            // Comments are not data; aliases, anchors and anything new go to serde-saphyr.
-            Event::Comment(..) => continue,
+            // Aliases, anchors and anything new go to serde-saphyr.
             _ => return None,
         };
         nodes += 1;
@@ -154,7 +154,15 @@ fn scalar(value: &str, style: ScalarStyle) -> Option<Value> {
         || (value.len() <= 8
             && matches!(
                 value.to_ascii_lowercase().as_str(),
-                "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off" | "nan" | "inf"
+                "y" | "yes"
+                    | "n"
+                    | "no"
+                    | "true"
+                    | "false"
+                    | "on"
+                    | "off"
+                    | "nan"
+                    | "inf"
                     | "infinity"
             ));
     if maybe_typed {
@@ -170,9 +178,8 @@ const NUMBER_BYTES: &[u8] = b"0123456789+-._:eExXoObBaAcCdDfF";
 /// A plain scalar typed by serde-saphyr alone, read as a document of its own (which types it
 /// the same, as plain scalars are typed by their text only); `None` when it cannot be read so.
 fn typed_by_serde_saphyr(value: &str) -> Option<Value> {
-    let unsafe_alone = value.contains(['\n', '#', ':'])
-        || value.starts_with("---")
-        || value.starts_with("...");
+    let unsafe_alone =
+        value.contains(['\n', '#', ':']) || value.starts_with("---") || value.starts_with("...");
     if unsafe_alone {
         return None;
     }

@@ -310,7 +310,9 @@ pub fn parse_unlocated(text: &str, dialect: Dialect) -> Result<Node, ParseError>
         && let Some(mut docs) = fast::stream(text)
         && docs.len() <= 1
     {
-        let mut root = docs.pop().unwrap_or_else(|| Node::new(Value::Null, Loc::default()));
+        let mut root = docs
+            .pop()
+            .unwrap_or_else(|| Node::new(Value::Null, Loc::default()));
         root.loc = Loc::default();
         root.key_loc = root.loc;
         return Ok(root);

@@ -44,6 +44,12 @@ impl fmt::Write for Counting<'_> {
         WRITTEN.set(self.0.len());
         Ok(())
     }
+
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        self.0.push(c);
+        WRITTEN.set(self.0.len());
+        Ok(())
+    }
 }
 
 /// Ends the recording, whatever happens to the emit.
