@@ -408,15 +408,12 @@ impl BytesTarget for LintTarget {
     }
 }
 
-/// Where the emitter says it wrote each node (how `kiln check` places findings in rendered
-/// output) is where the parser finds it in that text, on every path and a missing child of each,
-/// whenever the emitter's places answer; and recording them changes no byte of the text.
-fn placed_agrees(tree: &Node) -> Result<(), Failure> {
-    fn walk(node: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-        out.push(path.clone());
-        path.push("\u{1}missing".to_string());
-        out.push(path.clone());
-        path.pop();
+/// Every path of a tree (segments from the root, the root's empty), with its node, in order.
+fn tree_paths(root: &Node) -> Vec<(Vec<String>, &Node)> {
+    let mut out = vec![(Vec::new(), root)];
+    let mut i = 0;
+    while i < out.len() {
+        let (path, node) = (out[i].0.clone(), out[i].1);
         let children: Vec<(String, &Node)> = match &node.value {
             Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
             Value::Seq(items) => items
@@ -427,17 +424,32 @@ fn placed_agrees(tree: &Node) -> Result<(), Failure> {
             _ => Vec::new(),
         };
         for (segment, child) in children {
-            path.push(segment);
-            walk(child, path, out);
-            path.pop();
+            let mut p = path.clone();
+            p.push(segment);
+            out.push((p, child));
         }
+        i += 1;
     }
+    out
+}
+
+/// Where the emitter says it wrote each node (how `kiln check` places findings in rendered
+/// output) is where the parser finds it in that text, on every path and a missing child of each,
+/// whenever the emitter's places answer; and recording them changes no byte of the text.
+fn placed_agrees(tree: &Node) -> Result<(), Failure> {
     let (text, placed) = yaml::placed::emit_placed(tree).map_err(Failure::wrong)?;
     if Ok(&text) != yaml::emit(tree).as_ref() {
         return Err(Failure::wrong("emit_placed wrote other text than emit"));
     }
-    let mut all = Vec::new();
-    walk(tree, &mut Vec::new(), &mut all);
+    // Every path, and a missing child of each.
+    let all: Vec<Vec<String>> = tree_paths(tree)
+        .into_iter()
+        .flat_map(|(path, _)| {
+            let mut missing = path.clone();
+            missing.push("\u{1}missing".to_string());
+            [path, missing]
+        })
+        .collect();
     let Some(spots) = yaml::locate(&text, &all) else {
         return Ok(());
     };
@@ -480,28 +492,13 @@ fn fast_reader_agrees(text: &str) -> Result<(), Failure> {
 /// Where `yaml::locate` finds each path of a document (the walk that places findings without a
 /// located tree) is where the located tree has it, on every path, when the walk answers.
 fn locate_agrees(text: &str) -> Result<(), Failure> {
-    fn paths(node: &Node, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Loc, Loc)>) {
-        out.push((path.clone(), node.loc, node.key_loc));
-        let children: Vec<(String, &Node)> = match &node.value {
-            Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-            Value::Seq(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i.to_string(), v))
-                .collect(),
-            _ => Vec::new(),
-        };
-        for (segment, child) in children {
-            path.push(segment);
-            paths(child, path, out);
-            path.pop();
-        }
-    }
     let Ok(tree) = yaml::parse(text, 0, Dialect::Kube) else {
         return Ok(());
     };
-    let mut all = Vec::new();
-    paths(&tree, &mut Vec::new(), &mut all);
+    let all: Vec<(Vec<String>, Loc, Loc)> = tree_paths(&tree)
+        .into_iter()
+        .map(|(p, n)| (p, n.loc, n.key_loc))
+        .collect();
     let wanted: Vec<Vec<String>> = all.iter().map(|(p, _, _)| p.clone()).collect();
     let Some(spots) = yaml::locate(text, &wanted) else {
         return Ok(());

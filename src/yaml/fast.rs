@@ -19,7 +19,8 @@ use crate::source::Loc;
 const MAX_DEPTH: usize = 48;
 /// More nodes than this in one text (serde-saphyr refuses 250,000) is left to serde-saphyr.
 const MAX_NODES: usize = 200_000;
-/// More documents than this in one text (serde-saphyr refuses 1,024) is left to serde-saphyr.
+/// More documents than this in one text, empty ones included (serde-saphyr refuses 1,025), is
+/// left to serde-saphyr.
 const MAX_DOCUMENTS: usize = 1_000;
 
 /// A collection being read.
@@ -37,21 +38,24 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
     let mut root: Option<Node> = None;
     let mut root_loc = Loc::default();
     let mut nodes = 0usize;
+    let mut documents = 0usize;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.ok()?;
         let done = match event {
             // Comments are not data.
             Event::StreamStart | Event::StreamEnd | Event::Comment(..) => continue,
             Event::DocumentStart(..) => {
+                // Empty documents count too.
+                documents += 1;
+                if documents > MAX_DOCUMENTS {
+                    return None;
+                }
                 root = None;
                 continue;
             }
             Event::DocumentEnd => {
                 if let Some(doc) = root.take().filter(|d| d.value != Value::Null) {
                     docs.push(doc);
-                }
-                if docs.len() > MAX_DOCUMENTS {
-                    return None;
                 }
                 continue;
             }
