@@ -162,15 +162,7 @@ fn eureka_server(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<(N
     }
     put(&mut v, &["eureka", "shape"], str_node(shape));
     put(&mut v, &["eureka", "peers"], peers.clone());
-    let image = app.get_str("image")?;
-    let (repo, tag) = split_image(image);
-    if repo.is_empty() || tag.is_empty() {
-        // The sets require both (a trial that fails to render fits nothing at all).
-        return None;
-    }
-    put(&mut v, &["image", "repository"], str_node(repo));
-    put(&mut v, &["image", "tag"], str_node(tag));
-    copy(&mut v, &["image", "pullPolicy"], app.get("imagePullPolicy"));
+    let tag = read_image(&mut v, app)?;
     let member = if shape == "statefulset" {
         name.to_string()
     } else {
@@ -211,6 +203,20 @@ fn eureka_server(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<(N
         })
         .collect();
     Some((v, urls.join(",")))
+}
+
+/// The app container's `image` as `image.repository` and `image.tag` (and its pull policy);
+/// the tag, or `None` when either part is missing (the sets require both, and a trial that
+/// fails to render fits nothing at all).
+fn read_image<'a>(v: &mut Node, app: &'a Node) -> Option<&'a str> {
+    let (repo, tag) = split_image(app.get_str("image")?);
+    if repo.is_empty() || tag.is_empty() {
+        return None;
+    }
+    put(v, &["image", "repository"], str_node(repo));
+    put(v, &["image", "tag"], str_node(tag));
+    copy(v, &["image", "pullPolicy"], app.get("imagePullPolicy"));
+    Some(tag)
 }
 
 /// An image reference as repository and tag (`""` without one).
@@ -304,15 +310,7 @@ fn spring_boot(name: &str, objects: &[&Object], ctx: &EnvCtx<'_>) -> Option<Node
         return None;
     }
     let mut v = map_node();
-    let image = app.get_str("image")?;
-    let (repo, tag) = split_image(image);
-    if repo.is_empty() || tag.is_empty() {
-        // The sets require both (a trial that fails to render fits nothing at all).
-        return None;
-    }
-    put(&mut v, &["image", "repository"], str_node(repo));
-    put(&mut v, &["image", "tag"], str_node(tag));
-    copy(&mut v, &["image", "pullPolicy"], app.get("imagePullPolicy"));
+    let tag = read_image(&mut v, app)?;
     read_labels(&mut v, at(doc, &["metadata", "labels"]), (name, name), tag);
     copy(&mut v, &["imagePullSecrets"], pod.get("imagePullSecrets"));
     let spec = doc.get("spec")?;

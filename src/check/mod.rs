@@ -223,9 +223,10 @@ impl Place<'_> {
 }
 
 /// The line and column of each finding made at a pointer: the key of the offending field, or
-/// the parent object when the field is missing (or the document, for the empty pointer). A
-/// document read without locations has them looked up in its text
-/// ([`crate::yaml::locate`]); only one that walk cannot read is parsed again with locations.
+/// the parent object when the field is missing (or the document, for the empty pointer). For
+/// rendered output they come from where the emitter wrote the nodes ([`crate::yaml::placed`]);
+/// a document read with locations has them in its tree; any other is looked up in its text
+/// ([`crate::yaml::locate`]), and only one that walk cannot read is parsed again with locations.
 fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
     let todo: Vec<&mut Finding> = findings
         .iter_mut()
@@ -252,8 +253,9 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
             })
             .collect()
     };
-    let in_tree =
-        |tree: &Node| -> Vec<Loc> { pointed(pointers.iter().map(|p| locate(tree, p)).collect()) };
+    let in_tree = |tree: &Node| -> Vec<Loc> {
+        pointed(pointers.iter().map(|p| spot_in_tree(tree, p)).collect())
+    };
     let from_emit = doc.emitted.as_ref().and_then(|(body, placed)| {
         let chunk = doc.chunk();
         let yaml = chunk.get(*body..)?;
@@ -555,7 +557,7 @@ fn last_applied(
 }
 
 /// Where a located tree has the node at a JSON pointer, or its deepest existing parent.
-fn locate(root: &Node, pointer: &str) -> Spot {
+fn spot_in_tree(root: &Node, pointer: &str) -> Spot {
     let mut node = root;
     for part in segments(pointer) {
         let next = match &node.value {

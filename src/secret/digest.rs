@@ -46,21 +46,24 @@ pub fn is_secret_object(doc: &Node) -> bool {
     doc.get_str("kind") == Some("Secret") && doc.get_str("apiVersion") == Some("v1")
 }
 
+/// An object's namespace and name, which salt the digests of its values.
+fn salt(doc: &Node) -> (String, String) {
+    let meta = doc.get("metadata");
+    let field = |f: &str| {
+        meta.and_then(|m| m.get_str(f))
+            .unwrap_or_default()
+            .to_string()
+    };
+    (field("namespace"), field("name"))
+}
+
 /// Replace every value under a Secret's `data` and `stringData` with its [`digest`], as golden
 /// files keep it; anything else is left alone. Returns whether anything changed.
 pub fn digest_secret_data(doc: &mut Node) -> bool {
     if !is_secret_object(doc) {
         return false;
     }
-    let meta = doc.get("metadata");
-    let namespace = meta
-        .and_then(|m| m.get_str("namespace"))
-        .unwrap_or_default()
-        .to_string();
-    let name = meta
-        .and_then(|m| m.get_str("name"))
-        .unwrap_or_default()
-        .to_string();
+    let (namespace, name) = salt(doc);
     let mut changed = false;
     for field in ["data", "stringData"] {
         let Some(data) = doc.get_mut(field) else {
@@ -92,15 +95,7 @@ pub fn digest_secret_data(doc: &mut Node) -> bool {
 /// passwords) with its digest, salted with the object's namespace and name, as golden files keep
 /// it. Returns whether anything changed.
 pub fn digest_other_secrets(doc: &mut Node) -> bool {
-    let meta = doc.get("metadata");
-    let namespace = meta
-        .and_then(|m| m.get_str("namespace"))
-        .unwrap_or_default()
-        .to_string();
-    let name = meta
-        .and_then(|m| m.get_str("name"))
-        .unwrap_or_default()
-        .to_string();
+    let (namespace, name) = salt(doc);
     let mut changed = false;
     let mut with = |value: &str| {
         changed = true;

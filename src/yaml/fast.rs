@@ -15,13 +15,27 @@ use indexmap::IndexMap;
 use super::{Dialect, Node, Value, locate::loc_of};
 use crate::source::Loc;
 
-/// Deeper than this (serde-saphyr refuses 64) is left to serde-saphyr.
-const MAX_DEPTH: usize = 48;
-/// More nodes than this in one text (serde-saphyr refuses 250,000) is left to serde-saphyr.
-const MAX_NODES: usize = 200_000;
-/// More documents than this in one text, empty ones included (serde-saphyr refuses 1,025), is
-/// left to serde-saphyr.
-const MAX_DOCUMENTS: usize = 1_000;
+/// Seven eighths of the depth, nodes and documents (empty ones included) of one text that
+/// serde-saphyr's budget allows, as kiln configures it: a text beyond them is left to
+/// serde-saphyr, which refuses what breaches its budget.
+struct Limits {
+    depth: usize,
+    nodes: usize,
+    documents: usize,
+}
+
+fn limits() -> &'static Limits {
+    static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+    LIMITS.get_or_init(|| {
+        let budget = super::options(Dialect::Kube).budget.unwrap_or_default();
+        let margin = |n: usize| n / 8 * 7;
+        Limits {
+            depth: margin(budget.max_depth),
+            nodes: margin(budget.max_nodes),
+            documents: margin(budget.max_documents),
+        }
+    })
+}
 
 /// A collection being read.
 enum Open {
@@ -47,7 +61,7 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
             Event::DocumentStart(..) => {
                 // Empty documents count too.
                 documents += 1;
-                if documents > MAX_DOCUMENTS {
+                if documents > limits().documents {
                     return None;
                 }
                 root = None;
@@ -68,7 +82,7 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
             Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
                 // A collection as a mapping key is left to serde-saphyr.
                 let is_key = matches!(stack.last(), Some(Open::Map(_, None)));
-                if anchor != 0 || tag.is_some() || is_key || stack.len() >= MAX_DEPTH {
+                if anchor != 0 || tag.is_some() || is_key || stack.len() >= limits().depth {
                     return None;
                 }
                 if stack.is_empty() {
@@ -90,7 +104,7 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
             _ => return None,
         };
         nodes += 1;
-        if nodes > MAX_NODES {
+        if nodes > limits().nodes {
             return None;
         }
         let mut node = done;
@@ -187,7 +201,7 @@ fn typed_by_serde_saphyr(value: &str) -> Option<Value> {
     if unsafe_alone {
         return None;
     }
-    super::parse_unlocated_serde(value, Dialect::Kube)
+    super::parse_unlocated_by_serde(value, Dialect::Kube)
         .ok()
         .map(|n| n.value)
         .filter(|v| !matches!(v, Value::Seq(_) | Value::Map(_)))

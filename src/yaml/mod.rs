@@ -317,11 +317,11 @@ pub fn parse_unlocated(text: &str, dialect: Dialect) -> Result<Node, ParseError>
         root.key_loc = root.loc;
         return Ok(root);
     }
-    parse_unlocated_serde(text, dialect)
+    parse_unlocated_by_serde(text, dialect)
 }
 
 /// [`parse_unlocated`] by serde-saphyr alone.
-fn parse_unlocated_serde(text: &str, dialect: Dialect) -> Result<Node, ParseError> {
+fn parse_unlocated_by_serde(text: &str, dialect: Dialect) -> Result<Node, ParseError> {
     let parsed: Option<Plain> = serde_saphyr::from_str_with_options(text, options(dialect))
         .map_err(|e| ParseError::from_saphyr(&e))?;
     Ok(parsed.map_or_else(|| Node::new(Value::Null, Loc::default()), |p| p.0))
