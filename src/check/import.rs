@@ -415,7 +415,8 @@ pub fn from_crd(crd: &Value, object_meta: &Map<String, Value>) -> Result<Vec<Kin
         obj.insert("$schema".into(), DRAFT.into());
         obj.insert("$defs".into(), Value::Object(object_meta.clone()));
         let root = sorted(root);
-        jsonschema::options()
+        // Built for the YAML tree, as `check` validates: one instance of jsonschema in kiln.
+        jsonschema::options_for::<yaml::json::Tree>()
             .should_validate_formats(false)
             .build(&root)
             .map_err(|e| {

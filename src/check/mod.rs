@@ -12,7 +12,6 @@ pub mod lint;
 pub mod rule;
 pub mod rules;
 pub mod schema;
-mod tree_json;
 
 pub use finding::Finding;
 pub use input::Document;

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use jsonschema::Validator;
 
-use super::tree_json::Tree;
 use crate::yaml::Node;
+use crate::yaml::json::Tree;
 use jsonschema::error::ValidationErrorKind;
 
 use crate::kube::KubeVersion;

@@ -11,6 +11,7 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::kube::pointer::{dotted, segments};
 use crate::source::Sources;
 use crate::values::Instance;
+use crate::yaml::json::Tree;
 use crate::yaml::{Node, Value};
 
 /// The file name of a set's values schema.
@@ -19,7 +20,7 @@ pub const FILE: &str = "values.schema.json";
 /// Compiled values schemas by template set.
 #[derive(Default)]
 pub struct SetSchemas {
-    validators: HashMap<String, (jsonschema::Validator, serde_json::Value, String)>,
+    validators: HashMap<String, (jsonschema::Validator<Tree>, serde_json::Value, String)>,
 }
 
 impl SetSchemas {
@@ -40,7 +41,7 @@ impl SetSchemas {
                     continue;
                 }
             };
-            match jsonschema::validator_for(&schema) {
+            match jsonschema::options_for::<Tree>().build(&schema) {
                 Ok(v) => {
                     validators.insert(set.to_string(), (v, schema, shown_as.to_string()));
                 }
@@ -72,9 +73,7 @@ impl SetSchemas {
         let Some((validator, schema, shown)) = self.validators.get(&inst.template) else {
             return Vec::new();
         };
-        let Ok(mut instance) = serde_json::to_value(&inst.values) else {
-            return Vec::new();
-        };
+        let mut instance = inst.values.clone();
         // What another set declares, at a pointer: keys a shared layer sets for its instances.
         let declared_elsewhere = |pointer: &str| -> Vec<String> {
             self.validators
@@ -86,9 +85,7 @@ impl SetSchemas {
         let from_shared = |n: &Node| shared.contains(&n.key_loc.src) && all_from(n, shared);
         // The usual case (`storage:` in `values/envs/` for the stateful instances) is left out
         // before validating, so that every other instance stays one short-circuiting `is_valid`.
-        if let (serde_json::Value::Object(map), Value::Map(values)) =
-            (&mut instance, &inst.values.value)
-        {
+        if let (Value::Map(map), Value::Map(values)) = (&mut instance.value, &inst.values.value) {
             let own = allowed_keys(schema, "");
             let elsewhere = declared_elsewhere("");
             map.retain(|k, _| {

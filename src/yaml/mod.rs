@@ -20,6 +20,7 @@ use serde_saphyr::{DuplicateKeyPolicy, Location, Options, SerializerOptions, Spa
 use crate::source::{Loc, SrcId};
 
 mod fast;
+pub mod json;
 mod locate;
 pub mod placed;
 pub use locate::{Spot, locate};
