@@ -48,6 +48,25 @@ echo "  render --out / max(--stdout, writing the files) = $(ratio "$out" "$large
 echo "  check / render --stdout                          = $(ratio "$check" "$stdout") (goal <= 1.2)"
 echo "  $(python3 -c "print(f'{$docs / $out:,.0f}')") documents/s written; peak RSS render --out $(rss "$kiln" -C "$f" render --out "$work/out"), check $(rss "$kiln" -C "$f" check)"
 
+# The same ratio in memory (tmpfs): what kiln adds over rendering when the filesystem is not the
+# bottleneck. On a disk, creating thousands of files soon after removing thousands costs the
+# kernel far more on some filesystems than others (README, Performance).
+shm=/dev/shm
+if [ -d "$shm" ] && [ -w "$shm" ] && [ "$(stat -f -c %T "$shm")" = tmpfs ]; then
+  mem=$(mktemp -d "$shm/kiln-bench.XXXXXX")
+  trap 'rm -rf "$work" "$mem"' EXIT
+  "$kiln" -C "$f" render --out "$mem/out"
+  hyperfine --warmup 1 --runs 9 -N --export-json "$work/memory.json" \
+    -n out "$kiln -C $f render --out $mem/out" \
+    -n stdout "$kiln -C $f render --stdout" \
+    -n floor "python3 $here/bench/write-files.py $work/out $mem/floor"
+  larger=$(python3 -c "print(max($(median "$work/memory.json" stdout), $(median "$work/memory.json" floor)))")
+  echo "  on tmpfs: render --out / max(--stdout, writing the files) = $(ratio "$(median "$work/memory.json" out)" "$larger") (goal <= 1.15)"
+  rm -rf "$mem"
+else
+  echo "  $shm is not a writable tmpfs: the in-memory ratio is skipped"
+fi
+
 echo "== render --out against a Jinja2 + PyYAML script ($n services x 4)"
 hyperfine --warmup 1 --runs 3 -N --export-json "$work/jinja.json" \
   -n kiln "$kiln -C $f render --out $work/out" \

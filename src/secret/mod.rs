@@ -264,10 +264,10 @@ fn replace_all(text: String, needles: &[String]) -> String {
 fn collect(node: &Node, under_secret: bool, all: bool, out: &mut Vec<String>) {
     match &node.value {
         Value::Map(m) => {
-            let named_secret = matches!(
-                m.get("name").map(|n| &n.value),
-                Some(Value::Str(s)) if is_secret_key(s)
-            );
+            // A scan, not a hash lookup: the maps of an object are small, and this sees them all.
+            let named_secret = m
+                .iter()
+                .any(|(k, n)| k == "name" && matches!(&n.value, Value::Str(s) if is_secret_key(s)));
             for (k, v) in m {
                 let secret = all
                     || if under_secret || (named_secret && k == "value") {

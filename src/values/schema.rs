@@ -73,7 +73,6 @@ impl SetSchemas {
         let Some((validator, schema, shown)) = self.validators.get(&inst.template) else {
             return Vec::new();
         };
-        let mut instance = inst.values.clone();
         // What another set declares, at a pointer: keys a shared layer sets for its instances.
         let declared_elsewhere = |pointer: &str| -> Vec<String> {
             self.validators
@@ -84,23 +83,39 @@ impl SetSchemas {
         };
         let from_shared = |n: &Node| shared.contains(&n.key_loc.src) && all_from(n, shared);
         // The usual case (`storage:` in `values/envs/` for the stateful instances) is left out
-        // before validating, so that every other instance stays one short-circuiting `is_valid`.
-        if let (Value::Map(map), Value::Map(values)) = (&mut instance.value, &inst.values.value) {
-            let own = allowed_keys(schema, "");
-            let elsewhere = declared_elsewhere("");
-            map.retain(|k, _| {
-                own.contains(k)
-                    || !(values.get(k).is_some_and(from_shared) && elsewhere.contains(k))
-            });
-        }
+        // before validating, so that every other instance stays one short-circuiting `is_valid`
+        // of its own values (copied only when something is left out).
+        let left_out: Vec<&str> = match &inst.values.value {
+            Value::Map(values) => {
+                let own = allowed_keys(schema, "");
+                let elsewhere = declared_elsewhere("");
+                values
+                    .iter()
+                    .filter(|(k, v)| !own.contains(k) && from_shared(v) && elsewhere.contains(k))
+                    .map(|(k, _)| k.as_str())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let trimmed;
+        let instance = if left_out.is_empty() {
+            &inst.values
+        } else {
+            let mut copy = inst.values.clone();
+            if let Value::Map(map) = &mut copy.value {
+                map.retain(|k, _| !left_out.contains(&k.as_str()));
+            }
+            trimmed = copy;
+            &trimmed
+        };
         let mut out = Vec::new();
         // `is_valid` short-circuits and allocates no errors: the common case is fast.
-        if validator.is_valid(&instance) {
+        if validator.is_valid(instance) {
             return out;
         }
         // Validator messages quote the values they reject; secrets are hidden in them.
         let secrets = std::cell::OnceCell::new();
-        for err in validator.iter_errors(&instance) {
+        for err in validator.iter_errors(instance) {
             let pointer = err.instance_path().as_str().to_string();
             let path = dotted(&pointer);
             let target = find(&inst.values, &pointer);

@@ -22,7 +22,12 @@ const TYPOGRAPHIC: &[(char, &str, &str)] = &[
 /// Every string in the document with a typographic character. The path is only spelled out
 /// for a hit: this walks every value of every object.
 pub fn typographic(doc: &Node, out: &mut Vec<Problem>) {
-    fn walk<'a>(n: &'a Node, path: &mut Vec<std::borrow::Cow<'a, str>>, out: &mut Vec<Problem>) {
+    /// A step of the path to a value: escaped and allocated only when the value has a hit.
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    fn walk<'a>(n: &'a Node, path: &mut Vec<Step<'a>>, out: &mut Vec<Problem>) {
         match &n.value {
             Value::Str(s) => {
                 if s.is_ascii() {
@@ -42,24 +47,23 @@ pub fn typographic(doc: &Node, out: &mut Vec<Problem>) {
                     } else {
                         format!("`{ascii}`")
                     };
-                    let pointer = path.iter().fold(String::new(), |acc, p| acc + "/" + p);
+                    let pointer = path.iter().fold(String::new(), |acc, p| match p {
+                        Step::Key(k) => acc + "/" + &escape(k),
+                        Step::Index(i) => format!("{acc}/{i}"),
+                    });
                     out.push((&rule::TYPOGRAPHIC, pointer, format!("{name} `{c}` (U+{:04X}) in `{s}`: {want} was probably meant (copy-paste damage){extra}", *c as u32)));
                 }
             }
             Value::Seq(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    path.push(std::borrow::Cow::Owned(i.to_string()));
+                    path.push(Step::Index(i));
                     walk(v, path, out);
                     path.pop();
                 }
             }
             Value::Map(m) => {
                 for (k, v) in m {
-                    path.push(if k.contains(['/', '~']) {
-                        std::borrow::Cow::Owned(escape(k))
-                    } else {
-                        std::borrow::Cow::Borrowed(k.as_str())
-                    });
+                    path.push(Step::Key(k));
                     walk(v, path, out);
                     path.pop();
                 }
