@@ -115,17 +115,34 @@ fn tree(root: &Path) -> Tree {
     t
 }
 
-/// Names in `dir` (not below) that look like kiln's temporary folders.
+/// Names in `dir` (not below) that look like kiln's temporary folders, once the helpers still
+/// removing a previous tree (named with their own pid) are done: a leftover of a process that
+/// is gone is reported at once.
 fn strays(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+    let list = || -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut s: Vec<String> = entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".kiln-new-") || n.contains(".kiln-old-"))
+            .collect();
+        s.sort();
+        s
     };
-    let mut s: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".kiln-new-") || n.contains(".kiln-old-"))
-        .collect();
-    s.sort();
-    s
+    let alive = |name: &str| {
+        name.rsplit('-')
+            .next()
+            .is_some_and(|pid| Path::new("/proc").join(pid).exists())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = list();
+        if !s.iter().any(|n| alive(n)) || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// What differs between two trees, for a readable failure.
@@ -456,8 +473,9 @@ fn the_new_tree_is_synced_before_the_swap_and_the_parent_after() {
         );
     }
     // Files are created (`openat(.., "/tmp/x/.out.kiln-new-12/dev/a.yaml", O_WRONLY|O_CREAT..`)
-    // and written only before it.
-    let late: Vec<&&str> = lines[sync..]
+    // and written only before it. (After the exchange that name holds the previous tree, which
+    // gets a `.gitignore` before a helper removes it.)
+    let late: Vec<&&str> = lines[sync..swap]
         .iter()
         .filter(|l| l.contains(&stage) && (l.contains("write(") || l.contains("O_CREAT")))
         .collect();
@@ -876,9 +894,193 @@ fn a_render_killed_at_each_step_leaves_the_old_or_the_new_output() {
     ] {
         greet(d, greeting);
         let (r, trace) = traced(strace(test).unwrap(), options, d, &["render"]);
-        assert_eq!(r.code, -1, "{when}: not killed ({options:?}):\n{trace}");
+        if when == "removing the previous tree" {
+            // The helper removes it after kiln has exited: the kill lands in the helper, and
+            // the next render removes what it left.
+            assert_eq!(r.code, 0, "{when}: {}", r.stderr);
+            assert!(
+                trace.contains("killed by SIGKILL"),
+                "{when}: not killed:\n{trace}"
+            );
+            assert_eq!(strays(d).len(), 1, "{when}: the helper's tree stays");
+        } else {
+            assert_eq!(r.code, -1, "{when}: not killed ({options:?}):\n{trace}");
+        }
         assert_old_or_new(d, &old, &new, when);
         std::mem::swap(&mut old, &mut new);
         greeting = if greeting == "new" { "old" } else { "new" };
     }
+}
+
+/// The previous tree is removed by a helper once kiln has exited (`--kiln-remove-previous-output`,
+/// hidden): the render hands it over, and the helper removes only a real folder named as a
+/// run's new tree, never anything else it is pointed at.
+#[test]
+fn the_previous_tree_is_removed_by_a_helper_that_touches_nothing_else() {
+    let p = project(20, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    greet(d, "two");
+    if let Some(strace) =
+        strace("the_previous_tree_is_removed_by_a_helper_that_touches_nothing_else")
+    {
+        let (r, trace) = traced(strace, &["-e", "trace=execve"], d, &["render"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let handed = format!(
+            "\"--kiln-remove-previous-output\", \"{}/.out.kiln-new-",
+            d.display()
+        );
+        assert!(
+            trace.contains(&handed),
+            "no helper took the tree over:\n{trace}"
+        );
+    } else {
+        kiln_ok(d, &["render"]);
+    }
+    assert!(
+        String::from_utf8_lossy(&tree(&d.join("out"))["dev/svc0000.yaml"])
+            .contains("greeting: two")
+    );
+    assert_eq!(strays(d), Vec::<String>::new());
+    let helper = |path: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("--kiln-remove-previous-output")
+            .arg(path)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // A leftover tree is taken over (one line on stdout) and removed.
+    let left = d.join(format!(".out.kiln-new-{DEAD}"));
+    write(&left, "dev/a.yaml", "a");
+    assert_eq!(helper(&left), (Some(0), "\n".to_string()));
+    assert!(!left.exists());
+    assert_eq!(strays(d), Vec::<String>::new());
+    // Anything else is refused and left as it is: another name, an old tree (recovery brings it
+    // back), a symlink named like a tree, a file.
+    let kept = d.join("values");
+    let old = d.join(format!(".out.kiln-old-{DEAD}"));
+    write(&old, "dev/a.yaml", "a");
+    let link = d.join(format!(".link.kiln-new-{DEAD}"));
+    std::os::unix::fs::symlink(&kept, &link).unwrap();
+    let file = d.join(format!(".file.kiln-new-{DEAD}"));
+    std::fs::write(&file, "x").unwrap();
+    for refused in [&kept, &old, &link, &file, &d.join("missing")] {
+        assert_eq!(
+            helper(refused),
+            (Some(2), String::new()),
+            "{}",
+            refused.display()
+        );
+    }
+    assert!(kept.join("services/svc0000.yaml").exists());
+    assert!(old.join("dev/a.yaml").exists() && link.exists() && file.exists());
+}
+
+/// While the helper is still removing the previous tree beside out/ (held up here by strace),
+/// the render has returned with the new output in place, and git ignores the tree: out/ holds
+/// Secrets, and `kiln render && git add -A` must never pick up the previous render's copy.
+#[test]
+fn the_tree_a_helper_is_removing_is_ignored_by_git() {
+    let test = "the_tree_a_helper_is_removing_is_ignored_by_git";
+    let (Some(strace), Some(git)) = (strace(test), crate::support::tool("git")) else {
+        return;
+    };
+    let p = project(20, "one");
+    let d = p.path();
+    write(d, ".gitignore", "/out\n");
+    let git = |args: &[&str]| {
+        let out = Command::new(&git)
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    kiln_ok(d, &["render"]);
+    greet(d, "two");
+    let before = git(&["status", "--porcelain", "--untracked-files=all"]);
+    // Every unlinkat waits 3 s: only the helper removes anything in this render.
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let k = command(d, &["render"]);
+    let mut traced = strace;
+    traced
+        .arg("-o")
+        .arg(log.path())
+        .args([
+            "-e",
+            "trace=unlinkat",
+            "-e",
+            "inject=unlinkat:delay_enter=3000000",
+            "--",
+        ])
+        .arg(k.get_program())
+        .args(k.get_args())
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut running = traced.spawn().unwrap();
+    // kiln is strace's child; the render has returned once that process is gone (the helper,
+    // its child, is held up in its first unlinkat).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let children = format!("/proc/{0}/task/{0}/children", running.id());
+    let kiln_pid = loop {
+        let listed = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = listed.split_whitespace().next() {
+            break pid.to_string();
+        }
+        assert!(Instant::now() < deadline, "kiln did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{kiln_pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+    };
+    while !gone() {
+        assert!(Instant::now() < deadline, "the render did not return");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let found = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with(".out.kiln-new-"));
+    let Some(helper_tree) = found else {
+        let _ = running.kill();
+        let out = running.wait_with_output().unwrap();
+        let trace = std::fs::read_to_string(log.path()).unwrap_or_default();
+        panic!(
+            "no helper's tree while it is held up (kiln {kiln_pid}): {}\n{trace}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    assert!(
+        String::from_utf8_lossy(&tree(&d.join("out"))["dev/svc0000.yaml"])
+            .contains("greeting: two")
+    );
+    assert!(
+        d.join(&helper_tree).join("dev/svc0000.yaml").exists(),
+        "{helper_tree}"
+    );
+    assert_eq!(
+        git(&["status", "--porcelain", "--untracked-files=all"]),
+        before
+    );
+    git(&["add", "-A"]);
+    let staged = git(&["diff", "--cached", "--name-only"]);
+    assert!(
+        !staged
+            .lines()
+            .any(|l| l.starts_with(".out") || l.starts_with("out/")),
+        "{staged}"
+    );
+    let _ = running.kill();
+    let _ = running.wait();
 }

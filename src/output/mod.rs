@@ -3,11 +3,12 @@
 //! Everything is rendered and checked in memory before this module is called. It builds the new
 //! tree beside the destination (`.out.kiln-new-<pid>`), makes it durable (one `syncfs(2)` of its
 //! filesystem on Linux; an fsync of every file and folder elsewhere), swaps it in with one
-//! `renameat2(RENAME_EXCHANGE)`, fsyncs the parent folder and removes the previous tree. At every instant,
-//! and after a crash or a power cut, the destination holds either the complete previous output or
-//! the complete new one: a failed run leaves the previous output untouched and a successful one
-//! leaves exactly this render (files of removed services are gone). It refuses to replace a
-//! folder kiln did not write (kiln marks its own with `.kiln-output`).
+//! `renameat2(RENAME_EXCHANGE)`, fsyncs the parent folder and removes the previous tree (after
+//! kiln has exited, see [`helper`]). At every instant, and after a crash or a power cut, the
+//! destination holds either the complete previous output or the complete new one: a failed run
+//! leaves the previous output untouched and a successful one leaves exactly this render (files
+//! of removed services are gone). It refuses to replace a folder kiln did not write (kiln marks
+//! its own with `.kiln-output`).
 //!
 //! Two cases are weaker, because the kernel allows no better:
 //!
@@ -37,6 +38,7 @@ use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 
 mod file;
+pub mod helper;
 mod leftovers;
 
 pub use file::{replace_file, write_private};
@@ -289,9 +291,14 @@ fn swap_in(
         }
         Err(e) => return fail(Error::io("replace", dest, &e)),
     }
-    // `tmp` now holds the previous tree.
+    // `tmp` now holds the previous tree. Beside the destination it goes after kiln has exited;
+    // inside it (one environment's folder) it goes now, so the output holds nothing else.
     let synced = sync_dir(&parent);
-    remove_tree(&tmp);
+    if top {
+        helper::remove_later(&tmp);
+    } else {
+        remove_tree(&tmp);
+    }
     synced.map_err(|e| Error::io("sync", &parent, &e))
 }
 
@@ -438,10 +445,14 @@ fn sync_filesystem(_: &File) -> io::Result<()> {
 }
 
 /// Remove the tree `dir` (the previous output, after the swap), its top-level folders in
-/// parallel: thousands of unlinks are otherwise a visible part of a render.
+/// parallel: thousands of unlinks are otherwise a visible part of a render. A `.gitignore` at
+/// its top goes last: it keeps git from seeing the tree while it goes ([`helper`]).
 fn remove_tree(dir: &Path) {
     if let Ok(entries) = fs::read_dir(dir) {
-        let children: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+        let children: Vec<PathBuf> = entries
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.file_name().is_none_or(|n| n != ".gitignore"))
+            .collect();
         children.par_iter().for_each(|c| {
             let is_dir = c.symlink_metadata().is_ok_and(|m| m.is_dir());
             let _ = if is_dir {
