@@ -116,33 +116,18 @@ fn tree(root: &Path) -> Tree {
 }
 
 /// Names in `dir` (not below) that look like kiln's temporary folders, once the helpers still
-/// removing a previous tree (named with their own pid) are done: a leftover of a process that
-/// is gone is reported at once.
+/// removing a previous tree are done: a leftover of a process that is gone is reported at once.
 fn strays(dir: &Path) -> Vec<String> {
-    let list = || -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut s: Vec<String> = entries
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(".kiln-new-") || n.contains(".kiln-old-"))
-            .collect();
-        s.sort();
-        s
+    crate::support::wait_for_helpers(dir);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
     };
-    let alive = |name: &str| {
-        name.rsplit('-')
-            .next()
-            .is_some_and(|pid| Path::new("/proc").join(pid).exists())
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = list();
-        if !s.iter().any(|n| alive(n)) || Instant::now() > deadline {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut s: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".kiln-new-") || n.contains(".kiln-old-"))
+        .collect();
+    s.sort();
+    s
 }
 
 /// What differs between two trees, for a readable failure.

@@ -76,6 +76,7 @@ fn tree(root: &Path, rel: &str, into: &mut Snapshot) {
 /// The state of the output: everything under `out/`, plus any kiln temp folder (`.out.kiln-*`)
 /// left in the project root.
 fn snapshot(dir: &Path) -> Snapshot {
+    crate::support::wait_for_helpers(dir);
     let mut s = Snapshot::new();
     tree(dir, "out", &mut s);
     for e in std::fs::read_dir(dir).unwrap() {

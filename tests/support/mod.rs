@@ -389,3 +389,26 @@ fn missing_dependencies_skip_unless_required() {
         "skipped t: `npm pack` failed: E404 (set KILN_REQUIRE_SHARED=1 to make this a failure)"
     );
 }
+
+/// Wait (up to 20 s) until no helper is still removing a previous output tree in `dir`: kiln
+/// hands the previous tree to a helper process that removes it after kiln has exited, under
+/// the name `.<out>.kiln-new-<its pid>`. Leftovers of processes that are gone are not waited
+/// for (they are what a test of leftovers looks for).
+pub(crate) fn wait_for_helpers(dir: &Path) {
+    let busy = || {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.contains(".kiln-new-")
+                    && name
+                        .rsplit('-')
+                        .next()
+                        .is_some_and(|pid| Path::new("/proc").join(pid).exists())
+            })
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while busy() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
