@@ -486,6 +486,30 @@ fn fleet_copy() -> tempfile::TempDir {
     repo_copy(&["kiln.yaml", "values"])
 }
 
+/// A values schema the project wrote is compiled when the project loads: a broken one is an
+/// error at once, even for a set no instance uses (built-in sets' schemas compile on first use).
+#[test]
+fn a_broken_values_schema_of_the_project_is_an_error_even_unused() {
+    let p = fleet_copy();
+    let set = p.path().join("templates/unused");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(
+        set.join("configmap.yaml.j2"),
+        "apiVersion: v1\nkind: ConfigMap\n",
+    )
+    .unwrap();
+    std::fs::write(set.join("values.schema.json"), r#"{"type": 12}"#).unwrap();
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("templates/unused/values.schema.json` is not a valid JSON Schema"),
+        "{err}"
+    );
+    std::fs::remove_file(set.join("values.schema.json")).unwrap();
+    let (code, _, err) = kiln_in(p.path(), &["render", "--stdout"]);
+    assert_eq!(code, 0, "{err}");
+}
+
 #[test]
 fn values_schema_reports_a_misspelled_key_where_it_was_written() {
     let p = fleet_copy();

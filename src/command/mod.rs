@@ -137,7 +137,12 @@ impl Pipeline {
         }
         let schemas = SetSchemas::load(templates.sets().into_iter().filter_map(|set| {
             let file = templates.set_data(set, crate::values::schema::FILE)?;
-            Some((set, file.shown_as.as_str(), &*file.source))
+            Some((
+                set,
+                file.shown_as.as_str(),
+                &*file.source,
+                file.from_project,
+            ))
         }))
         .map_err(Error::Project)?;
         Ok(Pipeline {

@@ -4,7 +4,9 @@
 //! keeps every leaf's location), with a "did you mean" for misspelled keys.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
+use jsonschema::Validator;
 use jsonschema::error::ValidationErrorKind;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -17,21 +19,24 @@ use crate::yaml::{Node, Value};
 /// The file name of a set's values schema.
 pub const FILE: &str = "values.schema.json";
 
-/// Compiled values schemas by template set.
+/// Values schemas by template set: (schema, the file as shown, its validator). A schema the
+/// project wrote is compiled when the project loads, so a broken one is an error at once; a
+/// built-in set's (tested with kiln) only when an instance of the set is first checked, so a
+/// project pays nothing for the built-in sets it does not use.
 #[derive(Default)]
 pub struct SetSchemas {
-    validators: HashMap<String, (jsonschema::Validator<Tree>, serde_json::Value, String)>,
+    validators: HashMap<String, (serde_json::Value, String, OnceLock<Option<Validator<Tree>>>)>,
 }
 
 impl SetSchemas {
-    /// Compile the `values.schema.json` of every set that has one: (set, the file as shown to
-    /// the user, its text).
+    /// Read the `values.schema.json` of every set that has one: (set, the file as shown to
+    /// the user, its text, whether the project wrote it).
     pub fn load<'a>(
-        files: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+        files: impl IntoIterator<Item = (&'a str, &'a str, &'a str, bool)>,
     ) -> Result<SetSchemas, Vec<Diagnostic>> {
         let mut validators = HashMap::new();
         let mut problems = Vec::new();
-        for (set, shown_as, source) in files {
+        for (set, shown_as, source, from_project) in files {
             let schema: serde_json::Value = match serde_json::from_str(source) {
                 Ok(s) => s,
                 Err(e) => {
@@ -41,14 +46,21 @@ impl SetSchemas {
                     continue;
                 }
             };
-            match jsonschema::options_for::<Tree>().build(&schema) {
-                Ok(v) => {
-                    validators.insert(set.to_string(), (v, schema, shown_as.to_string()));
+            let compiled = OnceLock::new();
+            if from_project {
+                match compile(&schema) {
+                    Ok(v) => {
+                        let _ = compiled.set(Some(v));
+                    }
+                    Err(e) => {
+                        problems.push(Diagnostic::error(format!(
+                            "`{shown_as}` is not a valid JSON Schema: {e}"
+                        )));
+                        continue;
+                    }
                 }
-                Err(e) => problems.push(Diagnostic::error(format!(
-                    "`{shown_as}` is not a valid JSON Schema: {e}"
-                ))),
             }
+            validators.insert(set.to_string(), (schema, shown_as.to_string(), compiled));
         }
         if problems.is_empty() {
             Ok(SetSchemas { validators })
@@ -70,7 +82,10 @@ impl SetSchemas {
         sources: &Sources,
         shared: &std::collections::HashSet<crate::source::SrcId>,
     ) -> Vec<Diagnostic> {
-        let Some((validator, schema, shown)) = self.validators.get(&inst.template) else {
+        let Some((schema, shown, compiled)) = self.validators.get(&inst.template) else {
+            return Vec::new();
+        };
+        let Some(validator) = compiled.get_or_init(|| compile(schema).ok()) else {
             return Vec::new();
         };
         // What another set declares, at a pointer: keys a shared layer sets for its instances.
@@ -78,7 +93,7 @@ impl SetSchemas {
             self.validators
                 .iter()
                 .filter(|(set, _)| **set != inst.template)
-                .flat_map(|(_, (_, other, _))| allowed_keys(other, pointer))
+                .flat_map(|(_, (other, _, _))| allowed_keys(other, pointer))
                 .collect()
         };
         let from_shared = |n: &Node| shared.contains(&n.key_loc.src) && all_from(n, shared);
@@ -182,6 +197,13 @@ impl SetSchemas {
         }
         out
     }
+}
+
+/// A values schema compiled for the values tree.
+fn compile(
+    schema: &serde_json::Value,
+) -> Result<Validator<Tree>, jsonschema::ValidationError<'static>> {
+    jsonschema::options_for::<Tree>().build(schema)
 }
 
 /// Every value under `node` was set by one of the `layers` (a service file that overrides one
