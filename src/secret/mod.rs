@@ -110,12 +110,19 @@ pub fn is_secret_key(key: &str) -> bool {
     // a byte that starts some hint is compared further.
     let bytes = key.as_bytes();
     let hinted = (0..bytes.len()).any(|i| {
-        HINT_START[usize::from(bytes[i])]
-            && HINTS.iter().any(|h| {
-                bytes
-                    .get(i..i + h.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(h.as_bytes()))
-            })
+        // Only the hints that start with this byte are compared.
+        let mut starting = HINT_START[usize::from(bytes[i])];
+        while starting != 0 {
+            let h = HINTS[starting.trailing_zeros() as usize];
+            if bytes
+                .get(i..i + h.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(h.as_bytes()))
+            {
+                return true;
+            }
+            starting &= starting - 1;
+        }
+        false
     });
     if !hinted {
         return false;
@@ -146,14 +153,15 @@ const HINTS: &[&str] = &[
     "pass", "pwd", "secret", "token", "cred", "auth", "key", "cookie", "salt", "dsn",
 ];
 
-/// The bytes (either case) that start one of [`HINTS`].
-const HINT_START: [bool; 256] = {
-    let mut table = [false; 256];
+/// For each byte (either case), the [`HINTS`] that start with it, one bit per hint.
+const HINT_START: [u16; 256] = {
+    assert!(HINTS.len() <= 16, "one bit per hint in a u16");
+    let mut table = [0u16; 256];
     let mut i = 0;
     while i < HINTS.len() {
         let first = HINTS[i].as_bytes()[0];
-        table[first as usize] = true;
-        table[first.to_ascii_uppercase() as usize] = true;
+        table[first as usize] |= 1 << i;
+        table[first.to_ascii_uppercase() as usize] |= 1 << i;
         i += 1;
     }
     table
