@@ -454,11 +454,7 @@ fn placed_agrees(tree: &Node) -> Result<(), Failure> {
         return Ok(());
     };
     for (path, spot) in all.iter().zip(spots) {
-        let want = if spot.found && !path.is_empty() {
-            spot.key_loc
-        } else {
-            spot.loc
-        };
+        let want = spot.pointed(path.is_empty());
         if let Some(got) = placed.spots(tree, &text, std::slice::from_ref(path))
             && (got[0].line, got[0].col, got[0].offset) != (want.line, want.col, want.offset)
         {

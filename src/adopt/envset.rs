@@ -256,16 +256,8 @@ pub fn candidate(
 
 #[cfg(test)]
 mod tests {
+    use super::super::read::tests::object;
     use super::*;
-
-    fn object(text: &str) -> Object {
-        let doc = crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Kube).unwrap();
-        Object {
-            id: ResourceId::of(&doc).unwrap(),
-            doc,
-            instance: String::new(),
-        }
-    }
 
     fn env(objects: Vec<Object>) -> EnvInput {
         EnvInput {

@@ -668,9 +668,14 @@ fn placeholders(t: &Tmpl, holes: &[Hole], exprs: &mut Vec<String>) -> Node {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::yaml::{Dialect, parse_unlocated};
+
+    /// `text` read as a manifest, without locations (for the adopt tests).
+    pub(in crate::adopt) fn yaml(text: &str) -> Node {
+        plain(&parse_unlocated(text, Dialect::Kube).unwrap())
+    }
 
     fn ctx(s: &str, e: &str) -> Ctx {
         Ctx {

@@ -685,13 +685,8 @@ pub fn unflatten(values: &IndexMap<String, Node>) -> IndexMap<String, Node> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::factor::tests::yaml;
     use super::*;
-
-    fn yaml(text: &str) -> Node {
-        super::super::factor::plain(
-            &crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Kube).unwrap(),
-        )
-    }
 
     #[test]
     fn images_split_at_the_tag_not_the_registry_port() {

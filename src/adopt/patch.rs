@@ -88,14 +88,9 @@ fn diff(from: &Node, to: &Node, path: &mut String, ops: &mut Vec<Node>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::factor::tests::yaml;
     use super::super::fit::seq;
     use super::*;
-
-    fn yaml(text: &str) -> Node {
-        super::super::factor::plain(
-            &crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Kube).unwrap(),
-        )
-    }
 
     #[test]
     fn differences_become_json_patch_operations_or_no_fit() {

@@ -416,7 +416,7 @@ fn assign_instances(objects: &mut [Object], namespace: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -431,7 +431,8 @@ mod tests {
         assert_eq!(dns_label("--"), "x");
     }
 
-    fn object(text: &str) -> Object {
+    /// An object read from `text` (for the adopt tests).
+    pub(in crate::adopt) fn object(text: &str) -> Object {
         let doc = crate::yaml::parse_unlocated(text, crate::yaml::Dialect::Kube).unwrap();
         Object {
             id: ResourceId::of(&doc).unwrap(),

@@ -238,18 +238,11 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
         .iter()
         .map(|f| f.pointer.clone().unwrap_or_default())
         .collect();
-    // The key of a field found, else the value (or the deepest parent) itself.
     let pointed = |spots: Vec<Spot>| -> Vec<Loc> {
         spots
             .into_iter()
             .zip(&pointers)
-            .map(|(s, p)| {
-                if s.found && !p.is_empty() {
-                    s.key_loc
-                } else {
-                    s.loc
-                }
-            })
+            .map(|(s, p)| s.pointed(p.is_empty()))
             .collect()
     };
     let in_tree = |tree: &Node| -> Vec<Loc> {

@@ -79,19 +79,27 @@ fn hand_over(old: &Path) -> bool {
 /// (`.<name>.kiln-new-<pid>`) is touched, so the hidden argument removes nothing else.
 #[must_use]
 pub fn remove_previous(tree: &Path) -> ExitCode {
+    // Only kiln starts this, with stderr closed; anyone else who does is told why nothing went.
+    let refuse = |why: &str| {
+        eprintln!(
+            "error: nothing removed: `{}` {why}; `{REMOVE_ARG}` is for kiln's own use after a render",
+            tree.display()
+        );
+        ExitCode::from(2)
+    };
     let left = tree
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(Leftover::parse);
     let Some(left) = left.filter(|l| !l.old) else {
-        return ExitCode::from(2);
+        return refuse("is not named as a render's new tree (`.<name>.kiln-new-<pid>`)");
     };
     if !fs::symlink_metadata(tree).is_ok_and(|m| m.is_dir()) {
-        return ExitCode::from(2);
+        return refuse("is not a folder");
     }
     let mine = parent_of(tree).join(temp_name(&left.of, "new", std::process::id()));
-    if fs::rename(tree, &mine).is_err() {
-        return ExitCode::from(2);
+    if let Err(e) = fs::rename(tree, &mine) {
+        return refuse(&format!("cannot be taken over: {e}"));
     }
     // Taken over: the run that started this one may exit now.
     let mut out = std::io::stdout().lock();

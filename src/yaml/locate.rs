@@ -24,6 +24,19 @@ pub struct Spot {
     pub found: bool,
 }
 
+impl Spot {
+    /// Where a finding about this path points: the key of a field found, else the value (or
+    /// the deepest existing parent) itself; `root`: the path is empty (the document has no key).
+    #[must_use]
+    pub fn pointed(&self, root: bool) -> Loc {
+        if self.found && !root {
+            self.key_loc
+        } else {
+            self.loc
+        }
+    }
+}
+
 /// An open mapping or sequence on a wanted path.
 struct Frame {
     /// Mappings: the key read, waiting for its value (with the key's place).

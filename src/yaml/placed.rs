@@ -242,13 +242,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .zip(&paths)
-            .map(|(s, p)| {
-                if s.found && !p.is_empty() {
-                    s.key_loc
-                } else {
-                    s.loc
-                }
-            })
+            .map(|(s, p)| s.pointed(p.is_empty()))
             .collect();
         let mut placed_count = 0;
         for (path, want) in paths.iter().zip(&want) {
