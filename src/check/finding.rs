@@ -79,14 +79,4 @@ impl Finding {
             pointer: None,
         }
     }
-
-    /// `file:line:col` (or just the file).
-    #[must_use]
-    pub fn location(&self) -> String {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => format!("{}:{l}:{c}", self.file),
-            (Some(l), None) => format!("{}:{l}", self.file),
-            _ => self.file.clone(),
-        }
-    }
 }

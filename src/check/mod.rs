@@ -251,7 +251,7 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
     let from_emit = doc.emitted.as_ref().and_then(|(body, placed)| {
         let chunk = doc.chunk();
         let yaml = chunk.get(*body..)?;
-        let paths: Vec<Vec<String>> = pointers.iter().map(|p| segments(p).collect()).collect();
+        let paths: Vec<Vec<String>> = pointers.iter().map(|p| segments(p).map(std::borrow::Cow::into_owned).collect()).collect();
         let header_lines = u32::try_from(chunk[..*body].matches('\n').count()).ok()?;
         let spots = placed.spots(node, yaml, &paths)?;
         Some(
@@ -277,7 +277,7 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
             .unwrap_or_default();
         let paths: Vec<Vec<String>> = pointers
             .iter()
-            .map(|p| within.iter().cloned().chain(segments(p)).collect())
+            .map(|p| within.iter().cloned().chain(segments(p).map(std::borrow::Cow::into_owned)).collect())
             .collect();
         crate::yaml::locate(doc.chunk(), &paths).map_or_else(
             || match doc.located_tree() {
@@ -553,7 +553,7 @@ fn spot_in_tree(root: &Node, pointer: &str) -> Spot {
     let mut node = root;
     for part in segments(pointer) {
         let next = match &node.value {
-            Value::Map(m) => m.get(&part),
+            Value::Map(m) => m.get(part.as_ref()),
             Value::Seq(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
         };

@@ -276,6 +276,8 @@ pub struct Catalog {
     sources: Vec<Box<dyn SchemaSource>>,
     /// Per version, apiVersion and kind (nested, so a lookup needs no owned key).
     compiled: Mutex<HashMap<KubeVersion, HashMap<String, HashMap<String, Compiled>>>>,
+    /// [`Catalog::versions`], gathered once: every document asks.
+    versions: std::sync::OnceLock<Vec<KubeVersion>>,
 }
 
 impl Catalog {
@@ -285,14 +287,18 @@ impl Catalog {
         Catalog {
             sources,
             compiled: Mutex::new(HashMap::new()),
+            versions: std::sync::OnceLock::new(),
         }
     }
 
     /// The versions with schemas, newest last.
     #[must_use]
-    pub fn versions(&self) -> Vec<KubeVersion> {
-        let set: BTreeSet<KubeVersion> = self.sources.iter().flat_map(|s| s.versions()).collect();
-        set.into_iter().collect()
+    pub fn versions(&self) -> &[KubeVersion] {
+        self.versions.get_or_init(|| {
+            let set: BTreeSet<KubeVersion> =
+                self.sources.iter().flat_map(|s| s.versions()).collect();
+            set.into_iter().collect()
+        })
     }
 
     /// The newest version with schemas.
@@ -435,7 +441,7 @@ impl Catalog {
             let next = if part.parse::<usize>().is_ok() {
                 schema.get("items")
             } else {
-                schema.get("properties").and_then(|p| p.get(&part))
+                schema.get("properties").and_then(|p| p.get(part.as_ref()))
             };
             match next {
                 Some(n) => schema = n,

@@ -196,9 +196,11 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
     if !drift_text.is_empty() && drift_text.trim() != "no differences" {
         text = format!("{drift_text}{text}");
     }
+    let code = exit_code(&results, args.check.fail_on);
+    super::free_at_exit((pipeline, instances, results, catalog, changed, unchanged));
     Ok(Output {
         stdout: text,
-        code: exit_code(&results, args.check.fail_on),
+        code,
         stderr: String::new(),
     })
 }

@@ -21,7 +21,13 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
     let with_env_level = args.only.service.is_empty();
     if args.stdout {
         let files = pipeline.render(&envs, &instances, with_env_level, &|ms| yaml_of(ms, true))?;
-        let text: String = files.into_iter().map(|f| f.payload).collect();
+        // Sized once: growing a string of a whole fleet copies it again at each doubling.
+        let mut text = String::with_capacity(files.iter().map(|f| f.payload.len()).sum());
+        for f in &files {
+            text.push_str(&f.payload);
+        }
+        super::free_at_exit(files);
+        super::free_at_exit((pipeline, instances));
         return Ok(Output {
             stdout: text,
             code: 0,
@@ -62,5 +68,6 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
     };
     let texts: BTreeMap<String, String> = files.into_iter().map(|f| (f.path, f.payload)).collect();
     output::write(&out_dir, &texts, &scope)?;
+    super::free_at_exit((pipeline, instances, texts));
     Ok(Output::default())
 }

@@ -9,11 +9,14 @@ pub fn escape(segment: &str) -> String {
 
 /// The segments of a pointer, unescaped: `/metadata/labels/app.kubernetes.io~1name` gives
 /// `metadata`, `labels`, `app.kubernetes.io/name`. The empty pointer has none.
-pub fn segments(pointer: &str) -> impl Iterator<Item = String> + '_ {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+pub fn segments(pointer: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> + '_ {
+    pointer.split('/').skip(1).map(|s| {
+        if s.contains('~') {
+            std::borrow::Cow::Owned(s.replace("~1", "/").replace("~0", "~"))
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        }
+    })
 }
 
 /// `/spec/template/spec/containers/0/image` -> `spec.template.spec.containers[0].image`.

@@ -376,9 +376,12 @@ pub fn render_all<T: Send>(
             })
         })
         .collect();
+    // Small pieces: rayon stops splitting a range no thread has stolen from, so the last
+    // thread busy could otherwise be left rendering a long run alone while the other idles.
     let service_results = instances
         .par_iter()
         .zip(&values)
+        .with_max_len(4)
         .filter(|(inst, _)| only.is_none_or(|o| o.contains(&inst.service)))
         .map(|(inst, v)| {
             let env = &environments[inst.env];
@@ -434,7 +437,11 @@ pub fn render_all<T: Send>(
         return Err(Error::Project(dedup(problems)));
     }
     // Two instances must not produce the same object.
-    let mut ids: HashMap<(usize, &ResourceId), &Origin> = HashMap::new();
+    let mut ids: HashMap<(usize, &ResourceId), &Origin, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(
+            files.iter().map(|f| f.ids.len()).sum(),
+            foldhash::fast::RandomState::default(),
+        );
     for f in &files {
         for (id, origin) in &f.ids {
             if let Some(first) = ids.insert((f.env, id), origin) {

@@ -10,15 +10,35 @@ use crate::kube::KubeVersion;
 /// `file:line:col: error[rule] resource: message (template)`.
 #[must_use]
 pub fn line(f: &Finding) -> String {
-    let mut line = format!("{}: {}[{}]", f.location(), severity(f.severity), f.rule);
-    if let Some(r) = &f.resource {
-        let _ = write!(line, " {r}");
-    }
-    let _ = write!(line, ": {}", f.message);
-    if let Some(t) = &f.template {
-        let _ = write!(line, " (from template {t})");
-    }
+    let mut line = String::new();
+    write_line(f, &mut line);
     line
+}
+
+/// [`line`], written at the end of `out` (a report of thousands of findings makes no copies).
+fn write_line(f: &Finding, out: &mut String) {
+    out.push_str(&f.file);
+    match (f.line, f.column) {
+        (Some(l), Some(c)) => {
+            let _ = write!(out, ":{l}:{c}");
+        }
+        (Some(l), None) => {
+            let _ = write!(out, ":{l}");
+        }
+        _ => {}
+    }
+    let _ = write!(out, ": {}[{}]", severity(f.severity), f.rule);
+    if let Some(r) = &f.resource {
+        out.push(' ');
+        out.push_str(r);
+    }
+    out.push_str(": ");
+    out.push_str(&f.message);
+    if let Some(t) = &f.template {
+        out.push_str(" (from template ");
+        out.push_str(t);
+        out.push(')');
+    }
 }
 
 /// The text reporter: totals, and what breaks at each version on the way of `--upgrade-to`.
@@ -35,7 +55,7 @@ impl Reporter for Text {
     fn add(&mut self, checked: &Checked, out: &mut String) {
         self.summary.add(checked);
         for f in &checked.findings {
-            out.push_str(&line(f));
+            write_line(f, out);
             out.push('\n');
             if self.upgrade.is_none() {
                 self.upgrade = f.upgrade;

@@ -161,9 +161,14 @@ impl ValuesTree {
             .collect();
 
         let mut files: Vec<(PathBuf, String)> = Vec::new();
+        // The values files that are symlinks, in file order (checked below).
+        let mut links: Vec<PathBuf> = Vec::new();
         for ext in ["yaml", "yml", "sops.yaml", "sops.yml"] {
             let defaults = dir.join(format!("defaults.{ext}"));
             if defaults.is_file() {
+                if std::fs::symlink_metadata(&defaults).is_ok_and(|m| m.file_type().is_symlink()) {
+                    links.push(defaults.clone());
+                }
                 files.push((defaults, "defaults".into()));
             }
         }
@@ -173,14 +178,19 @@ impl ValuesTree {
             if !d.is_dir() {
                 continue;
             }
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+            // The entry's own type needs no stat; only a symlink is followed to see a file.
+            let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(&d)
                 .map_err(|e| Error::io("read folder", &d, &e))?
                 .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
+                .filter_map(|e| {
+                    let kind = e.file_type().ok()?;
+                    let link = kind.is_symlink();
+                    let path = e.path();
+                    (kind.is_file() || link && path.is_file()).then_some((path, link))
+                })
                 .collect();
             entries.sort();
-            for p in entries {
+            for (p, link) in entries {
                 let file_name = p
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
@@ -191,6 +201,9 @@ impl ValuesTree {
                 match sops::stem(&file_name) {
                     Some(stem) => {
                         let stem = stem.to_string();
+                        if link {
+                            links.push(p.clone());
+                        }
                         files.push((p, format!("{sub}/{stem}")));
                     }
                     None => problems.push(
@@ -220,16 +233,13 @@ impl ValuesTree {
             }
         }
         // A values file that is a symlink must stay inside the project, unless allowed.
-        if !project.allow_outside_symlinks {
+        if !project.allow_outside_symlinks && !links.is_empty() {
             let root = project
                 .root
                 .canonicalize()
                 .unwrap_or_else(|_| project.root.clone());
-            for (path, _) in &files {
-                let is_link =
-                    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-                let outside = path.canonicalize().map_or(true, |t| !t.starts_with(&root));
-                if is_link && outside {
+            for path in &links {
+                if path.canonicalize().map_or(true, |t| !t.starts_with(&root)) {
                     problems.push(
                         Diagnostic::error(format!(
                             "values file `{}` is a symlink to a file outside the project",

@@ -243,7 +243,7 @@ fn find<'a>(root: &'a Node, pointer: &str) -> Option<&'a Node> {
     let mut node = root;
     for part in segments(pointer) {
         node = match &node.value {
-            Value::Map(m) => m.get(&part)?,
+            Value::Map(m) => m.get(part.as_ref())?,
             Value::Seq(items) => items.get(part.parse::<usize>().ok()?)?,
             _ => return None,
         };
@@ -261,7 +261,7 @@ fn allowed_keys(schema: &serde_json::Value, pointer: &str) -> Vec<String> {
             s.get("items")
         } else {
             s.get("properties")
-                .and_then(|p| p.get(&part))
+                .and_then(|p| p.get(part.as_ref()))
                 .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
         };
         match next {
