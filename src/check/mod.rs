@@ -251,7 +251,10 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
     let from_emit = doc.emitted.as_ref().and_then(|(body, placed)| {
         let chunk = doc.chunk();
         let yaml = chunk.get(*body..)?;
-        let paths: Vec<Vec<String>> = pointers.iter().map(|p| segments(p).map(std::borrow::Cow::into_owned).collect()).collect();
+        let paths: Vec<Vec<String>> = pointers
+            .iter()
+            .map(|p| segments(p).map(std::borrow::Cow::into_owned).collect())
+            .collect();
         let header_lines = u32::try_from(chunk[..*body].matches('\n').count()).ok()?;
         let spots = placed.spots(node, yaml, &paths)?;
         Some(
@@ -277,7 +280,13 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
             .unwrap_or_default();
         let paths: Vec<Vec<String>> = pointers
             .iter()
-            .map(|p| within.iter().cloned().chain(segments(p).map(std::borrow::Cow::into_owned)).collect())
+            .map(|p| {
+                within
+                    .iter()
+                    .cloned()
+                    .chain(segments(p).map(std::borrow::Cow::into_owned))
+                    .collect()
+            })
             .collect();
         crate::yaml::locate(doc.chunk(), &paths).map_or_else(
             || match doc.located_tree() {

@@ -408,7 +408,9 @@ fn pointer(p: &str) -> Result<Vec<String>, String> {
     if !p.starts_with('/') {
         return Err(format!("path `{p}` must start with `/`"));
     }
-    Ok(crate::kube::pointer::segments(p).map(std::borrow::Cow::into_owned).collect())
+    Ok(crate::kube::pointer::segments(p)
+        .map(std::borrow::Cow::into_owned)
+        .collect())
 }
 
 fn walk<'a>(root: &'a mut Node, parts: &[String], full: &str) -> Result<&'a mut Node, String> {
