@@ -23,12 +23,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
 use kiln::check::{self, Catalog, Checked};
 use kiln::cli::{SetFlag, SetKind};
 use kiln::diagnostic::{self, Diagnostic, Excerpt};
 use kiln::source::{Loc, Sources};
-use kiln::yaml::{self, Dialect, Node, Value};
+use kiln::yaml::{self, Dialect, Map, Node, Value};
 use serde_json::json;
 
 use crate::support::{Kiln, shared};
@@ -247,7 +246,7 @@ impl Case for SetCase {
         let mut root = yaml::parse(&self.values, 0, Dialect::Values)
             .ok()
             .filter(|n| matches!(n.value, Value::Map(_)))
-            .unwrap_or_else(|| Node::new(Value::Map(IndexMap::new()), Loc::default()));
+            .unwrap_or_else(|| Node::new(Value::Map(Map::default()), Loc::default()));
         let mut sources = Sources::default();
         sources.add("values/fuzz.yaml", self.values.clone());
         let flags: Vec<SetFlag> = self
@@ -935,9 +934,9 @@ impl Case for EmitCase {
 /// `doc` as the `data` of a ConfigMap (a Kubernetes object `to_yaml` can name).
 fn object(i: usize, doc: &Node) -> kiln::manifest::Manifest {
     let leaf = |v: &str| Node::new(Value::Str(v.into()), Loc::default());
-    let mut meta = IndexMap::new();
+    let mut meta = Map::default();
     meta.insert("name".to_string(), leaf(&format!("o{i}")));
-    let mut map = IndexMap::new();
+    let mut map = Map::default();
     map.insert("apiVersion".to_string(), leaf("v1"));
     map.insert("kind".to_string(), leaf("ConfigMap"));
     map.insert(

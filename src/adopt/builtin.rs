@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::yaml::Map;
 use indexmap::IndexMap;
 
 use super::read::{EnvInput, Object};
@@ -315,8 +316,7 @@ pub fn add_fitted(
     sparse: &mut BTreeSet<String>,
     report: &mut Report,
 ) {
-    let flat: Vec<IndexMap<String, Node>> =
-        fitted.iter().map(|f| fit::flatten(&f.values)).collect();
+    let flat: Vec<Map> = fitted.iter().map(|f| fit::flatten(&f.values)).collect();
     // A service factored in some environments and fitted in others: the factored values must
     // not reach its fitted instances (their set's schema refuses unknown keys outside shared
     // layers), nor its fitted `expose` the factored ones (kiln routes the ports of every
@@ -384,7 +384,7 @@ pub fn add_fitted(
         });
     }
     for set in own.keys() {
-        let of: Vec<(&Fitted, &IndexMap<String, Node>)> = fitted
+        let of: Vec<(&Fitted, &Map)> = fitted
             .iter()
             .zip(&flat)
             .filter(|(f, _)| f.set == *set)
@@ -413,9 +413,8 @@ pub fn prune(layers: &mut layer::Layers, fitted: &[Fitted], envs: &[EnvInput]) {
     if fitted.is_empty() {
         return;
     }
-    let flat: Vec<IndexMap<String, Node>> =
-        fitted.iter().map(|f| fit::flatten(&f.values)).collect();
-    let mut set_defaults: BTreeMap<&str, IndexMap<String, Node>> = BTreeMap::new();
+    let flat: Vec<Map> = fitted.iter().map(|f| fit::flatten(&f.values)).collect();
+    let mut set_defaults: BTreeMap<&str, Map> = BTreeMap::new();
     for f in fitted {
         set_defaults.entry(f.set).or_insert_with(|| {
             super::keys::set_defaults(f.set)
@@ -533,7 +532,7 @@ pub fn prune(layers: &mut layer::Layers, fitted: &[Fitted], envs: &[EnvInput]) {
 #[derive(Debug)]
 pub struct EnvFit {
     /// Per input folder.
-    pub values: Vec<IndexMap<String, Node>>,
+    pub values: Vec<Map>,
     /// Per input folder.
     pub covered: Vec<Vec<crate::manifest::ResourceId>>,
     /// Whether ingress-nginx is part of it (else its templates are off).
@@ -601,7 +600,7 @@ fn env_trial(
         .collect();
     let mut files = BTreeMap::new();
     files.insert("kiln.yaml".to_string(), kiln_yaml.to_string());
-    let mut defaults = Node::new(Value::Map(IndexMap::new()), Loc::default());
+    let mut defaults = Node::new(Value::Map(Map::default()), Loc::default());
     if let Value::Map(m) = &mut defaults.value {
         m.insert("teams".into(), c.teams.clone());
     }
@@ -621,7 +620,7 @@ fn env_trial(
         // nothing carry them.
         files.insert("templates/adopt-trial/none.yaml.j2".into(), String::new());
         for f in fitted.iter().filter(|f| f.values.get("expose").is_some()) {
-            let mut stand_in = Node::new(Value::Map(IndexMap::new()), Loc::default());
+            let mut stand_in = Node::new(Value::Map(Map::default()), Loc::default());
             if let Value::Map(m) = &mut stand_in.value {
                 m.insert(
                     "template".into(),

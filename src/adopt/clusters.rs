@@ -7,12 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use indexmap::IndexMap;
-
 use super::factor::plain;
 use super::layer::Layers;
 use super::read::{EnvInput, Object, env_name};
-use crate::yaml::Node;
+use crate::yaml::Map;
 
 /// Whether the folders form environments on clusters: each environment's folders all name a
 /// cluster (or it has one folder without), one namespace per environment, and a cluster hosts
@@ -57,8 +55,7 @@ pub fn fold(layers: &mut Layers, envs: &[EnvInput]) -> bool {
             targets.entry(&e.env).or_default().push((&e.name, c));
         }
     }
-    let same = |a: Option<&IndexMap<String, Node>>, b: Option<&IndexMap<String, Node>>| match (a, b)
-    {
+    let same = |a: Option<&Map>, b: Option<&Map>| match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => {
             a.len() == b.len()
@@ -92,11 +89,11 @@ pub fn fold(layers: &mut Layers, envs: &[EnvInput]) -> bool {
                 layers.service_envs.insert((s, (*env).to_string()), m);
             }
         }
-        let per: Vec<IndexMap<String, Node>> = ts
+        let per: Vec<Map> = ts
             .iter()
             .map(|(l, _)| layers.envs.remove(*l).unwrap_or_default())
             .collect();
-        let common: IndexMap<String, Node> = per[0]
+        let common: Map = per[0]
             .iter()
             .filter(|(k, v)| {
                 per[1..]
@@ -109,7 +106,7 @@ pub fn fold(layers: &mut Layers, envs: &[EnvInput]) -> bool {
             layers.envs.insert((*env).to_string(), common.clone());
         }
         for ((_, c), m) in ts.iter().zip(per) {
-            let rest: IndexMap<String, Node> = m
+            let rest: Map = m
                 .into_iter()
                 .filter(|(k, _)| !common.contains_key(k))
                 .collect();

@@ -656,7 +656,7 @@ fn placeholders(t: &Tmpl, holes: &[Hole], exprs: &mut Vec<String>) -> Node {
         }
         Tmpl::Optional(i) => Value::Str(format!("{IF_MARKER}{i:07}-x")),
         Tmpl::Map(m) => {
-            let mut out = IndexMap::new();
+            let mut out = crate::yaml::Map::default();
             for (k, v) in m {
                 out.insert(k.clone(), placeholders(v, holes, exprs));
             }

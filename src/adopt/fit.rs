@@ -5,7 +5,7 @@
 //! equal the input, field for field. What a fitted set does not render stays in the input and
 //! is factored like any other object.
 
-use indexmap::IndexMap;
+use crate::yaml::Map;
 
 use super::read::Object;
 use crate::source::Loc;
@@ -42,7 +42,7 @@ pub(super) fn str_node(s: &str) -> Node {
 }
 
 pub(super) fn map_node() -> Node {
-    Node::new(Value::Map(IndexMap::new()), Loc::default())
+    Node::new(Value::Map(Map::default()), Loc::default())
 }
 
 pub(super) fn seq_node(items: Vec<Node>) -> Node {
@@ -645,8 +645,8 @@ fn secret_values(doc: &Node) -> Option<Node> {
 /// `ATOMIC` ones: `env`, `secrets`), empty mappings dropped (the set's defaults hold them), anything else is a
 /// leaf.
 #[must_use]
-pub fn flatten(values: &Node) -> IndexMap<String, Node> {
-    fn walk(n: &Node, prefix: &str, out: &mut IndexMap<String, Node>) {
+pub fn flatten(values: &Node) -> Map {
+    fn walk(n: &Node, prefix: &str, out: &mut Map) {
         match &n.value {
             Value::Map(m) if !prefix.is_empty() && m.is_empty() => {}
             Value::Map(m) if !ATOMIC.contains(&prefix) => {
@@ -664,14 +664,14 @@ pub fn flatten(values: &Node) -> IndexMap<String, Node> {
             }
         }
     }
-    let mut out = IndexMap::new();
+    let mut out = Map::default();
     walk(values, "", &mut out);
     out
 }
 
 /// Flattened values back into a tree (keys in first-seen order).
 #[must_use]
-pub fn unflatten(values: &IndexMap<String, Node>) -> IndexMap<String, Node> {
+pub fn unflatten(values: &Map) -> Map {
     let mut root = map_node();
     for (k, v) in values {
         let path: Vec<&str> = k.split(SEP).collect();
@@ -679,7 +679,7 @@ pub fn unflatten(values: &IndexMap<String, Node>) -> IndexMap<String, Node> {
     }
     match root.value {
         Value::Map(m) => m,
-        _ => IndexMap::new(),
+        _ => Map::default(),
     }
 }
 

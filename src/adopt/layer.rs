@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::yaml::Map;
 use indexmap::IndexMap;
 
 use crate::yaml::{Node, Value};
@@ -21,7 +22,7 @@ pub struct Member {
     /// Environment name.
     pub env: String,
     /// Its values, by name.
-    pub values: IndexMap<String, Node>,
+    pub values: Map,
     /// Values it must not get from any layer (it takes its template's default or leaves the
     /// entry out).
     pub absent: BTreeSet<String>,
@@ -31,15 +32,15 @@ pub struct Member {
 #[derive(Debug, Default)]
 pub struct Layers {
     /// `values/defaults.yaml`.
-    pub defaults: IndexMap<String, Node>,
+    pub defaults: Map,
     /// `values/envs/<env>.yaml`.
-    pub envs: BTreeMap<String, IndexMap<String, Node>>,
+    pub envs: BTreeMap<String, Map>,
     /// `values/clusters/<c>.yaml` (see `clusters::fold`).
-    pub clusters: BTreeMap<String, IndexMap<String, Node>>,
+    pub clusters: BTreeMap<String, Map>,
     /// `values/services/<s>.yaml`.
-    pub services: BTreeMap<String, IndexMap<String, Node>>,
+    pub services: BTreeMap<String, Map>,
     /// `values/services/<s>.<env>.yaml`.
-    pub service_envs: BTreeMap<(String, String), IndexMap<String, Node>>,
+    pub service_envs: BTreeMap<(String, String), Map>,
 }
 
 /// The most common value of `vals` (ties: the first seen).
@@ -75,7 +76,7 @@ pub fn layer(members: &[Member], envs: &[String], sparse: &BTreeSet<String>) -> 
                 at.insert((&m.service, &m.env), canon);
             }
         }
-        let put = |layer: &mut IndexMap<String, Node>, canon: &str| {
+        let put = |layer: &mut Map, canon: &str| {
             layer.insert((*key).to_string(), node_of[canon].clone());
         };
         let d = mode(at.values().map(String::as_str))
@@ -204,7 +205,7 @@ mod tests {
     use crate::source::Loc;
 
     fn member(s: &str, e: &str, replicas: i64, image: &str) -> Member {
-        let mut values = IndexMap::new();
+        let mut values = Map::default();
         values.insert(
             "replicas".into(),
             Node::new(Value::Int(replicas), Loc::default()),

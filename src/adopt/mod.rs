@@ -23,6 +23,7 @@ pub mod stores;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::yaml::Map;
 use indexmap::IndexMap;
 
 use crate::kube::KubeVersion;
@@ -381,7 +382,7 @@ fn adopt_as(
             );
         }
         for (i, m) in members.iter().enumerate() {
-            let mut values = IndexMap::new();
+            let mut values = Map::default();
             let mut absent = BTreeSet::new();
             values.insert(
                 "template".to_string(),
@@ -517,7 +518,7 @@ fn count_digests(n: &Node) -> usize {
 }
 
 /// One values file's text.
-fn values_text(values: &IndexMap<String, Node>) -> Result<String, String> {
+fn values_text(values: &Map) -> Result<String, String> {
     if values.is_empty() {
         return Ok("{}\n".to_string());
     }
@@ -552,11 +553,8 @@ fn write_values(
     // Defaults, environments and services may have an encrypted twin (`x.sops.yaml`, merged
     // right after `x.yaml`): their secret values go there, in plaintext, for `sops encrypt`. A
     // service-in-environment file has no twin: its secret values stay and are reported.
-    let mut put = |path: String,
-                   values: &IndexMap<String, Node>,
-                   twin: bool|
-     -> Result<(), String> {
-        let (secret, plain): (IndexMap<String, Node>, IndexMap<String, Node>) = values
+    let mut put = |path: String, values: &Map, twin: bool| -> Result<(), String> {
+        let (secret, plain): (Map, Map) = values
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .partition(|(k, v)| is_secret(k, v, secret_holes));

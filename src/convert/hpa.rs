@@ -1,6 +1,6 @@
 //! autoscaling/v2beta1 HorizontalPodAutoscaler to v2: every metric target is restructured.
 
-use indexmap::IndexMap;
+use crate::yaml::Map;
 
 use super::tree::{child_map, map, map_mut, node, s, seq_mut};
 use crate::yaml::{Node, Value};
@@ -98,7 +98,7 @@ fn metric(m: &mut Node, at: &str, status: bool) -> Result<bool, String> {
     });
     let util = src.shift_remove(util_key);
     let target = if status {
-        let mut t = IndexMap::new();
+        let mut t = Map::default();
         if let Some(u) = util {
             t.insert("averageUtilization".to_string(), u);
         }
@@ -125,7 +125,7 @@ fn metric(m: &mut Node, at: &str, status: bool) -> Result<bool, String> {
             }
         }
     };
-    let mut out = IndexMap::new();
+    let mut out = Map::default();
     if key == "object"
         && let Some(r) = src.shift_remove("target")
     {
@@ -142,7 +142,7 @@ fn metric(m: &mut Node, at: &str, status: bool) -> Result<bool, String> {
         let selector = src
             .shift_remove("metricSelector")
             .or_else(|| src.shift_remove("selector"));
-        let mut metric = IndexMap::new();
+        let mut metric = Map::default();
         if let Some(n) = name {
             metric.insert("name".to_string(), n);
         }

@@ -1,6 +1,6 @@
 //! Ingress to networking.k8s.io/v1: backends, `spec.defaultBackend`, `pathType`.
 
-use indexmap::IndexMap;
+use crate::yaml::Map;
 
 use super::tree::{child_map, insert_after, map, map_mut, node, rename_key, s, seq_mut};
 use crate::yaml::{Node, Value};
@@ -78,7 +78,7 @@ fn backend(backend: &mut Node, at: &str, numbers: &mut Vec<String>) -> Result<bo
     }
     let name = m.shift_remove("serviceName");
     let port = m.shift_remove("servicePort");
-    let mut service = IndexMap::new();
+    let mut service = Map::default();
     if let Some(name) = name {
         service.insert("name".to_string(), name);
     }

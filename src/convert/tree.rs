@@ -1,6 +1,6 @@
 //! Small edits of `Node` trees that the migrations share.
 
-use indexmap::IndexMap;
+use crate::yaml::Map;
 
 use crate::source::Loc;
 use crate::yaml::{Node, Value};
@@ -26,7 +26,7 @@ pub(super) fn map<const N: usize>(entries: [(&str, Node); N]) -> Node {
     ))
 }
 
-pub(super) fn map_mut(n: &mut Node) -> Option<&mut IndexMap<String, Node>> {
+pub(super) fn map_mut(n: &mut Node) -> Option<&mut Map> {
     match &mut n.value {
         Value::Map(m) => Some(m),
         _ => None,
@@ -41,16 +41,16 @@ pub(super) fn seq_mut(n: &mut Node) -> Option<&mut Vec<Node>> {
 }
 
 /// The mapping at `key` of a mapping node.
-pub(super) fn child_map<'a>(n: &'a mut Node, key: &str) -> Option<&'a mut IndexMap<String, Node>> {
+pub(super) fn child_map<'a>(n: &'a mut Node, key: &str) -> Option<&'a mut Map> {
     map_mut(n)?.get_mut(key).and_then(map_mut)
 }
 
-pub(super) fn is_true(m: &IndexMap<String, Node>, key: &str) -> bool {
+pub(super) fn is_true(m: &Map, key: &str) -> bool {
     m.get(key).is_some_and(|n| n.value == Value::Bool(true))
 }
 
 /// Rename a key where it stands.
-pub(super) fn rename_key(m: &mut IndexMap<String, Node>, old: &str, new: &str) -> bool {
+pub(super) fn rename_key(m: &mut Map, old: &str, new: &str) -> bool {
     let Some(i) = m.get_index_of(old) else {
         return false;
     };
@@ -62,12 +62,7 @@ pub(super) fn rename_key(m: &mut IndexMap<String, Node>, old: &str, new: &str) -
 }
 
 /// Insert `key` just before the first of `before` present, else at the end.
-pub(super) fn insert_before(
-    m: &mut IndexMap<String, Node>,
-    before: &[&str],
-    key: &str,
-    value: Node,
-) {
+pub(super) fn insert_before(m: &mut Map, before: &[&str], key: &str, value: Node) {
     match before.iter().find_map(|b| m.get_index_of(*b)) {
         Some(i) => {
             m.shift_insert(i, key.to_string(), value);
@@ -79,7 +74,7 @@ pub(super) fn insert_before(
 }
 
 /// Insert `key` just after `after` when present, else first.
-pub(super) fn insert_after(m: &mut IndexMap<String, Node>, after: &str, key: &str, value: Node) {
+pub(super) fn insert_after(m: &mut Map, after: &str, key: &str, value: Node) {
     let i = m.get_index_of(after).map_or(0, |i| i + 1);
     m.shift_insert(i.min(m.len()), key.to_string(), value);
 }

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::yaml::Map;
 
 use super::{Manifest, Origin, ResourceId};
 use crate::config::ApplySetParent;
@@ -54,7 +54,7 @@ pub fn form(
 /// already there.
 fn add_label(doc: &mut Node, key: &str, value: &str) -> bool {
     let loc = doc.loc;
-    let empty = || Node::new(Value::Map(IndexMap::new()), loc);
+    let empty = || Node::new(Value::Map(Map::default()), loc);
     let Value::Map(root) = &mut doc.value else {
         return true;
     };
@@ -64,7 +64,7 @@ fn add_label(doc: &mut Node, key: &str, value: &str) -> bool {
     };
     let labels = meta.entry("labels".to_string()).or_insert_with(empty);
     if matches!(labels.value, Value::Null) {
-        labels.value = Value::Map(IndexMap::new());
+        labels.value = Value::Map(Map::default());
     }
     let Value::Map(labels) = &mut labels.value else {
         return true;

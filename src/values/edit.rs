@@ -9,6 +9,7 @@
 
 use crate::source::{Loc, SrcId};
 use crate::values::set::{Seg, display_path};
+use crate::yaml::Map;
 use crate::yaml::{self, Dialect, Node, Value};
 
 /// Why a value cannot be written into a file: the message, and the place in the file it is about.
@@ -473,7 +474,7 @@ fn put(root: &mut Node, path: &[Seg], value: &Value) {
     let mut node = root;
     for seg in path {
         if node.value == Value::Null {
-            node.value = Value::Map(indexmap::IndexMap::new());
+            node.value = Value::Map(Map::default());
         }
         node = match (seg, &mut node.value) {
             (Seg::Key(k), Value::Map(m)) => m

@@ -18,6 +18,7 @@ pub mod sops;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::yaml::Map;
 use indexmap::IndexMap;
 use rayon::prelude::*;
 
@@ -370,7 +371,7 @@ impl ValuesTree {
         variant: Option<&Node>,
         overrides: &Overrides,
     ) -> Result<Node, (String, Loc)> {
-        let mut acc = Node::new(Value::Map(IndexMap::new()), Loc::default());
+        let mut acc = Node::new(Value::Map(Map::default()), Loc::default());
         let env = target.name.as_str();
         let svc = service.and_then(|s| self.services.get(s));
         let layers = [

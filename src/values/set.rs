@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use indexmap::IndexMap;
+use crate::yaml::Map;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::{Loc, Sources, SrcId};
@@ -246,7 +246,7 @@ pub fn from_json(json: &serde_json::Value, loc: Loc) -> Node {
         serde_json::Value::Object(o) => Value::Map(
             o.iter()
                 .map(|(k, v)| (k.clone(), from_json(v, loc)))
-                .collect::<IndexMap<_, _>>(),
+                .collect::<Map>(),
         ),
     };
     Node::new(value, loc)
@@ -262,7 +262,7 @@ pub fn apply(root: &mut Node, op: &SetOp) -> Result<(), (String, Loc)> {
         match seg {
             Seg::Key(k) => {
                 if node.value == Value::Null {
-                    node.value = Value::Map(IndexMap::new());
+                    node.value = Value::Map(Map::default());
                 }
                 let (type_name, at) = (node.value.type_name(), node.loc);
                 let Value::Map(map) = &mut node.value else {

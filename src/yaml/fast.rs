@@ -9,8 +9,8 @@
 //! duplicate key, a syntax error, a document near serde-saphyr's limits) answers `None`, and the
 //! caller reads the text with serde-saphyr, which gives the same tree or the error.
 
+use super::Map;
 use granit_parser::{Event, Parser, ScalarStyle};
-use indexmap::IndexMap;
 
 use super::{Dialect, Node, Value, locate::loc_of};
 use crate::source::Loc;
@@ -41,7 +41,7 @@ fn limits() -> &'static Limits {
 enum Open {
     Seq(Vec<Node>),
     /// Entries, and the key read that waits for its value (with whether it was a string).
-    Map(IndexMap<String, Node>, Option<(String, bool)>),
+    Map(Map, Option<(String, bool)>),
 }
 
 /// The documents of `text` as `parse_stream_unlocated` reads them in the `Kube` dialect (each
@@ -91,7 +91,7 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
                     Open::Seq(Vec::new())
                 } else {
-                    Open::Map(IndexMap::new(), None)
+                    Open::Map(Map::default(), None)
                 });
                 continue;
             }

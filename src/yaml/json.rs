@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
+use super::Map;
 use indexmap::IndexMap;
 use jsonschema::json::{Array, Json, Node as JsonNode, NodeIdentity, Object};
 use jsonschema::types::JsonType;
@@ -54,11 +55,11 @@ impl Json for Tree {
 }
 
 impl<'a> JsonNode<'a, Tree> for &'a Node {
-    type Object = &'a IndexMap<String, Node>;
+    type Object = &'a Map;
     type Array = &'a [Node];
     type Number = serde_json::Number;
 
-    fn as_object(&self) -> Option<&'a IndexMap<String, Node>> {
+    fn as_object(&self) -> Option<&'a Map> {
         match &self.value {
             Value::Map(m) => Some(m),
             _ => None,
@@ -140,7 +141,7 @@ impl<'a> JsonNode<'a, Tree> for &'a Node {
     }
 }
 
-impl<'a> Object<'a, Tree> for &'a IndexMap<String, Node> {
+impl<'a> Object<'a, Tree> for &'a Map {
     type Node = &'a Node;
     type MemberName = &'a str;
     type MembersIter = std::iter::Map<

@@ -55,8 +55,12 @@ pub enum Value {
     /// A sequence.
     Seq(Vec<Node>),
     /// A mapping, in source order.
-    Map(IndexMap<String, Node>),
+    Map(Map),
 }
+
+/// A mapping's entries, in source order, hashed with foldhash: kiln looks keys up in millions of
+/// small maps, where SipHash (std's default) cost more than the lookup itself.
+pub type Map = IndexMap<String, Node, foldhash::fast::RandomState>;
 
 impl Node {
     /// A node with no meaningful location (built by kiln, not read from a file).
@@ -511,7 +515,7 @@ impl<'de, const SPANS: bool> Visitor<'de> for NodeVisitor<SPANS> {
         Ok(Node::new(Value::Seq(items), Loc::default()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = IndexMap::new();
+        let mut entries = Map::default();
         loop {
             let (key, mut value) = if SPANS {
                 let Some(key) = map.next_key::<Spanned<Key>>()? else {
