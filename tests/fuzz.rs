@@ -484,6 +484,43 @@ fn fast_reader_agrees(text: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Every manifest of the corpus and of golden/ that the line reader reads (it leaves the rest to
+/// the parser) is the tree serde-saphyr reads; every golden file, kiln's own output, is read so.
+#[test]
+fn the_line_reader_reads_manifests_as_serde_saphyr_does() {
+    let mut golden = read_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("golden"));
+    golden.retain(|s| Path::new(&s.name).extension().is_some_and(|e| e == "yaml"));
+    let mut read = 0;
+    for (seed, golden) in corpus()
+        .manifests
+        .iter()
+        .map(|s| (s, false))
+        .chain(golden.iter().map(|s| (s, true)))
+    {
+        let Ok(text) = std::str::from_utf8(&seed.bytes) else {
+            continue;
+        };
+        match yaml::read_by_lines(text) {
+            Some(docs) => {
+                let reference = yaml::parse_stream_unlocated_by_serde(text, Dialect::Kube);
+                assert_eq!(
+                    Ok(&docs),
+                    reference.as_ref().map_err(|e| &e.message),
+                    "{}",
+                    seed.name
+                );
+                read += 1;
+            }
+            None => assert!(
+                !golden,
+                "{} is kiln's output, not read line by line",
+                seed.name
+            ),
+        }
+    }
+    assert!(read > 0, "the line reader read none of the corpus");
+}
+
 /// Where `yaml::locate` finds each path of a document (the walk that places findings without a
 /// located tree) is where the located tree has it, on every path, when the walk answers.
 fn locate_agrees(text: &str) -> Result<(), Failure> {

@@ -18,13 +18,13 @@ use crate::source::Loc;
 /// Seven eighths of the depth, nodes and documents (empty ones included) of one text that
 /// serde-saphyr's budget allows, as kiln configures it: a text beyond them is left to
 /// serde-saphyr, which refuses what breaches its budget.
-struct Limits {
-    depth: usize,
-    nodes: usize,
-    documents: usize,
+pub(super) struct Limits {
+    pub(super) depth: usize,
+    pub(super) nodes: usize,
+    pub(super) documents: usize,
 }
 
-fn limits() -> &'static Limits {
+pub(super) fn limits() -> &'static Limits {
     static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
     LIMITS.get_or_init(|| {
         let budget = super::options(Dialect::Kube).budget.unwrap_or_default();
@@ -47,6 +47,11 @@ enum Open {
 /// The documents of `text` as `parse_stream_unlocated` reads them in the `Kube` dialect (each
 /// document's root with its location, empty documents left out), or `None` (see the module).
 pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
+    super::lines::stream(text).or_else(|| events(text))
+}
+
+/// [`stream`] from the parser's events alone.
+pub(super) fn events(text: &str) -> Option<Vec<Node>> {
     let mut docs = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<Node> = None;
@@ -135,7 +140,7 @@ pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
 }
 
 /// A mapping key as serde-saphyr names it: its text, and whether it was a string.
-fn key(value: Value) -> Option<(String, bool)> {
+pub(super) fn key(value: Value) -> Option<(String, bool)> {
     Some(match value {
         Value::Str(s) => (s, true),
         Value::Int(i) => (i.to_string(), false),
@@ -147,7 +152,7 @@ fn key(value: Value) -> Option<(String, bool)> {
 }
 
 /// An untagged scalar's value.
-fn scalar(value: &str, style: ScalarStyle) -> Option<Value> {
+pub(super) fn scalar(value: &str, style: ScalarStyle) -> Option<Value> {
     if style != ScalarStyle::Plain {
         return Some(Value::Str(value.to_string()));
     }
@@ -167,7 +172,13 @@ fn scalar(value: &str, style: ScalarStyle) -> Option<Value> {
         }
         return typed_by_serde_saphyr(value);
     }
-    let maybe_typed = matches!(first, b'+' | b'-' | b'.' | b'$')
+    // After a sign or a point, a number needs a digit, a point, or `inf`/`nan` next.
+    let maybe_number = matches!(first, b'+' | b'-' | b'.')
+        && bytes.get(1).is_none_or(|b| {
+            b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'i' | b'I' | b'n' | b'N')
+        });
+    let maybe_typed = maybe_number
+        || first == b'$'
         || value.contains("${")
         || (value.len() <= 8
             && matches!(

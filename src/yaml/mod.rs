@@ -21,6 +21,7 @@ use crate::source::{Loc, SrcId};
 
 mod fast;
 pub mod json;
+mod lines;
 mod locate;
 pub mod placed;
 pub use locate::{Spot, locate};
@@ -370,6 +371,14 @@ pub fn parse_stream_unlocated_by_serde(
         })
         .filter(|n| n.value != Value::Null)
         .collect())
+}
+
+/// The documents of `text` as the line reader alone reads them, `None` where it leaves the text
+/// to the parser: for tests that hold it to serde-saphyr.
+#[doc(hidden)]
+#[must_use]
+pub fn read_by_lines(text: &str) -> Option<Vec<Node>> {
+    lines::stream(text)
 }
 
 /// Like [`parse_stream`], but only each document's own location is recorded: for rendered
