@@ -86,9 +86,13 @@ pub fn find_misuse(source: &str) -> Vec<Misuse> {
             continue;
         }
         if rest.starts_with("{%") {
-            let end = rest.find("%}").map_or(source.len(), |e| start + e + 2);
-            let tag = rest[2..(end - start).saturating_sub(2).max(2)]
-                .trim_matches(['-', '+', ' ', '\t', '\n']);
+            // An unclosed tag runs to the end (minijinja reports it).
+            let (body_end, end) = rest[2..]
+                .find("%}")
+                .map_or((source.len(), source.len()), |e| {
+                    (start + 2 + e, start + 2 + e + 2)
+                });
+            let tag = source[start + 2..body_end].trim_matches(['-', '+', ' ', '\t', '\n']);
             if tag == "raw" {
                 i = source[end..]
                     .find("endraw")
@@ -175,6 +179,21 @@ mod tests {
             "{%- for i in l %}\n- {{ i }}\n{%- endfor %}",
         ] {
             assert_eq!(find_misuse(ok), vec![], "{ok}");
+        }
+    }
+
+    #[test]
+    fn unclosed_tags_are_left_to_the_engine() {
+        // Found by the fuzz harness: the end of an unclosed tag fell inside `）`.
+        for text in [
+            "{%板）",
+            "{%}",
+            "{%",
+            "{% raw",
+            "{% raw %}{{ x }}",
+            "a: {%- 中文",
+        ] {
+            assert_eq!(find_misuse(text), vec![], "{text}");
         }
     }
 
