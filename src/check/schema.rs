@@ -271,11 +271,14 @@ pub struct Violation {
 
 type Compiled = Option<Result<Arc<(Validator<Tree>, serde_json::Value)>, String>>;
 
+/// Every document looks its kind up here: foldhash, not SipHash.
+type Fast = foldhash::fast::RandomState;
+
 /// All schema sources, with compiled validators cached per version and kind.
 pub struct Catalog {
     sources: Vec<Box<dyn SchemaSource>>,
     /// Per version, apiVersion and kind (nested, so a lookup needs no owned key).
-    compiled: Mutex<HashMap<KubeVersion, HashMap<String, HashMap<String, Compiled>>>>,
+    compiled: Mutex<HashMap<KubeVersion, HashMap<String, HashMap<String, Compiled, Fast>, Fast>>>,
     /// [`Catalog::versions`], gathered once: every document asks.
     versions: std::sync::OnceLock<Vec<KubeVersion>>,
 }

@@ -85,13 +85,11 @@ pub fn find_misuse(source: &str) -> Vec<Misuse> {
             i = rest.find("#}").map_or(source.len(), |e| start + e + 2);
             continue;
         }
-        if rest.starts_with("{%") {
+        if let Some(body) = rest.strip_prefix("{%") {
             // An unclosed tag runs to the end (minijinja reports it).
-            let (body_end, end) = rest[2..]
-                .find("%}")
-                .map_or((source.len(), source.len()), |e| {
-                    (start + 2 + e, start + 2 + e + 2)
-                });
+            let (body_end, end) = body.find("%}").map_or((source.len(), source.len()), |e| {
+                (start + 2 + e, start + 2 + e + 2)
+            });
             let tag = source[start + 2..body_end].trim_matches(['-', '+', ' ', '\t', '\n']);
             if tag == "raw" {
                 i = source[end..]
