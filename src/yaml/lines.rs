@@ -574,61 +574,65 @@ impl Flow<'_> {
         Some((scalar(plain, ScalarStyle::Plain)?, false))
     }
 
-    fn map(&mut self, depth: usize) -> Option<Value> {
+    /// The entries of the flow collection that starts here, up to `close`, each read by `entry`;
+    /// a trailing comma is left to the parser.
+    fn entries(
+        &mut self,
+        close: u8,
+        depth: usize,
+        mut entry: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         if depth >= limits().depth {
             return None;
         }
         self.at += 1;
-        let mut entries = Map::default();
-        if self.next_is(b'}') {
-            return Some(Value::Map(entries));
+        if self.next_is(close) {
+            return Some(());
         }
         loop {
-            self.spaces();
-            let (k, quoted) = self.scalar()?;
-            let (k, was_string) = key(k)?;
-            if !self.next_is(b':') || entries.contains_key(&k) || k == "<<" {
-                return None;
+            entry(self)?;
+            if self.next_is(close) {
+                return Some(());
             }
-            // After a plain key the colon needs a space (`a:1` is one scalar).
-            if !quoted && self.text.as_bytes().get(self.at) != Some(&b' ') {
-                return None;
-            }
-            self.spaces();
-            if matches!(self.text.as_bytes().get(self.at), None | Some(b',' | b'}')) {
-                return None;
-            }
-            let mut value = self.node(depth + 1)?;
-            value.key_was_string = was_string;
-            self.nodes += 1;
-            entries.insert(k, value);
-            if self.next_is(b'}') {
-                return Some(Value::Map(entries));
-            }
-            if !self.next_is(b',') || self.next_is(b'}') {
+            if !self.next_is(b',') || self.next_is(close) {
                 return None;
             }
         }
     }
 
-    fn seq(&mut self, depth: usize) -> Option<Value> {
-        if depth >= limits().depth {
-            return None;
-        }
-        self.at += 1;
-        let mut items = Vec::new();
-        if self.next_is(b']') {
-            return Some(Value::Seq(items));
-        }
-        loop {
-            items.push(self.node(depth + 1)?);
-            if self.next_is(b']') {
-                return Some(Value::Seq(items));
-            }
-            if !self.next_is(b',') || self.next_is(b']') {
+    fn map(&mut self, depth: usize) -> Option<Value> {
+        let mut entries = Map::default();
+        self.entries(b'}', depth, |flow| {
+            flow.spaces();
+            let (k, quoted) = flow.scalar()?;
+            let (k, was_string) = key(k)?;
+            if !flow.next_is(b':') || entries.contains_key(&k) || k == "<<" {
                 return None;
             }
-        }
+            // After a plain key the colon needs a space (`a:1` is one scalar).
+            if !quoted && flow.text.as_bytes().get(flow.at) != Some(&b' ') {
+                return None;
+            }
+            flow.spaces();
+            if matches!(flow.text.as_bytes().get(flow.at), None | Some(b',' | b'}')) {
+                return None;
+            }
+            let mut value = flow.node(depth + 1)?;
+            value.key_was_string = was_string;
+            flow.nodes += 1;
+            entries.insert(k, value);
+            Some(())
+        })?;
+        Some(Value::Map(entries))
+    }
+
+    fn seq(&mut self, depth: usize) -> Option<Value> {
+        let mut items = Vec::new();
+        self.entries(b']', depth, |flow| {
+            items.push(flow.node(depth + 1)?);
+            Some(())
+        })?;
+        Some(Value::Seq(items))
     }
 }
 
