@@ -271,14 +271,13 @@ pub struct Violation {
 
 type Compiled = Option<Result<Arc<(Validator<Tree>, serde_json::Value)>, String>>;
 
-/// Every document looks its kind up here: foldhash, not SipHash.
-type Fast = foldhash::fast::RandomState;
-
 /// All schema sources, with compiled validators cached per version and kind.
 pub struct Catalog {
     sources: Vec<Box<dyn SchemaSource>>,
-    /// Per version, apiVersion and kind (nested, so a lookup needs no owned key).
-    compiled: Mutex<HashMap<KubeVersion, HashMap<String, HashMap<String, Compiled, Fast>, Fast>>>,
+    /// Per version, apiVersion and kind (nested, so a lookup needs no owned key); every document
+    /// looks its kind up here, so with foldhash, not SipHash.
+    compiled:
+        Mutex<HashMap<KubeVersion, foldhash::HashMap<String, foldhash::HashMap<String, Compiled>>>>,
     /// [`Catalog::versions`], gathered once: every document asks.
     versions: std::sync::OnceLock<Vec<KubeVersion>>,
 }

@@ -26,8 +26,7 @@ pub fn run(dir: &Path, args: &RenderArgs) -> Result<Output, Error> {
         for f in &files {
             text.push_str(&f.payload);
         }
-        super::free_at_exit(files);
-        super::free_at_exit((pipeline, instances));
+        super::free_at_exit((pipeline, instances, files));
         return Ok(Output {
             stdout: text,
             code: 0,

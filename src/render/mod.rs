@@ -437,11 +437,8 @@ pub fn render_all<T: Send>(
         return Err(Error::Project(dedup(problems)));
     }
     // Two instances must not produce the same object.
-    let mut ids: HashMap<(usize, &ResourceId), &Origin, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(
-            files.iter().map(|f| f.ids.len()).sum(),
-            foldhash::fast::RandomState::default(),
-        );
+    let mut ids: foldhash::HashMap<(usize, &ResourceId), &Origin> =
+        foldhash::HashMapExt::with_capacity(files.iter().map(|f| f.ids.len()).sum());
     for f in &files {
         for (id, origin) in &f.ids {
             if let Some(first) = ids.insert((f.env, id), origin) {

@@ -9,10 +9,9 @@
 //! duplicate key, a syntax error, a document near serde-saphyr's limits) answers `None`, and the
 //! caller reads the text with serde-saphyr, which gives the same tree or the error.
 
-use super::Map;
 use granit_parser::{Event, Parser, ScalarStyle};
 
-use super::{Dialect, Node, Value, locate::loc_of};
+use super::{Dialect, Map, Node, Value, locate::loc_of};
 use crate::source::Loc;
 
 /// Seven eighths of the depth, nodes and documents (empty ones included) of one text that
@@ -45,7 +44,8 @@ enum Open {
 }
 
 /// The documents of `text` as `parse_stream_unlocated` reads them in the `Kube` dialect (each
-/// document's root with its location, empty documents left out), or `None` (see the module).
+/// document's root with its location, empty documents left out), or `None` (see the module):
+/// line by line ([`super::lines`]) where that reader is sure, else from the parser's events.
 pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
     super::lines::stream(text).or_else(|| events(text))
 }

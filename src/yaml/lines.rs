@@ -10,10 +10,11 @@
 //! caller reads the whole text with [`super::fast`], then serde-saphyr, which give the same tree
 //! or the error. The fuzz test `fast_reader_agrees` holds both readers to serde-saphyr's trees.
 
+use granit_parser::ScalarStyle;
+
 use super::fast::{key, limits, scalar};
 use super::{Map, Node, Value};
 use crate::source::Loc;
-use granit_parser::ScalarStyle;
 
 /// The documents of `text` (each root with its location, empty documents left out), or `None`.
 pub(super) fn stream(text: &str) -> Option<Vec<Node>> {
