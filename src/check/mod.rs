@@ -227,16 +227,15 @@ impl Place<'_> {
 /// a document read with locations has them in its tree; any other is looked up in its text
 /// ([`crate::yaml::locate`]), and only one that walk cannot read is parsed again with locations.
 fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
-    let todo: Vec<&mut Finding> = findings
-        .iter_mut()
-        .filter(|f| f.line.is_none() && f.pointer.is_some())
+    let todo: Vec<usize> = (0..findings.len())
+        .filter(|&i| findings[i].line.is_none() && findings[i].pointer.is_some())
         .collect();
     if todo.is_empty() {
         return;
     }
-    let pointers: Vec<String> = todo
+    let pointers: Vec<&str> = todo
         .iter()
-        .map(|f| f.pointer.clone().unwrap_or_default())
+        .map(|&i| findings[i].pointer.as_deref().unwrap_or_default())
         .collect();
     let pointed = |spots: Vec<Spot>| -> Vec<Loc> {
         spots
@@ -251,10 +250,8 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
     let from_emit = doc.emitted.as_ref().and_then(|(body, placed)| {
         let chunk = doc.chunk();
         let yaml = chunk.get(*body..)?;
-        let paths: Vec<Vec<String>> = pointers
-            .iter()
-            .map(|p| segments(p).map(std::borrow::Cow::into_owned).collect())
-            .collect();
+        let paths: Vec<Vec<std::borrow::Cow<'_, str>>> =
+            pointers.iter().map(|p| segments(p).collect()).collect();
         let header_lines = u32::try_from(chunk[..*body].matches('\n').count()).ok()?;
         let spots = placed.spots(node, yaml, &paths)?;
         Some(
@@ -296,10 +293,10 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
             pointed,
         )
     };
-    for (f, loc) in todo.into_iter().zip(spots) {
+    for (i, loc) in todo.into_iter().zip(spots) {
         let (line, column, _) = doc.position(loc);
-        f.line = Some(line);
-        f.column = Some(column);
+        findings[i].line = Some(line);
+        findings[i].column = Some(column);
     }
 }
 

@@ -271,13 +271,16 @@ pub struct Violation {
 
 type Compiled = Option<Result<Arc<(Validator<Tree>, serde_json::Value)>, String>>;
 
+/// One kind's compiled schema, filled by the first thread that needs it.
+type Slot = Arc<std::sync::OnceLock<Compiled>>;
+
 /// All schema sources, with compiled validators cached per version and kind.
 pub struct Catalog {
     sources: Vec<Box<dyn SchemaSource>>,
     /// Per version, apiVersion and kind (nested, so a lookup needs no owned key); every document
     /// looks its kind up here, so with foldhash, not SipHash.
     compiled:
-        Mutex<HashMap<KubeVersion, foldhash::HashMap<String, foldhash::HashMap<String, Compiled>>>>,
+        Mutex<HashMap<KubeVersion, foldhash::HashMap<String, foldhash::HashMap<String, Slot>>>>,
     /// [`Catalog::versions`], gathered once: every document asks.
     versions: std::sync::OnceLock<Vec<KubeVersion>>,
 }
@@ -342,21 +345,38 @@ impl Catalog {
             .collect()
     }
 
+    /// The compiled schema, compiled once: a thread that asks while another compiles it waits
+    /// for that one.
     fn compiled(&self, version: KubeVersion, api_version: &str, kind: &str) -> Compiled {
-        let cached = self.compiled.lock().ok().and_then(|m| {
-            m.get(&version)
-                .and_then(|by_api| by_api.get(api_version))
-                .and_then(|by_kind| by_kind.get(kind))
-                .cloned()
-        });
-        if let Some(c) = cached {
-            return c;
-        }
+        let slot = match self.compiled.lock() {
+            Ok(mut m) => {
+                let by_api = m.entry(version).or_default();
+                let found = by_api
+                    .get(api_version)
+                    .and_then(|by_kind| by_kind.get(kind))
+                    .map(Arc::clone);
+                found.unwrap_or_else(|| {
+                    Arc::clone(
+                        by_api
+                            .entry(api_version.to_string())
+                            .or_default()
+                            .entry(kind.to_string())
+                            .or_default(),
+                    )
+                })
+            }
+            Err(_) => Arc::default(),
+        };
+        slot.get_or_init(|| self.compile(version, api_version, kind))
+            .clone()
+    }
+
+    fn compile(&self, version: KubeVersion, api_version: &str, kind: &str) -> Compiled {
         let found = self
             .sources
             .iter()
             .find_map(|s| s.lookup(version, api_version, kind));
-        let compiled = found.map(|r| {
+        found.map(|r| {
             r.and_then(|mut schema| {
                 bound_integers(&mut schema);
                 jsonschema::options_for::<Tree>()
@@ -365,15 +385,7 @@ impl Catalog {
                     .map(|v| Arc::new((v, schema)))
                     .map_err(|e| format!("invalid schema for {api_version} {kind}: {e}"))
             })
-        });
-        if let Ok(mut m) = self.compiled.lock() {
-            m.entry(version)
-                .or_default()
-                .entry(api_version.to_string())
-                .or_default()
-                .insert(kind.to_string(), compiled.clone());
-        }
-        compiled
+        })
     }
 
     /// Validate a document against the schema of its kind (read in place, see [`Tree`]).
@@ -554,5 +566,24 @@ mod tests {
             plain.path(v, "example.com/v1", "Widget"),
             PathBuf::from("/crds/widget-example-v1.json")
         );
+    }
+
+    /// Workers that meet the same kind at once share one compile: the second waits for the
+    /// first instead of compiling the schema again.
+    #[test]
+    fn a_schema_is_compiled_once_for_all_threads() {
+        let catalog = Catalog::new(vec![embedded()]);
+        let version = catalog.newest().expect("embedded schemas");
+        let compiled: Vec<Compiled> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| catalog.compiled(version, "apps/v1", "Deployment")))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let first = compiled[0].clone().unwrap().unwrap();
+        for c in &compiled {
+            assert!(Arc::ptr_eq(&first, c.as_ref().unwrap().as_ref().unwrap()));
+        }
+        assert!(catalog.compiled(version, "v1", "NoSuchKind").is_none());
     }
 }

@@ -133,12 +133,13 @@ pub fn known(api_version: &str, kind: &str) -> bool {
 /// The table's row for `api_version` `kind`, found through an index by kind (every object
 /// checked asks).
 fn row(api_version: &str, kind: &str) -> Option<&'static Removal> {
-    static BY_KIND: OnceLock<std::collections::HashMap<&'static str, Vec<&'static Removal>>> =
+    // Hashed with foldhash, not SipHash: every object checked asks.
+    static BY_KIND: OnceLock<foldhash::HashMap<&'static str, Vec<&'static Removal>>> =
         OnceLock::new();
     BY_KIND
         .get_or_init(|| {
-            let mut index: std::collections::HashMap<&'static str, Vec<&'static Removal>> =
-                std::collections::HashMap::new();
+            let mut index: foldhash::HashMap<&'static str, Vec<&'static Removal>> =
+                foldhash::HashMap::default();
             for r in table() {
                 index.entry(r.kind.as_str()).or_default().push(r);
             }

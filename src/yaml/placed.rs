@@ -102,7 +102,12 @@ impl Placed {
     /// sequence, or the deepest existing parent when the path is missing. `None` when any path
     /// cannot be placed this way.
     #[must_use]
-    pub fn spots(&self, tree: &Node, text: &str, paths: &[Vec<String>]) -> Option<Vec<Loc>> {
+    pub fn spots<S: AsRef<str>>(
+        &self,
+        tree: &Node,
+        text: &str,
+        paths: &[Vec<S>],
+    ) -> Option<Vec<Loc>> {
         paths
             .iter()
             .map(|path| {
@@ -110,6 +115,7 @@ impl Placed {
                 let mut index = 0usize;
                 let mut last = Step::Root;
                 for segment in path {
+                    let segment = segment.as_ref();
                     let mut next = index + 1;
                     let child = match &node.value {
                         Value::Map(m) => m.iter().find_map(|(k, v)| {
