@@ -392,6 +392,43 @@ fn a_missing_output_folder_comes_back_from_its_moved_aside_copy() {
     assert_eq!(strays(d), Vec::<String>::new());
 }
 
+/// `render --service` replaces single files through temporary files named as kiln's other
+/// leftovers are (`.<file>.kiln-new-<pid>`, beside the file): one a killed run left in an
+/// environment folder is removed by the next `--service` render there, one of a render still
+/// running is left to it, and the render itself leaves none.
+#[test]
+fn a_killed_service_render_leaves_no_temporary_file_behind() {
+    let p = project(2, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    let dead = d.join(format!("out/dev/.svc0001.yaml.kiln-new-{DEAD}"));
+    let running = d.join(format!(
+        "out/dev/.svc0001.yaml.kiln-new-{}",
+        std::process::id()
+    ));
+    std::fs::write(&dead, "half a file").unwrap();
+    std::fs::write(&running, "being written").unwrap();
+    greet(d, "two");
+    kiln_ok(d, &["render", "--service", "svc0000"]);
+    assert!(
+        !dead.exists(),
+        "the killed run's temporary file is still there"
+    );
+    assert!(
+        running.exists(),
+        "a running render's temporary file was removed"
+    );
+    std::fs::remove_file(&running).unwrap();
+    let after = tree(&d.join("out"));
+    assert!(String::from_utf8_lossy(&after["dev/svc0000.yaml"]).contains("greeting: two"));
+    assert!(String::from_utf8_lossy(&after["dev/svc0001.yaml"]).contains("greeting: one"));
+    let temporary: Vec<&String> = after
+        .keys()
+        .filter(|k| k.contains(".kiln-new-") || k.contains(".kiln-old-") || k.contains("kiln-tmp"))
+        .collect();
+    assert!(temporary.is_empty(), "left behind: {temporary:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. Durability: syncfs before the swap, fsync of the parent after
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-//! What killed runs leave behind: kiln's temporary folders, recognised by name and removed
-//! unless their run is still going.
+//! What killed runs leave behind: kiln's temporary folders (and the temporary files of
+//! `--service` renders), recognised by name and removed unless their run is still going.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -68,10 +68,11 @@ pub(super) fn tidy(dir: &Path, only: Option<&str>, remove: bool) -> Result<(), E
         .filter_map(Result::ok)
         .filter_map(|e| {
             let left = Leftover::parse(e.file_name().to_str()?)?;
-            // Real folders only: never follow a symlink out of here.
-            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            // Real folders, and files of a new tree, only: never follow a symlink out of here.
+            let kind = e.file_type().ok()?;
+            let ours = kind.is_dir() || (kind.is_file() && !left.old);
             let wanted = only.is_none_or(|o| o == left.of);
-            (is_dir && wanted && !left.running()).then(|| (e.path(), left))
+            (ours && wanted && !left.running()).then(|| (e.path(), left))
         })
         .collect();
     let missing: BTreeSet<String> = found
@@ -100,6 +101,10 @@ pub(super) fn tidy(dir: &Path, only: Option<&str>, remove: bool) -> Result<(), E
         // tree under a name the recovery above would bring back.
         found.sort_by_key(|(_, l)| l.old);
         for (path, l) in found {
+            if path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+                let _ = fs::remove_file(&path);
+                continue;
+            }
             let doomed = dir.join(temp_name(&l.of, "new", l.pid));
             let path = if l.old && fs::rename(&path, &doomed).is_ok() {
                 doomed

@@ -22,7 +22,8 @@
 //!   but a run killed halfway leaves some environments old and some new until the next run.
 //!
 //! Leftovers of killed runs (`.out.kiln-new-*`, `.out.kiln-old-*` beside the destination;
-//! `.<env>.kiln-*`, `.kiln-new-*`, `.kiln-old-*` inside it) are removed at the start of the next
+//! `.<env>.kiln-*`, `.kiln-new-*`, `.kiln-old-*` inside it; the `.<file>.kiln-new-*` files of
+//! `--service` renders in the `<env>` folders they write to) are removed at the start of the next
 //! write, after that recovery. Only folders named so are removed, and none of a process that is
 //! still running (two renders of one folder at once must not delete each other's trees).
 
@@ -155,11 +156,19 @@ fn write_with(
             for (rel, text) in files {
                 let path = out.join(rel);
                 if let Some(parent) = path.parent() {
+                    // The temporary files a killed `--service` render left here go first.
+                    if touched.insert(parent.to_path_buf()) {
+                        tidy(parent, None, true)?;
+                    }
                     fs::create_dir_all(parent)
                         .map_err(|e| Error::io("create folder", parent, &e))?;
-                    touched.insert(parent.to_path_buf());
                 }
-                let tmp = path.with_extension(format!("yaml.kiln-tmp-{}", std::process::id()));
+                // `.<name>.kiln-new-<pid>` beside it: a name the next run knows as a leftover.
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let tmp = path.with_file_name(temp_name(&name, "new", std::process::id()));
                 write_synced(&tmp, text).map_err(|e| {
                     let _ = fs::remove_file(&tmp);
                     Error::io("write", &path, &e)
