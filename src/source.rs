@@ -81,6 +81,13 @@ impl Loc {
     }
 }
 
+/// How many line feeds `text` holds: where a rendered document's lines start, and a finding's
+/// line (asked for every document and finding, so with memchr's vectorised search).
+#[must_use]
+pub fn line_feeds(text: &str) -> usize {
+    memchr::memchr_iter(b'\n', text.as_bytes()).count()
+}
+
 /// The byte offset where 1-based `line` starts in `text` (the end of the text if past it).
 #[must_use]
 pub fn line_offset(text: &str, line: usize) -> usize {

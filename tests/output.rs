@@ -1048,16 +1048,25 @@ fn the_tree_a_helper_is_removing_is_ignored_by_git() {
         .stderr(Stdio::piped());
     let mut running = traced.spawn().unwrap();
     // kiln is strace's child; the render has returned once that process is gone (the helper,
-    // its child, is held up in its first unlinkat).
+    // its child, is held up in its first unlinkat). strace first forks short-lived children of
+    // its own (to probe what the kernel can trace): kiln is the child running kiln's program.
     let deadline = Instant::now() + Duration::from_secs(20);
     let children = format!("/proc/{0}/task/{0}/children", running.id());
+    let program = k.get_program().to_string_lossy().into_owned();
     let kiln_pid = loop {
         let listed = std::fs::read_to_string(&children).unwrap_or_default();
-        if let Some(pid) = listed.split_whitespace().next() {
+        let kiln = listed.split_whitespace().find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.split(|&b| b == 0)
+                    .next()
+                    .is_some_and(|arg0| arg0 == program.as_bytes())
+            })
+        });
+        if let Some(pid) = kiln {
             break pid.to_string();
         }
         assert!(Instant::now() < deadline, "kiln did not start");
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     };
     let gone = || {
         std::fs::read_to_string(format!("/proc/{kiln_pid}/stat")).map_or(true, |stat| {

@@ -252,7 +252,7 @@ fn place(doc: &Document<'_>, node: &Node, findings: &mut [Finding]) {
         let yaml = chunk.get(*body..)?;
         let paths: Vec<Vec<std::borrow::Cow<'_, str>>> =
             pointers.iter().map(|p| segments(p).collect()).collect();
-        let header_lines = u32::try_from(chunk[..*body].matches('\n').count()).ok()?;
+        let header_lines = u32::try_from(crate::source::line_feeds(&chunk[..*body])).ok()?;
         let spots = placed.spots(node, yaml, &paths)?;
         Some(
             spots
@@ -337,11 +337,9 @@ fn identity<'a>(at: &Place<'a>, out: &mut Checked) -> Option<(&'a str, &'a str)>
         ));
         return None;
     };
-    let id = ResourceId::of(node).ok();
-    out.identified = id.is_some();
-    out.resource = id
-        .as_ref()
-        .map_or_else(|| format!("{api_version} {kind}"), ToString::to_string);
+    let shown = ResourceId::shown(node);
+    out.identified = shown.is_some();
+    out.resource = shown.unwrap_or_else(|| format!("{api_version} {kind}"));
     if let Err(why) = crate::kube::names::api_version(api_version) {
         let mut f = at.finding(
             &rule::API_VERSION,

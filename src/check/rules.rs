@@ -20,7 +20,7 @@ pub fn check(doc: &Node, kind: &str) -> Vec<Problem> {
     let mut out = Vec::new();
     metadata(doc, kind, &mut out);
     if let Some((pointer, pod)) = pod_spec(doc, kind) {
-        pod_rules(pod, &pointer, &mut out);
+        pod_rules(pod, pointer, &mut out);
     }
     selector(doc, kind, &mut out);
     if kind == "Service"
@@ -221,23 +221,26 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
 
 /// Where the pod spec of a kind lives.
 #[must_use]
-pub fn pod_spec<'a>(doc: &'a Node, kind: &str) -> Option<(String, &'a Node)> {
-    let path: &[&str] = match kind {
-        "Pod" => &["spec"],
+pub fn pod_spec<'a>(doc: &'a Node, kind: &str) -> Option<(&'static str, &'a Node)> {
+    let (pointer, path): (&str, &[&str]) = match kind {
+        "Pod" => ("/spec", &["spec"]),
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "ReplicaSet"
         | "Job"
-        | "ReplicationController" => &["spec", "template", "spec"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        | "ReplicationController" => ("/spec/template/spec", &["spec", "template", "spec"]),
+        "CronJob" => (
+            "/spec/jobTemplate/spec/template/spec",
+            &["spec", "jobTemplate", "spec", "template", "spec"],
+        ),
         _ => return None,
     };
     let mut n = doc;
     for p in path {
         n = n.get(p)?;
     }
-    Some((format!("/{}", path.join("/")), n))
+    Some((pointer, n))
 }
 
 fn pod_rules(pod: &Node, pointer: &str, out: &mut Vec<Problem>) {

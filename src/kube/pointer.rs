@@ -22,7 +22,7 @@ pub fn segments(pointer: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>
 /// `/spec/template/spec/containers/0/image` -> `spec.template.spec.containers[0].image`.
 #[must_use]
 pub fn dotted(pointer: &str) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(pointer.len() + 8);
     for part in segments(pointer) {
         if part.parse::<usize>().is_ok() {
             out.push('[');

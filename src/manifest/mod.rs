@@ -111,7 +111,7 @@ pub fn to_yaml_placed(
             None => out.push_str(&crate::yaml::emit(&m.doc)?),
         }
         places.push((start, lines, out.len()));
-        lines += u32::try_from(out[start..].matches('\n').count()).unwrap_or(0);
+        lines += u32::try_from(crate::source::line_feeds(&out[start..])).unwrap_or(0);
     }
     Ok((out, places))
 }

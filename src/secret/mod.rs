@@ -105,6 +105,31 @@ fn words(key: &str) -> Vec<String> {
 /// `ENCRYPTION_KEY`, `apiKey`, `secrets`; not `secretName`, `passwordFile`, `author`.
 #[must_use]
 pub fn is_secret_key(key: &str) -> bool {
+    thread_local! {
+        /// The answers given on this thread: the objects of a fleet repeat the same keys
+        /// (`containerPort`, `mountPath`), and every key of an object with findings is asked.
+        static ANSWERS: std::cell::RefCell<foldhash::HashMap<Box<str>, bool>> =
+            std::cell::RefCell::new(foldhash::HashMap::default());
+    }
+    ANSWERS.with(|answers| {
+        let Ok(mut answers) = answers.try_borrow_mut() else {
+            return decide_secret_key(key);
+        };
+        if let Some(&known) = answers.get(key) {
+            return known;
+        }
+        let secret = decide_secret_key(key);
+        // Names unique to one object are asked too: the table is emptied before it grows large.
+        if answers.len() >= 4096 {
+            answers.clear();
+        }
+        answers.insert(key.into(), secret);
+        secret
+    })
+}
+
+/// [`is_secret_key`], worked out.
+fn decide_secret_key(key: &str) -> bool {
     // Most keys (`image`, `containerPort`) hold none of these: decide those in one pass over
     // the key without allocating, as findings and redaction ask about every key of a tree. Only
     // a byte that starts some hint is compared further.

@@ -220,7 +220,7 @@ fn loc_at(text: &str, p: usize) -> Loc {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     Loc {
         src: 0,
-        line: u32::try_from(before.bytes().filter(|&b| b == b'\n').count() + 1).unwrap_or(u32::MAX),
+        line: u32::try_from(crate::source::line_feeds(before) + 1).unwrap_or(u32::MAX),
         col: u32::try_from(before[line_start..].chars().count() + 1).unwrap_or(u32::MAX),
         offset: u32::try_from(p).unwrap_or(u32::MAX),
         len: 0,

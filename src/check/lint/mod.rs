@@ -76,7 +76,7 @@ pub fn review(
     if kind == "ConfigMap" {
         review::configmap_keys(doc, &mut out);
     }
-    deprecated_fields::check(doc, pod.as_ref().map(|(p, n)| (p.as_str(), *n)), &mut out);
+    deprecated_fields::check(doc, pod, &mut out);
     out
 }
 
