@@ -145,7 +145,15 @@ fn unified(old: &str, new: &str, color: bool) -> String {
             }
         );
         for op in &group {
-            for change in diff.iter_inline_changes(op) {
+            let changes: Vec<_> = diff.iter_changes(op).collect();
+            // A replaced run of lines with as many new lines as old: each pair's differing
+            // middle is highlighted (as git's diff-highlight does), on a terminal only.
+            let deleted = changes
+                .iter()
+                .filter(|c| c.tag() == ChangeTag::Delete)
+                .count();
+            let paired = color && deleted > 0 && 2 * deleted == changes.len();
+            for (i, change) in changes.iter().enumerate() {
                 let (sign, code) = match change.tag() {
                     ChangeTag::Delete => ('-', RED),
                     ChangeTag::Insert => ('+', GREEN),
@@ -156,12 +164,26 @@ fn unified(old: &str, new: &str, color: bool) -> String {
                     let _ = write!(out, "{code}");
                 }
                 out.push(sign);
-                for (emphasized, value) in change.iter_strings_lossy() {
-                    if color && emphasized {
-                        let _ = write!(out, "{REVERSE}{value}{REVERSE:#}{code}");
-                    } else {
-                        out.push_str(&value);
+                let line = change.value();
+                let other = if i < deleted {
+                    i + deleted
+                } else {
+                    i - deleted
+                };
+                match paired
+                    .then(|| changed_middle(line, changes[other].value()))
+                    .flatten()
+                {
+                    Some((start, end)) => {
+                        let _ = write!(
+                            out,
+                            "{}{REVERSE}{}{REVERSE:#}{code}{}",
+                            &line[..start],
+                            &line[start..end],
+                            &line[end..]
+                        );
                     }
+                    None => out.push_str(line),
                 }
                 if color && code != PLAIN {
                     let _ = write!(out, "{code:#}");
@@ -175,6 +197,37 @@ fn unified(old: &str, new: &str, color: bool) -> String {
     out
 }
 
+/// The part of `line` that differs from `other`, widened to whole words: what is left between
+/// their common start and common end (line breaks aside). `None` when nothing is common (the
+/// whole line would be highlighted) or nothing differs.
+fn changed_middle(line: &str, other: &str) -> Option<(usize, usize)> {
+    let (a, b) = (line.trim_end_matches('\n'), other.trim_end_matches('\n'));
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut start = a
+        .char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((i, _), _)| i);
+    // Back to the start of the word it falls in.
+    while let Some(c) = a[..start].chars().next_back().filter(|&c| word(c)) {
+        start -= c.len_utf8();
+    }
+    let common_end = a[start..]
+        .chars()
+        .rev()
+        .zip(b[start.min(b.len())..].chars().rev())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .sum::<usize>();
+    let mut end = a.len() - common_end;
+    // On to the end of the word it falls in.
+    while let Some(c) = a[end..].chars().next().filter(|&c| word(c)) {
+        end += c.len_utf8();
+    }
+    let whole = start == 0 && end == a.len();
+    (end > start && !whole).then_some((start, end))
+}
+
 /// The machine-readable report.
 #[must_use]
 pub fn json(diffs: &[EnvDiff]) -> String {
@@ -183,4 +236,59 @@ pub fn json(diffs: &[EnvDiff]) -> String {
         "environments": diffs,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_changed_middle_of_a_line_is_whole_words() {
+        fn middle<'a>(a: &'a str, b: &str) -> Option<&'a str> {
+            changed_middle(a, b).map(|(s, e)| &a[s..e])
+        }
+        assert_eq!(middle("  replicas: 2\n", "  replicas: 3\n"), Some("2"));
+        assert_eq!(
+            middle("image: app:1.0.0", "image: app:1.1.0"),
+            Some("0"),
+            "a version part, not the whole tag"
+        );
+        assert_eq!(
+            middle("name: order-service", "name: order-server"),
+            Some("service")
+        );
+        assert_eq!(
+            middle("描述: 订单服务\n", "描述: 支付服务\n"),
+            Some("订单服务"),
+            "a run of CJK characters is one word"
+        );
+        assert_eq!(middle("a", "b"), None, "nothing in common: no highlight");
+        assert_eq!(middle("same", "same"), None);
+        assert_eq!(middle("key: v", "key: v2"), Some("v"));
+    }
+
+    /// On a terminal, each pair of a replaced line shows its changed word reversed; a run of
+    /// removed lines without as many added ones, and plain text, show none.
+    #[test]
+    fn replaced_lines_highlight_their_changed_words_on_a_terminal() {
+        let old = "a: 1\nb: 2\nc: 3\n";
+        let new = "a: 1\nb: 20\nc: 3\n";
+        let colored = unified(old, new, true);
+        assert!(
+            colored.contains(&format!("{REVERSE}2{REVERSE:#}")),
+            "{colored}"
+        );
+        assert!(
+            colored.contains(&format!("{REVERSE}20{REVERSE:#}")),
+            "{colored}"
+        );
+        let plain = unified(old, new, false);
+        assert!(
+            plain.contains("    -b: 2\n") && plain.contains("    +b: 20\n"),
+            "{plain}"
+        );
+        assert!(!plain.contains('\u{1b}'));
+        let removed = unified("a: 1\nb: 2\nc: 3\n", "a: 1\n", true);
+        assert!(!removed.contains(&format!("{REVERSE}")), "{removed}");
+    }
 }
