@@ -267,6 +267,42 @@ mod tests {
         assert_eq!(middle("key: v", "key: v2"), Some("v"));
     }
 
+    /// Any two lines, CJK, combining marks, emoji and empty ones included: a range on character
+    /// boundaries of the first, never a panic.
+    #[test]
+    fn the_changed_middle_of_any_two_lines_is_on_character_boundaries() {
+        let lines = [
+            "",
+            "\n",
+            "a",
+            "ab",
+            "a b",
+            "key: 订单",
+            "key: 订单服务\n",
+            "描述：支付",
+            "e\u{301}",
+            "e\u{302}",
+            "😀 x",
+            "😁 x",
+            "x😀",
+            "  - name: app\n",
+            "  - name: api\n",
+            "订",
+            "单",
+        ];
+        for a in lines {
+            for b in lines {
+                if let Some((start, end)) = changed_middle(a, b) {
+                    assert!(start < end && end <= a.len(), "{a:?} {b:?}");
+                    assert!(
+                        a.is_char_boundary(start) && a.is_char_boundary(end),
+                        "{a:?} {b:?}"
+                    );
+                }
+            }
+        }
+    }
+
     /// On a terminal, each pair of a replaced line shows its changed word reversed; a run of
     /// removed lines without as many added ones, and plain text, show none.
     #[test]
