@@ -120,6 +120,41 @@ fn a_values_change_shows_fields_by_name_and_fails_check() {
     );
 }
 
+/// With ApplySets on, an object is not changed when another object of its file is: the render's
+/// tree (the member label added) and golden/'s (read from its file) are compared as values,
+/// not with where each value was written. Every object of a changed file was listed as changed,
+/// with no field and no line to show for it.
+#[test]
+fn objects_beside_a_changed_one_are_not_changed() {
+    let p = project();
+    // With ApplySets, golden/ holds every object with the member label kubectl adds.
+    let config = std::fs::read_to_string(p.path().join("kiln.yaml")).unwrap();
+    write(
+        p.path(),
+        "kiln.yaml",
+        format!("{config}applyset:\n  scope: environment\n"),
+    );
+    let template = std::fs::read_to_string(p.path().join("templates/web/app.yaml.j2")).unwrap();
+    write(
+        p.path(),
+        "templates/web/app.yaml.j2",
+        format!(
+            "{template}---\n# 日志配置\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {{{{ service.name ~ \"-log\" }}}}, namespace: {{{{ env.namespace }}}}}}\n\ndata: {{level: info}}\n"
+        ),
+    );
+    golden_update(p.path());
+    write(p.path(), "values/services/api.prod.yaml", "replicas: 4\n");
+    let (code, out, _) = kiln_in(p.path(), &["diff", "--summary"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        out,
+        "dev: 0 changed, 0 added, 0 removed\nprod: 1 changed, 0 added, 0 removed\n"
+    );
+    let (code, out, _) = kiln_in(p.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("drifts from golden/prod: 1 changed"), "{out}");
+}
+
 #[test]
 fn secrets_are_masked_unless_asked() {
     let p = project();

@@ -129,7 +129,7 @@ pub fn compare_in(
         match old_map.remove(&k) {
             None => d.added.push(n.id.to_string()),
             Some(o) => {
-                if o.doc.value == n.doc.value && o.id.api_version == n.id.api_version {
+                if o.doc.value.same(&n.doc.value) && o.id.api_version == n.id.api_version {
                     continue;
                 }
                 let (old_doc, new_doc) = if show_secrets {
@@ -321,6 +321,35 @@ mod tests {
     }
 
     const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: dev}\nspec:\n  replicas: REPLICAS\n  template:\n    spec:\n      containers:\n      - {name: sidecar, image: 'fb:1'}\n      - {name: app, image: 'api:IMAGE'}\n";
+
+    /// The same object read from two layouts (a golden file's block style, a template's flow
+    /// style after a comment) is not changed: every nested value was written elsewhere, which
+    /// `==` on the tree would count.
+    #[test]
+    fn the_same_object_in_another_layout_is_unchanged() {
+        let golden = obj(
+            "prod",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  labels:\n    app: api\nspec:\n  ports:\n  - port: 80\n    name: http\n",
+        );
+        let rendered = obj(
+            "prod",
+            "# 服务\n\napiVersion: v1\nkind: Service\nmetadata: {labels: {app: api}, name: api}\nspec:\n  ports: [{name: http, port: 80}]\n",
+        );
+        assert_ne!(golden.doc.value, rendered.doc.value, "locations differ");
+        let d = compare(vec![golden], vec![rendered], false);
+        assert!(d.iter().all(EnvDiff::is_empty), "{d:?}");
+        let changed = obj(
+            "prod",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: api, labels: {app: api}}\nspec:\n  ports: [{name: http, port: 8080}]\n",
+        );
+        let golden = obj(
+            "prod",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  labels:\n    app: api\nspec:\n  ports:\n  - port: 80\n    name: http\n",
+        );
+        let d = compare(vec![golden], vec![changed], false);
+        assert_eq!(d[0].changed.len(), 1);
+        assert_eq!(d[0].changed[0].fields[0].path, "spec.ports[http].port");
+    }
 
     #[test]
     fn matched_by_identity_with_field_paths() {

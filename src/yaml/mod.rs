@@ -120,6 +120,25 @@ impl Node {
 }
 
 impl Value {
+    /// The same value, wherever each was written: `==` also compares every nested node's
+    /// location, so two trees read from different texts (a render and a golden file) are never
+    /// equal by it. Mappings compare by key, in any order, as `==` does.
+    #[must_use]
+    pub fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Seq(a), Value::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.value.same(&y.value))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, x)| b.get(k).is_some_and(|y| x.value.same(&y.value)))
+            }
+            (Value::Seq(_) | Value::Map(_), _) | (_, Value::Seq(_) | Value::Map(_)) => false,
+            (a, b) => a == b,
+        }
+    }
+
     /// Name of the type, for messages: `mapping`, `string`, ...
     #[must_use]
     pub fn type_name(&self) -> &'static str {
