@@ -168,7 +168,14 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
                 out.push((
                     &rule::METADATA_NAME,
                     "/metadata/name".into(),
-                    format!("name `{name}` {why}: a {kind} name must be {what}"),
+                    format!(
+                        "name `{name}` {why}: {} {kind} name must be {what}",
+                        if kind.starts_with(['A', 'E', 'I', 'O', 'U']) {
+                            "an"
+                        } else {
+                            "a"
+                        }
+                    ),
                 ));
             }
         }
@@ -464,6 +471,22 @@ mod tests {
         let doc = parse(text, 0, Dialect::Kube).unwrap();
         let kind = doc.get_str("kind").unwrap().to_string();
         check(&doc, &kind).into_iter().map(|p| p.0.id).collect()
+    }
+
+    /// "an Ingress", "a Deployment": the name rule's message reads as English.
+    #[test]
+    fn a_bad_name_is_explained_with_the_right_article() {
+        let message = |kind: &str| {
+            let doc = parse(
+                &format!("apiVersion: v1\nkind: {kind}\nmetadata: {{name: 订单}}\n"),
+                0,
+                Dialect::Kube,
+            )
+            .unwrap();
+            check(&doc, kind).remove(0).2
+        };
+        assert!(message("Ingress").contains(": an Ingress name must be"));
+        assert!(message("Deployment").contains(": a Deployment name must be"));
     }
 
     #[test]
