@@ -58,6 +58,10 @@ pub fn locate(text: &str, paths: &[Vec<String>]) -> Option<Vec<Spot>> {
     let mut path: Vec<String> = Vec::new();
     // Depth inside a subtree off every wanted path, skipped without looking.
     let mut skipping = 0usize;
+    // A plain decimal key (`53:`) and a quoted one (`"53":`) are one key in the tree, where the
+    // later wins: once a key of digits is seen, the walk goes on to the end, so that a later
+    // spelling of it is found too.
+    let mut decimal_keys = false;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.ok()?;
         if skipping > 0 {
@@ -100,6 +104,7 @@ pub fn locate(text: &str, paths: &[Vec<String>]) -> Option<Vec<Spot>> {
                     if style == &ScalarStyle::Plain && (!plain_text_key(key) || key == "<<") {
                         return None;
                     }
+                    decimal_keys |= !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
                     frame.key = Some((key.to_string(), loc));
                     continue;
                 }
@@ -147,7 +152,7 @@ pub fn locate(text: &str, paths: &[Vec<String>]) -> Option<Vec<Spot>> {
                 } else {
                     skipping = 1;
                 }
-                if spots.iter().all(|s| s.is_some_and(|(_, s)| s.found)) {
+                if !decimal_keys && spots.iter().all(|s| s.is_some_and(|(_, s)| s.found)) {
                     break;
                 }
             }
@@ -258,6 +263,21 @@ mod tests {
     fn spots_match_the_located_tree() {
         let text = "# Source: x\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  labels: {app: \"b\", 53: x}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: 'i:1'\n        env:\n        - {name: A, value: \"中文\"}\n        - name: B\n          value: |\n            two\n            lines\n      - name: empty\n        args: []\n";
         assert!(agrees(text));
+    }
+
+    /// `"53":` and `53:` are one key of the tree, the later one's (found by the fuzz harness:
+    /// the walk stopped at the first).
+    #[test]
+    fn a_key_of_digits_written_twice_is_where_the_later_is() {
+        for text in [
+            "  \"53\":\n  53:\n",
+            "53: a\n'53': {b: 1}\n",
+            "x: {\"1\": a, 1: b}\n",
+        ] {
+            assert!(agrees(text));
+        }
+        let spots = locate("\"53\": a\n53: b\n", &[vec!["53".to_string()]]).unwrap();
+        assert_eq!(spots[0].key_loc.line, 2);
     }
 
     #[test]
