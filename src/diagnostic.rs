@@ -45,11 +45,11 @@ impl Excerpt {
     pub fn from_text(path: &str, text: &str, range: Range<usize>, label: &str) -> Excerpt {
         let range = char_range(text, range);
         let (start, end) = (range.start, range.end);
-        let line = text[..start].matches('\n').count() + 1;
+        let line = crate::source::line_feeds(&text[..start]) + 1;
         let line_begin = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let col = text[line_begin..start].chars().count() + 1;
         let first = line.saturating_sub(2).max(1);
-        let last_line = line + text[start..end].matches('\n').count() + 2;
+        let last_line = line + crate::source::line_feeds(&text[start..end]) + 2;
         let window_start = line_offset(text, first);
         let window_end = line_offset(text, last_line + 1);
         let mut window = text[window_start..window_end].to_string();

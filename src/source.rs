@@ -81,8 +81,8 @@ impl Loc {
     }
 }
 
-/// How many line feeds `text` holds: where a rendered document's lines start, and a finding's
-/// line (asked for every document and finding, so with memchr's vectorised search).
+/// How many line feeds `text` holds: the line of an offset, where a rendered document's lines
+/// start (asked for every document and finding, so with memchr's vectorised search).
 #[must_use]
 pub fn line_feeds(text: &str) -> usize {
     memchr::memchr_iter(b'\n', text.as_bytes()).count()

@@ -226,7 +226,7 @@ fn line_of(text: &str, offset: usize, same_file: bool) -> String {
     if same_file {
         format!(
             " at line {}",
-            text[..offset.min(text.len())].matches('\n').count() + 1
+            crate::source::line_feeds(&text[..offset.min(text.len())]) + 1
         )
     } else {
         String::new()

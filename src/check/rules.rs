@@ -229,23 +229,20 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
 /// Where the pod spec of a kind lives.
 #[must_use]
 pub fn pod_spec<'a>(doc: &'a Node, kind: &str) -> Option<(&'static str, &'a Node)> {
-    let (pointer, path): (&str, &[&str]) = match kind {
-        "Pod" => ("/spec", &["spec"]),
+    let pointer = match kind {
+        "Pod" => "/spec",
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "ReplicaSet"
         | "Job"
-        | "ReplicationController" => ("/spec/template/spec", &["spec", "template", "spec"]),
-        "CronJob" => (
-            "/spec/jobTemplate/spec/template/spec",
-            &["spec", "jobTemplate", "spec", "template", "spec"],
-        ),
+        | "ReplicationController" => "/spec/template/spec",
+        "CronJob" => "/spec/jobTemplate/spec/template/spec",
         _ => return None,
     };
     let mut n = doc;
-    for p in path {
-        n = n.get(p)?;
+    for key in pointer.split('/').skip(1) {
+        n = n.get(key)?;
     }
     Some((pointer, n))
 }

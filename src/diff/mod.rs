@@ -327,10 +327,8 @@ mod tests {
     /// `==` on the tree would count.
     #[test]
     fn the_same_object_in_another_layout_is_unchanged() {
-        let golden = obj(
-            "prod",
-            "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  labels:\n    app: api\nspec:\n  ports:\n  - port: 80\n    name: http\n",
-        );
+        const GOLDEN: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  labels:\n    app: api\nspec:\n  ports:\n  - port: 80\n    name: http\n";
+        let golden = obj("prod", GOLDEN);
         let rendered = obj(
             "prod",
             "# 服务\n\napiVersion: v1\nkind: Service\nmetadata: {labels: {app: api}, name: api}\nspec:\n  ports: [{name: http, port: 80}]\n",
@@ -342,11 +340,7 @@ mod tests {
             "prod",
             "apiVersion: v1\nkind: Service\nmetadata: {name: api, labels: {app: api}}\nspec:\n  ports: [{name: http, port: 8080}]\n",
         );
-        let golden = obj(
-            "prod",
-            "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  labels:\n    app: api\nspec:\n  ports:\n  - port: 80\n    name: http\n",
-        );
-        let d = compare(vec![golden], vec![changed], false);
+        let d = compare(vec![obj("prod", GOLDEN)], vec![changed], false);
         assert_eq!(d[0].changed.len(), 1);
         assert_eq!(d[0].changed[0].fields[0].path, "spec.ports[http].port");
     }

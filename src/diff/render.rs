@@ -165,15 +165,16 @@ fn unified(old: &str, new: &str, color: bool) -> String {
                 }
                 out.push(sign);
                 let line = change.value();
-                let other = if i < deleted {
-                    i + deleted
-                } else {
-                    i - deleted
+                // Its pair: the i-th removed line goes with the i-th added one.
+                let pair = || {
+                    changes[if i < deleted {
+                        i + deleted
+                    } else {
+                        i - deleted
+                    }]
+                    .value()
                 };
-                match paired
-                    .then(|| changed_middle(line, changes[other].value()))
-                    .flatten()
-                {
+                match paired.then(|| changed_middle(line, pair())).flatten() {
                     Some((start, end)) => {
                         let _ = write!(
                             out,
@@ -215,7 +216,8 @@ fn changed_middle(line: &str, other: &str) -> Option<(usize, usize)> {
     let common_end = a[start..]
         .chars()
         .rev()
-        .zip(b[start.min(b.len())..].chars().rev())
+        // `start` is inside the common start, so on a character boundary of `b` too.
+        .zip(b[start..].chars().rev())
         .take_while(|(x, y)| x == y)
         .map(|(x, _)| x.len_utf8())
         .sum::<usize>();

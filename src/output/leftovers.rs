@@ -58,13 +58,14 @@ impl Leftover {
 }
 
 /// Recover, then (when `remove`) delete what killed runs left in `dir`: a missing `<of>` comes
-/// back from its newest `.<of>.kiln-old-*`, and every other leftover folder goes. `only`
+/// back from its newest `.<of>.kiln-old-*`, and every other leftover folder (or file) goes. `only`
 /// restricts both to the leftovers of one name (the parent of an output folder is the user's).
 pub(super) fn tidy(dir: &Path, only: Option<&str>, remove: bool) -> Result<(), Error> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(());
     };
-    let mut found: Vec<(PathBuf, Leftover)> = entries
+    // Each leftover with whether it is a file (a `--service` render's) rather than a folder.
+    let mut found: Vec<(PathBuf, Leftover, bool)> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
             let left = Leftover::parse(e.file_name().to_str()?)?;
@@ -72,24 +73,26 @@ pub(super) fn tidy(dir: &Path, only: Option<&str>, remove: bool) -> Result<(), E
             let kind = e.file_type().ok()?;
             let ours = kind.is_dir() || (kind.is_file() && !left.old);
             let wanted = only.is_none_or(|o| o == left.of);
-            (ours && wanted && !left.running()).then(|| (e.path(), left))
+            (ours && wanted && !left.running()).then(|| (e.path(), left, kind.is_file()))
         })
         .collect();
     let missing: BTreeSet<String> = found
         .iter()
-        .filter(|(_, l)| l.old && !l.of.is_empty())
-        .map(|(_, l)| l.of.clone())
+        .filter(|(_, l, _)| l.old && !l.of.is_empty())
+        .map(|(_, l, _)| l.of.clone())
         .filter(|of| dir.join(of).symlink_metadata().is_err())
         .collect();
     for of in missing {
         let newest = found
             .iter()
             .enumerate()
-            .filter(|(_, (_, l))| l.old && l.of == of)
-            .max_by_key(|(_, (p, _))| (fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()))
+            .filter(|(_, (_, l, _))| l.old && l.of == of)
+            .max_by_key(|(_, (p, _, _))| {
+                (fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone())
+            })
             .map(|(i, _)| i);
         if let Some(i) = newest {
-            let (path, _) = found.remove(i);
+            let (path, _, _) = found.remove(i);
             let dest = dir.join(&of);
             fs::rename(&path, &dest).map_err(|e| Error::io("recover", &dest, &e))?;
             sync_dir(dir).map_err(|e| Error::io("sync", dir, &e))?;
@@ -99,9 +102,9 @@ pub(super) fn tidy(dir: &Path, only: Option<&str>, remove: bool) -> Result<(), E
         // Best effort: what cannot be removed now is tried again next time. An old tree is first
         // renamed to its run's new-tree name, so that a removal cut short never leaves a partial
         // tree under a name the recovery above would bring back.
-        found.sort_by_key(|(_, l)| l.old);
-        for (path, l) in found {
-            if path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        found.sort_by_key(|(_, l, _)| l.old);
+        for (path, l, file) in found {
+            if file {
                 let _ = fs::remove_file(&path);
                 continue;
             }

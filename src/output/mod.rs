@@ -24,8 +24,9 @@
 //! Leftovers of killed runs (`.out.kiln-new-*`, `.out.kiln-old-*` beside the destination;
 //! `.<env>.kiln-*`, `.kiln-new-*`, `.kiln-old-*` inside it; the `.<file>.kiln-new-*` files of
 //! `--service` renders in the `<env>` folders they write to) are removed at the start of the next
-//! write, after that recovery. Only folders named so are removed, and none of a process that is
-//! still running (two renders of one folder at once must not delete each other's trees).
+//! write, after that recovery. Only folders (and those files) named so are removed, and none of
+//! a process that is still running (two renders of one folder at once must not delete each
+//! other's trees).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
