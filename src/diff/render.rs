@@ -4,7 +4,8 @@
 use anstyle::{AnsiColor, Style};
 use std::fmt::Write as _;
 
-use similar::{ChangeTag, TextDiff};
+use similar::algorithms::{Capture, Compact, Replace, myers};
+use similar::{ChangeTag, group_diff_ops};
 
 use super::EnvDiff;
 
@@ -122,9 +123,19 @@ pub fn text(diffs: &[EnvDiff], color: bool) -> String {
 
 /// A unified diff with three lines of context; changed words are highlighted when `color`.
 fn unified(old: &str, new: &str, color: bool) -> String {
-    let diff = TextDiff::from_lines(old, new);
+    // Lines with their line feeds, diffed by Myers' algorithm through the hooks
+    // `TextDiff::from_lines` uses. Called directly rather than through `TextDiff`, whose choice of
+    // algorithm at run time compiled every algorithm for every hook into the binary (half a
+    // megabyte, growing and shrinking with unrelated changes).
+    let (old, new): (Vec<&str>, Vec<&str>) = (
+        old.split_inclusive('\n').collect(),
+        new.split_inclusive('\n').collect(),
+    );
+    let mut hook = Compact::new(Replace::new(Capture::new()), &old, &new);
+    let Ok(()) = myers::diff(&mut hook, &old, 0..old.len(), &new, 0..new.len());
+    let ops = hook.into_inner().into_inner().into_ops();
     let mut out = String::new();
-    for group in diff.grouped_ops(3) {
+    for group in group_diff_ops(ops, 3) {
         let (first, last) = (&group[0], &group[group.len() - 1]);
         let old_range = first.old_range().start..last.old_range().end;
         let new_range = first.new_range().start..last.new_range().end;
@@ -145,7 +156,7 @@ fn unified(old: &str, new: &str, color: bool) -> String {
             }
         );
         for op in &group {
-            let changes: Vec<_> = diff.iter_changes(op).collect();
+            let changes: Vec<_> = op.iter_changes(&old, &new).collect();
             // A replaced run of lines with as many new lines as old: each pair's differing
             // middle is highlighted (as git's diff-highlight does), on a terminal only.
             let deleted = changes
