@@ -9,6 +9,7 @@ pub mod finding;
 pub mod import;
 pub mod input;
 pub mod lint;
+pub mod once;
 pub mod rule;
 pub mod rules;
 pub mod schema;
@@ -127,6 +128,9 @@ fn passes(
         resource: Some(out.resource.clone()),
         ..at
     };
+    API_TABLE.get_or_make(|| {
+        let _ = crate::kube::apis::known(api_version, kind);
+    });
     let removed = api_lifecycle(&at, api_version, kind, options, &mut out.findings);
     let (schema_version, version_note) = catalog.resolve(version);
     // A removed API gets its one clear finding above, never a second `no schema` one.
@@ -188,6 +192,10 @@ fn yaml_error(
         ..Finding::new(rule, &doc.file, format!("not valid YAML: {}", e.message))
     }
 }
+
+/// The API table is read on first use (3 ms): the first worker to check an object reads it,
+/// the others do other work meanwhile ([`once::Once`]).
+static API_TABLE: once::Once<()> = once::Once::new();
 
 /// Where findings of one parsed document point: the document, its tree, the version checked
 /// against and the object's identity once known.

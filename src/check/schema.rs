@@ -17,6 +17,7 @@ use crate::yaml::Node;
 use crate::yaml::json::Tree;
 use jsonschema::error::ValidationErrorKind;
 
+use super::once::Once;
 use crate::kube::KubeVersion;
 
 include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
@@ -271,8 +272,8 @@ pub struct Violation {
 
 type Compiled = Option<Result<Arc<(Validator<Tree>, serde_json::Value)>, String>>;
 
-/// One kind's compiled schema, filled by the first thread that needs it.
-type Slot = Arc<std::sync::OnceLock<Compiled>>;
+/// One kind's compiled schema, compiled by the first thread that needs it.
+type Slot = Arc<Once<Compiled>>;
 
 /// All schema sources, with compiled validators cached per version and kind.
 pub struct Catalog {
@@ -345,8 +346,8 @@ impl Catalog {
             .collect()
     }
 
-    /// The compiled schema, compiled once: a thread that asks while another compiles it waits
-    /// for that one.
+    /// The compiled schema, compiled once: a thread that asks while another compiles it does
+    /// other work meanwhile ([`Once::get_or_make`](super::once::Once::get_or_make)).
     fn compiled(&self, version: KubeVersion, api_version: &str, kind: &str) -> Compiled {
         let slot = match self.compiled.lock() {
             Ok(mut m) => {
@@ -367,7 +368,7 @@ impl Catalog {
             }
             Err(_) => Arc::default(),
         };
-        slot.get_or_init(|| self.compile(version, api_version, kind))
+        slot.get_or_make(|| self.compile(version, api_version, kind))
             .clone()
     }
 
@@ -379,6 +380,7 @@ impl Catalog {
         found.map(|r| {
             r.and_then(|mut schema| {
                 bound_integers(&mut schema);
+                warm_meta_schema(&schema);
                 jsonschema::options_for::<Tree>()
                     .should_validate_formats(false)
                     .build(&schema)
@@ -484,6 +486,22 @@ impl Catalog {
             .collect();
         crate::diagnostic::did_you_mean(kind, names.iter().map(String::as_str))
             .map(|k| format!("{api_version} {k}"))
+    }
+}
+
+/// jsonschema checks every schema against its draft's meta-schema, whose own validator it
+/// builds on first use (4 ms), holding every other compile until it is done. For kiln's own
+/// schemas (draft 2020-12, also the draft of a schema that names none) that is done here
+/// first, so that the other workers do other work meanwhile instead of waiting.
+fn warm_meta_schema(schema: &serde_json::Value) {
+    static DRAFT_2020_12: Once<()> = Once::new();
+    let draft = schema.get("$schema").and_then(serde_json::Value::as_str);
+    if draft.is_none_or(|d| d == crate::kube::strict::DRAFT) {
+        DRAFT_2020_12.get_or_make(|| {
+            let _ = jsonschema::meta::validate(
+                &serde_json::json!({ "$schema": crate::kube::strict::DRAFT }),
+            );
+        });
     }
 }
 

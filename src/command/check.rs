@@ -213,11 +213,17 @@ fn per_template(mut results: Vec<Checked>, templates: &crate::render::Templates)
     use std::collections::BTreeMap;
     let mut groups: BTreeMap<(String, &'static str, String), (check::Finding, Vec<String>)> =
         BTreeMap::new();
-    for r in &mut results {
-        let (upgrade, rest): (Vec<_>, Vec<_>) = r.findings.drain(..).partition(|f| {
-            (f.rule == check::rule::REMOVED_API.id || f.rule == check::rule::DEPRECATED_API.id)
-                && f.template.is_some()
-        });
+    let per_template = |f: &check::Finding| {
+        (f.rule == check::rule::REMOVED_API.id || f.rule == check::rule::DEPRECATED_API.id)
+            && f.template.is_some()
+    };
+    // Most results have no upgrade finding: those are left as they are (a fleet's check keeps
+    // thousands of them).
+    for r in results
+        .iter_mut()
+        .filter(|r| r.findings.iter().any(per_template))
+    {
+        let (upgrade, rest): (Vec<_>, Vec<_>) = r.findings.drain(..).partition(per_template);
         r.findings = rest;
         for f in upgrade {
             let api = f.api.clone().unwrap_or_default();
