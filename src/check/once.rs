@@ -2,6 +2,10 @@
 //! the others do other work: a schema takes milliseconds to compile, and a worker that sat
 //! waiting for another to compile it left one of two cores idle.
 
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+use std::thread::LocalKey;
+
 /// A value made once, by the first thread that asks: [`Once::get_or_make`].
 pub struct Once<T> {
     claimed: std::sync::atomic::AtomicBool,
@@ -30,40 +34,60 @@ impl<T> Once<T> {
     /// compile; only with nothing left to run does it block.
     ///
     /// A thread never runs other work while it makes a value: that work could ask for the very
-    /// value this thread is making, further up its own stack, and wait for it for ever.
+    /// value this thread is making, further up its own stack, and wait for it for ever. The
+    /// work it runs while waiting is on its own stack, and may wait in turn; past
+    /// [`MAX_NESTED_WAITS`] it blocks instead.
     pub fn get_or_make(&self, make: impl FnOnce() -> T) -> &T {
-        use std::sync::atomic::Ordering;
-        thread_local! {
-            /// How many values this thread is making (nested: a schema needs its meta-schema).
-            static MAKING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-        }
-        /// Counts one value being made on this thread until dropped, panic or not.
-        struct Making;
-        impl Drop for Making {
-            fn drop(&mut self) {
-                MAKING.set(MAKING.get().saturating_sub(1));
-            }
-        }
         if let Some(v) = self.value.get() {
             return v;
         }
         if !self.claimed.swap(true, Ordering::AcqRel) {
-            MAKING.set(MAKING.get() + 1);
-            let _making = Making;
+            let _making = Count::up(&MAKING);
             return self.value.get_or_init(make);
         }
-        while MAKING.get() == 0 {
-            if let Some(v) = self.value.get() {
-                return v;
-            }
-            if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                break;
+        if MAKING.get() == 0 && WAITING.get() < MAX_NESTED_WAITS {
+            let _waiting = Count::up(&WAITING);
+            loop {
+                if let Some(v) = self.value.get() {
+                    return v;
+                }
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    break;
+                }
             }
         }
         // Blocks while the maker works; makes the value itself if that one panicked.
-        MAKING.set(MAKING.get() + 1);
-        let _making = Making;
+        let _making = Count::up(&MAKING);
         self.value.get_or_init(make)
+    }
+}
+
+/// How deep the waits of one thread may nest: each runs a file's render and checks on top of
+/// the one before (a few kilobytes of stack in a release build, tens in a debug one, on
+/// rayon workers of 32 MB); 128 files are about 6 ms of rendering, what the Deployment schema
+/// takes to compile.
+const MAX_NESTED_WAITS: u32 = 128;
+
+thread_local! {
+    /// How many values this thread is making (nested: a schema needs its meta-schema).
+    static MAKING: Cell<u32> = const { Cell::new(0) };
+    /// How many waits are running other work on this thread's stack.
+    static WAITING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// One more on a counter of this thread until dropped, panic or not.
+struct Count(&'static LocalKey<Cell<u32>>);
+
+impl Count {
+    fn up(counter: &'static LocalKey<Cell<u32>>) -> Count {
+        counter.set(counter.get() + 1);
+        Count(counter)
+    }
+}
+
+impl Drop for Count {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 
