@@ -1,15 +1,17 @@
-//! A value made once and shared by the render workers, made by the first that asks, while
-//! the others do other work: a schema takes milliseconds to compile, and a worker that sat
-//! waiting for another to compile it left one of two cores idle.
+//! A value made once and shared by the worker threads (`check` renders and checks files on
+//! them, `lint` reads and checks documents), made by the first that asks while the others do
+//! other work: a schema takes milliseconds to compile, and a worker that sat waiting for
+//! another to compile it left one of two cores idle.
 
 use std::cell::Cell;
-use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::LocalKey;
 
 /// A value made once, by the first thread that asks: [`Once::get_or_make`].
 pub struct Once<T> {
-    claimed: std::sync::atomic::AtomicBool,
-    value: std::sync::OnceLock<T>,
+    claimed: AtomicBool,
+    value: OnceLock<T>,
 }
 
 impl<T> Default for Once<T> {
@@ -23,8 +25,8 @@ impl<T> Once<T> {
     #[must_use]
     pub const fn new() -> Self {
         Once {
-            claimed: std::sync::atomic::AtomicBool::new(false),
-            value: std::sync::OnceLock::new(),
+            claimed: AtomicBool::new(false),
+            value: OnceLock::new(),
         }
     }
 
@@ -94,7 +96,6 @@ impl Drop for Count {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     /// While one worker makes the value, another that asks runs the work it has queued (here:
