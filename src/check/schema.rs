@@ -368,6 +368,7 @@ impl Catalog {
             }
             Err(_) => Arc::default(),
         };
+        warm_meta_schema();
         slot.get_or_make(|| self.compile(version, api_version, kind))
             .clone()
     }
@@ -380,7 +381,6 @@ impl Catalog {
         found.map(|r| {
             r.and_then(|mut schema| {
                 bound_integers(&mut schema);
-                warm_meta_schema(&schema);
                 jsonschema::options_for::<Tree>()
                     .should_validate_formats(false)
                     .build(&schema)
@@ -490,19 +490,18 @@ impl Catalog {
 }
 
 /// jsonschema checks every schema against its draft's meta-schema, whose own validator it
-/// builds on first use (4 ms), holding every other compile until it is done. For kiln's own
-/// schemas (draft 2020-12, also the draft of a schema that names none) that is done here
-/// first, so that the other workers do other work meanwhile instead of waiting.
-fn warm_meta_schema(schema: &serde_json::Value) {
+/// builds on first use (4 ms), holding every other compile until it is done. kiln's own schemas
+/// (embedded and imported) are draft 2020-12, the draft jsonschema also takes for a schema that
+/// names none: that validator is built first, before any compile, so that a worker asking
+/// meanwhile does other work instead of blocking inside jsonschema. (Checking only against
+/// `--schema-location` schemas of an older draft builds it once for nothing.)
+fn warm_meta_schema() {
     static DRAFT_2020_12: Once<()> = Once::new();
-    let draft = schema.get("$schema").and_then(serde_json::Value::as_str);
-    if draft.is_none_or(|d| d == crate::kube::strict::DRAFT) {
-        DRAFT_2020_12.get_or_make(|| {
-            let _ = jsonschema::meta::validate(
-                &serde_json::json!({ "$schema": crate::kube::strict::DRAFT }),
-            );
-        });
-    }
+    DRAFT_2020_12.get_or_make(|| {
+        let _ = jsonschema::meta::validate(
+            &serde_json::json!({ "$schema": crate::kube::strict::DRAFT }),
+        );
+    });
 }
 
 /// Resolve a local `$ref` (`#/$defs/...` or `#/definitions/...`) once.

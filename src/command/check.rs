@@ -213,7 +213,7 @@ fn per_template(mut results: Vec<Checked>, templates: &crate::render::Templates)
     use std::collections::BTreeMap;
     let mut groups: BTreeMap<(String, &'static str, String), (check::Finding, Vec<String>)> =
         BTreeMap::new();
-    let per_template = |f: &check::Finding| {
+    let upgrade = |f: &check::Finding| {
         (f.rule == check::rule::REMOVED_API.id || f.rule == check::rule::DEPRECATED_API.id)
             && f.template.is_some()
     };
@@ -221,11 +221,11 @@ fn per_template(mut results: Vec<Checked>, templates: &crate::render::Templates)
     // thousands of them).
     for r in results
         .iter_mut()
-        .filter(|r| r.findings.iter().any(per_template))
+        .filter(|r| r.findings.iter().any(upgrade))
     {
-        let (upgrade, rest): (Vec<_>, Vec<_>) = r.findings.drain(..).partition(per_template);
+        let (found, rest): (Vec<_>, Vec<_>) = r.findings.drain(..).partition(upgrade);
         r.findings = rest;
-        for f in upgrade {
+        for f in found {
             let api = f.api.clone().unwrap_or_default();
             let affected = f
                 .file
