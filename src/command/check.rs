@@ -59,7 +59,7 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
                 }
                 None => (None, None),
             };
-            let mut results = Vec::new();
+            let mut results = Vec::with_capacity(ms.len());
             if let (Some(path), Some(version)) = (&path, version) {
                 let file: Arc<str> = Arc::from(format!("{out_name}/{path}"));
                 let shared: Arc<str> = Arc::from(text.as_str());
@@ -93,7 +93,9 @@ pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
             Ok((results, kept))
         },
     )?;
-    let mut results: Vec<Checked> = Vec::new();
+    // Sized once: 12,000 results grown by doubling touch twice their size in new pages.
+    let mut results: Vec<Checked> =
+        Vec::with_capacity(files.iter().map(|f| f.payload.0.len()).sum());
     let files: Vec<FileResult<Option<RenderedText>>> = files
         .into_iter()
         .map(|f| {
