@@ -742,7 +742,9 @@ mod tests {
     fn get_finds_every_key_of_small_and_large_mappings() {
         // Small mappings are searched key by key, larger ones hashed: both answer alike.
         for size in [0, 1, SCAN_UP_TO, SCAN_UP_TO + 1, 40] {
-            let map: Map = (0..size).map(|i| (format!("k{i}"), s(&i.to_string()))).collect();
+            let map: Map = (0..size)
+                .map(|i| (format!("k{i}"), s(&i.to_string())))
+                .collect();
             let node = Node::new(Value::Map(map), Loc::default());
             for i in 0..size {
                 assert_eq!(node.get_str(&format!("k{i}")), Some(i.to_string().as_str()));
