@@ -692,3 +692,113 @@ fn schema_location_reads_a_kubeconform_layout_folder() {
     );
     assert!(out.contains("checked 2 resource(s): 1 error(s)"), "{out}");
 }
+
+/// A Deployment whose findings depend on the service: `image-tag` for a `latest` tag, and a
+/// template error for a service marked broken.
+const BATCH_DEPLOY: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ service.name }}
+  namespace: {{ env.namespace }}
+spec:
+  selector: {matchLabels: {app: {{ service.name }}}}
+  template:
+    metadata: {labels: {app: {{ service.name }}}}
+    spec:
+      containers:
+      - name: app
+        image: {{ values.image }}
+{% if values.broken %}        args: [{{ values.no_such_value }}]
+{% endif %}";
+
+/// `kiln check` renders several files, then checks each (`CHECK_BATCH` in src/command/mod.rs):
+/// checked together in batches, 11 services in two environments get exactly the findings each
+/// gets checked alone, and a service whose template fails in the middle of a batch is named.
+#[test]
+fn checking_in_batches_finds_what_checking_each_service_alone_finds() {
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "kiln.yaml".into(),
+            "environments:\n  dev: {namespace: dev, kubeVersion: \"1.35\"}\n  prod: {namespace: prod, kubeVersion: \"1.35\"}\n".into(),
+        ),
+        ("templates/web/deploy.yaml.j2".into(), BATCH_DEPLOY.into()),
+        ("values/defaults.yaml".into(), "template: web\nbroken: false\n".into()),
+    ];
+    let services: Vec<String> = (1..=11).map(|i| format!("svc-{i:02}")).collect();
+    for (i, s) in services.iter().enumerate() {
+        let tag = if i % 3 == 0 { "latest" } else { "1.0.0" };
+        files.push((
+            format!("values/services/{s}.yaml"),
+            format!("image: registry.example.com/{s}:{tag}\n"),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let p = crate::support::project(&refs);
+    let findings = |out: &str| -> Vec<String> {
+        let mut lines: Vec<String> = out
+            .lines()
+            .filter(|l| l.contains("warning[") || l.contains("error["))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let (code, out, err) = kiln_in(p.path(), &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let together = findings(&out);
+    // Two environments: each service's container sets no resources, and 4 use `latest`.
+    assert_eq!(together.len(), 2 * (11 + 4), "{out}");
+    let mut alone = Vec::new();
+    for s in &services {
+        let (code, out, err) = kiln_in(p.path(), &["check", "--service", s]);
+        assert_eq!(code, 0, "{s}: {out}{err}");
+        alone.extend(findings(&out));
+    }
+    alone.sort();
+    assert_eq!(together, alone);
+
+    // Drift from golden/ pairs each file with its own recorded one, batch or not.
+    let (code, out, err) = kiln_in(p.path(), &["golden", "update"]);
+    assert_eq!(code, 0, "{out}{err}");
+    crate::support::write(
+        p.path(),
+        "values/services/svc-07.yaml",
+        "image: registry.example.com/svc-07:2.0.0\n",
+    );
+    let (code, out, err) = kiln_in(p.path(), &["check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let drift: Vec<&str> = out.lines().filter(|l| l.contains("golden-drift")).collect();
+    assert_eq!(drift.len(), 2, "{out}");
+    assert!(
+        drift
+            .iter()
+            .all(|l| l.contains("1 changed, 0 added, 0 removed")),
+        "{out}"
+    );
+    let changed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("svc-"))
+        .filter(|l| !l.contains("warning["))
+        .collect();
+    assert!(changed.iter().all(|l| l.contains("svc-07")), "{out}");
+    assert!(out.contains("2.0.0"), "{out}");
+
+    crate::support::write(
+        p.path(),
+        "values/services/svc-05.yaml",
+        "image: registry.example.com/svc-05:1.0.0\nbroken: true\n",
+    );
+    let (code, out, err) = kiln_in(p.path(), &["check"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("svc-05") && err.contains("no_such_value"),
+        "{err}"
+    );
+    for other in services.iter().filter(|s| *s != "svc-05") {
+        assert!(!err.contains(other.as_str()), "{other}: {err}");
+    }
+}

@@ -16,7 +16,8 @@ use crate::report;
 
 /// Run `kiln check`.
 pub fn run(dir: &Path, args: &CheckArgs) -> Result<Output, Error> {
-    let pipeline = Pipeline::load(dir, &args.values)?;
+    let mut pipeline = Pipeline::load(dir, &args.values)?;
+    pipeline.batch = crate::command::CHECK_BATCH;
     let catalog = catalog(&args.check, Some(&pipeline.project))?;
     let envs = pipeline.select_targets(&args.only.env, &args.only.cluster)?;
     let instances = pipeline.instances(&envs, &args.only.service)?;

@@ -296,8 +296,9 @@ pub fn env_context(env: &KEnv) -> JValue {
 /// values of an environment (`eureka`, `ingress`), merged into every template's context. Work is split per output file and runs in
 /// parallel; `finish` turns a file's sorted manifests into whatever the caller keeps (YAML text
 /// for `render`, the manifests themselves for checks), on the worker thread, so memory holds
-/// only what the caller keeps. Also returns what each environment's objects say about node
-/// ports, for [`shared_cluster`].
+/// only what the caller keeps. A worker renders `batch` service files, then finishes each of
+/// them (see [`crate::command::Pipeline::batch`]). Also returns what each environment's objects
+/// say about node ports, for [`shared_cluster`].
 #[allow(
     clippy::too_many_arguments,
     clippy::implicit_hasher,
@@ -312,6 +313,7 @@ pub fn render_all<T: Send>(
     extra_context: &(dyn Fn(usize) -> JValue + Sync),
     only: Option<&std::collections::HashSet<String>>,
     sources: &Sources,
+    batch: usize,
     finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
 ) -> Result<(Vec<FileResult<T>>, Vec<(usize, Ports)>), Error> {
     // Unknown template sets are reported once per set, with a suggestion.
@@ -376,48 +378,70 @@ pub fn render_all<T: Send>(
             })
         })
         .collect();
-    // Small pieces: rayon stops splitting a range no thread has stolen from, so the last
-    // thread busy could otherwise be left rendering a long run alone while the other idles.
-    let service_results = instances
-        .par_iter()
+    let chosen: Vec<(&Instance, &JValue)> = instances
+        .iter()
         .zip(&values)
-        .with_max_len(4)
         .filter(|(inst, _)| only.is_none_or(|o| o.contains(&inst.service)))
-        .map(|(inst, v)| {
-            let env = &environments[inst.env];
-            let ctx = context! {
-                values => v.clone(),
-                service => context! {
-                    name => inst.name.clone(),
-                    base => inst.service.clone(),
-                    variant => inst.variant.clone(),
-                    template => inst.template.clone(),
-                },
-                env => env_context(env),
-                ..extra_context(inst.env)
-            };
-            render_file(
-                jenv,
-                templates,
-                &templates.set_files(&inst.template),
-                &ctx,
-                (inst.env, env, on_shared_cluster[inst.env]),
-                &inst.name,
-                (&inst.values, &inst.patches, sources),
-                finish,
-            )
+        .collect();
+    let batch = batch.max(1);
+    // Small pieces (four files): rayon stops splitting a range no thread has stolen from, so
+    // the last thread busy could otherwise be left rendering a long run alone while the other
+    // idles. Each piece renders `batch` files, then finishes each of them.
+    let service_results = chosen
+        .par_chunks(batch)
+        .with_max_len(4usize.div_ceil(batch))
+        .flat_map_iter(|piece| {
+            let rendered: Vec<Result<Vec<Manifest>, Diagnostic>> = piece
+                .iter()
+                .map(|&(inst, v)| {
+                    let env = &environments[inst.env];
+                    let ctx = context! {
+                        values => v.clone(),
+                        service => context! {
+                            name => inst.name.clone(),
+                            base => inst.service.clone(),
+                            variant => inst.variant.clone(),
+                            template => inst.template.clone(),
+                        },
+                        env => env_context(env),
+                        ..extra_context(inst.env)
+                    };
+                    render_file(
+                        jenv,
+                        templates,
+                        &templates.set_files(&inst.template),
+                        &ctx,
+                        env,
+                        &inst.name,
+                        (&inst.values, &inst.patches, sources),
+                    )
+                })
+                .collect();
+            piece.iter().zip(rendered).map(|(&(inst, _), manifests)| {
+                finish_file(
+                    manifests?,
+                    (
+                        inst.env,
+                        &environments[inst.env],
+                        on_shared_cluster[inst.env],
+                    ),
+                    &inst.name,
+                    finish,
+                )
+            })
         });
     let env_results = env_jobs.par_iter().map(|(e, ctx)| {
-        render_file(
+        let env = &environments[*e];
+        let manifests = render_file(
             jenv,
             templates,
             &env_files,
             ctx,
-            (*e, &environments[*e], on_shared_cluster[*e]),
+            env,
             "_env",
             (&env_values[e], &[], sources),
-            finish,
-        )
+        )?;
+        finish_file(manifests, (*e, env, on_shared_cluster[*e]), "_env", finish)
     });
     let results: Vec<Result<(FileResult<T>, Ports), Diagnostic>> =
         service_results.chain(env_results).collect();
@@ -470,16 +494,16 @@ pub fn render_all<T: Send>(
     clippy::too_many_arguments,
     reason = "one call site; a struct would only rename them"
 )]
-fn render_file<T>(
+/// The objects of one file: its templates rendered, patched and put in order.
+fn render_file(
     jenv: &Environment<'static>,
     templates: &Templates,
     names: &[&str],
     ctx: &JValue,
-    (env_index, env, on_shared_cluster): (usize, &KEnv, bool),
+    env: &KEnv,
     instance: &str,
     (values, patches, sources): (&Node, &[Node], &Sources),
-    finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
-) -> Result<(FileResult<T>, Ports), Diagnostic> {
+) -> Result<Vec<Manifest>, Diagnostic> {
     let values = (values, sources);
     let mut manifests = Vec::new();
     for name in names {
@@ -501,6 +525,16 @@ fn render_file<T>(
         ))
     })?;
     crate::manifest::order::sort(&mut manifests);
+    Ok(manifests)
+}
+
+/// One rendered file: `finish` run on its objects, which are then kept as identities.
+fn finish_file<T>(
+    manifests: Vec<Manifest>,
+    (env_index, env, on_shared_cluster): (usize, &KEnv, bool),
+    instance: &str,
+    finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
+) -> Result<(FileResult<T>, Ports), Diagnostic> {
     let payload = finish(&manifests)?;
     let ports = if on_shared_cluster {
         Ports::of(&manifests)
