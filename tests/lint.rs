@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::support::{Kiln, kiln, kiln_in, shared};
+use crate::support::{Kiln, kiln, kiln_in, project, shared, write};
 
 fn lint(path: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
     let p = path.to_str().unwrap();
@@ -737,7 +737,7 @@ fn checking_in_batches_finds_what_checking_each_service_alone_finds() {
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    let p = crate::support::project(&refs);
+    let p = project(&refs);
     let findings = |out: &str| -> Vec<String> {
         let mut lines: Vec<String> = out
             .lines()
@@ -764,7 +764,7 @@ fn checking_in_batches_finds_what_checking_each_service_alone_finds() {
     // Drift from golden/ pairs each file with its own recorded one, batch or not.
     let (code, out, err) = kiln_in(p.path(), &["golden", "update"]);
     assert_eq!(code, 0, "{out}{err}");
-    crate::support::write(
+    write(
         p.path(),
         "values/services/svc-07.yaml",
         "image: registry.example.com/svc-07:2.0.0\n",
@@ -787,7 +787,7 @@ fn checking_in_batches_finds_what_checking_each_service_alone_finds() {
     assert!(changed.iter().all(|l| l.contains("svc-07")), "{out}");
     assert!(out.contains("2.0.0"), "{out}");
 
-    crate::support::write(
+    write(
         p.path(),
         "values/services/svc-05.yaml",
         "image: registry.example.com/svc-05:1.0.0\nbroken: true\n",

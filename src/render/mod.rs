@@ -490,10 +490,6 @@ pub fn render_all<T: Send>(
     Ok((files, ports))
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site; a struct would only rename them"
-)]
 /// The objects of one file: its templates rendered, patched and put in order.
 fn render_file(
     jenv: &Environment<'static>,
