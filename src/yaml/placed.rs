@@ -7,57 +7,58 @@
 //! place that does not check out, or a node this does not place (a scalar or an empty
 //! collection as the deepest parent), answers `None`, and the caller asks the parser.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 
 use super::{Node, Value};
 use crate::source::Loc;
 
 thread_local! {
-    /// While [`emit_placed`] runs on this thread: the output length at each node begun.
-    static RECORDED: RefCell<Option<Vec<u32>>> = const { RefCell::new(None) };
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
-    /// Bytes written so far by [`emit_placed`]'s writer.
-    static WRITTEN: Cell<usize> = const { Cell::new(0) };
+    /// Nodes begun since [`emit_placed`]'s writer last wrote: the tree's `Serialize` counts
+    /// them ([`note`]) and the writer records where they begin when it next writes. One
+    /// counter, no borrow and no length kept on every write: this runs for every node and
+    /// every write of `kiln check`'s output (README, Performance).
+    static BEGUN: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Called by the tree's `Serialize` before each mapping entry and sequence item.
+/// Called by the tree's `Serialize` before each mapping entry and sequence item. Outside
+/// [`emit_placed`], the count is never read (it is reset when one begins).
 pub(super) fn note() {
-    if !ACTIVE.get() {
-        return;
-    }
-    RECORDED.with(|r| {
-        if let Ok(mut r) = r.try_borrow_mut()
-            && let Some(offsets) = r.as_mut()
-        {
-            offsets.push(u32::try_from(WRITTEN.get()).unwrap_or(u32::MAX));
+    BEGUN.set(BEGUN.get().wrapping_add(1));
+}
+
+/// Writes what the emitter writes, and where each node noted since the last write begins.
+struct Counting<'a> {
+    out: &'a mut String,
+    offsets: Vec<u32>,
+}
+
+impl Counting<'_> {
+    #[inline]
+    fn record(&mut self) {
+        let begun = BEGUN.replace(0);
+        if begun != 0 {
+            let at = u32::try_from(self.out.len()).unwrap_or(u32::MAX);
+            self.offsets.extend(std::iter::repeat_n(at, begun as usize));
         }
-    });
+    }
 }
 
-/// Counts what the emitter writes.
-struct Counting<'a>(&'a mut String);
-
+// Inlined into the emitter, as `String`'s own writes are: called for every indent and every
+// `: `, a call each made `kiln check`'s emit 12% slower than `render`'s (README, Performance).
 impl fmt::Write for Counting<'_> {
+    #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.push_str(s);
-        WRITTEN.set(self.0.len());
+        self.record();
+        self.out.push_str(s);
         Ok(())
     }
 
+    #[inline]
     fn write_char(&mut self, c: char) -> fmt::Result {
-        self.0.push(c);
-        WRITTEN.set(self.0.len());
+        self.record();
+        self.out.push(c);
         Ok(())
-    }
-}
-
-/// Ends the recording, whatever happens to the emit.
-struct Stop;
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        ACTIVE.set(false);
     }
 }
 
@@ -72,18 +73,16 @@ pub struct Placed(pub Vec<u32>);
 /// What the emitter reports.
 pub fn emit_placed(node: &Node) -> Result<(String, Placed), String> {
     let mut out = String::new();
-    WRITTEN.set(0);
-    RECORDED.with(|r| *r.borrow_mut() = Some(Vec::new()));
-    ACTIVE.set(true);
-    let result = {
-        let _stop = Stop;
-        serde_saphyr::to_fmt_writer_with_options(
-            &mut Counting(&mut out),
-            node,
-            super::emit_options(),
-        )
+    let mut writer = Counting {
+        out: &mut out,
+        // Room for every node of a typical object (a Deployment has about 70) at once.
+        offsets: Vec::with_capacity(128),
     };
-    let offsets = RECORDED.with(|r| r.borrow_mut().take()).unwrap_or_default();
+    BEGUN.set(0);
+    let result = serde_saphyr::to_fmt_writer_with_options(&mut writer, node, super::emit_options());
+    // Nodes begun after the last write (none in valid output: each writes something).
+    writer.record();
+    let offsets = writer.offsets;
     result.map_err(|e| e.to_string())?;
     Ok((out, Placed(offsets)))
 }
