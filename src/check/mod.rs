@@ -123,7 +123,7 @@ fn passes(
         node,
         version,
         resource: None,
-        secrets: std::cell::OnceCell::new(),
+        secrets: Default::default(),
     };
     let Some((api_version, kind)) = identity(&at, &mut out) else {
         return out;
@@ -159,6 +159,7 @@ fn passes(
         && ResourceId::of(node).is_ok_and(|id| options.host_network.contains(&id));
     for (rule, pointer, message) in rules::check(node, kind).into_iter().chain(lint::review(
         node,
+        Some(doc.chunk()),
         kind,
         &options.lint,
         host_network_expected,
@@ -208,8 +209,9 @@ struct Place<'a> {
     node: &'a Node,
     version: KubeVersion,
     resource: Option<String>,
-    /// The document's secret values, gathered once, when its first finding needs them.
-    secrets: std::cell::OnceCell<Vec<String>>,
+    /// The document's secret values, gathered once, when the first finding needs them: those
+    /// a message without `://` can quote, and all of them (with the URLs that hold a password).
+    secrets: [std::cell::OnceCell<Vec<String>>; 2],
 }
 
 impl Place<'_> {
@@ -217,11 +219,10 @@ impl Place<'_> {
     fn finding(&self, rule: &'static rule::Rule, pointer: &str, message: String) -> Finding {
         // A message that quotes a secret value (a schema error on `env[0].value` of a
         // DB_PASSWORD) says `(hidden)` instead.
-        let message = crate::secret::hide_secrets(
-            message,
-            self.secrets
-                .get_or_init(|| crate::secret::secrets_in(self.node)),
-        );
+        let urls = usize::from(crate::secret::may_quote_url(&message));
+        let secrets =
+            self.secrets[urls].get_or_init(|| crate::secret::secrets_in_for(self.node, &message));
+        let message = crate::secret::hide_secrets(message, secrets);
         Finding {
             resource: self.resource.clone(),
             path: (!pointer.is_empty()).then(|| dotted(pointer)),

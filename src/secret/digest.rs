@@ -122,7 +122,7 @@ pub fn digest_other_secrets(doc: &mut Node) -> bool {
 #[must_use]
 pub fn has_other_secrets(node: &Node) -> bool {
     let mut out = Vec::new();
-    collect(node, false, false, &mut out);
+    collect(node, false, false, true, &mut out);
     !out.is_empty()
 }
 
