@@ -47,17 +47,22 @@ pub fn suppressed(doc: &Node, texts: &[&str]) -> Vec<String> {
     out
 }
 
-/// The reviewer and deprecated-field rules for one object. `host_network_expected`: the object
-/// is one kiln renders on the node network on purpose (see `check::Options::host_network`).
+/// The reviewer and deprecated-field rules for one object. `text`: what the object was read
+/// from or written as, when known (its strings are only searched for typographic characters
+/// when the text may hold one). `host_network_expected`: the object is one kiln renders on the
+/// node network on purpose (see `check::Options::host_network`).
 #[must_use]
 pub fn review(
     doc: &Node,
+    text: Option<&str>,
     kind: &str,
     config: &LintConfig,
     host_network_expected: bool,
 ) -> Vec<Problem> {
     let mut out = Vec::new();
-    review::typographic(doc, &mut out);
+    if !text.is_some_and(review::plain) {
+        review::typographic(doc, &mut out);
+    }
     let pod = crate::check::rules::pod_spec(doc, kind);
     if let Some((pointer, spec)) = &pod {
         let workload = matches!(
@@ -88,10 +93,10 @@ mod tests {
     fn rules(text: &str) -> Vec<&'static str> {
         let doc = parse(text, 0, Dialect::Kube).unwrap();
         let kind = doc.get_str("kind").unwrap().to_string();
-        review(&doc, &kind, &LintConfig::default(), false)
-            .into_iter()
-            .map(|p| p.0.id)
-            .collect()
+        let from_text = review(&doc, Some(text), &kind, &LintConfig::default(), false);
+        let walked = review(&doc, None, &kind, &LintConfig::default(), false);
+        assert_eq!(from_text, walked, "{text}");
+        from_text.into_iter().map(|p| p.0.id).collect()
     }
 
     #[test]
@@ -109,6 +114,8 @@ mod tests {
             ("kind: ConfigMap\ndata: {53: \"x\", \"54\": y}\n".into(), vec!["configmap-key"]),
             ("kind: ConfigMap\ndata: {a: \"\u{201C}kube-system/kube-dns:53\u{201D}\"}\n".into(), vec!["typographic"]),
             ("kind: Pod\nspec: {containers: [{name: a, image: 'x:1', args: [\"\u{2014}v=2\"], resources: {requests: {cpu: 1m}, limits: {cpu: 1m}}}]}\n".into(), vec!["typographic"]),
+            // Written as an escape, in a text of plain ASCII.
+            ("kind: ConfigMap\ndata: {a: \"it\\u2019s\", b: \"a\\_b\"}\n".into(), vec!["typographic", "typographic"]),
             ("kind: Ingress\nmetadata: {annotations: {kubernetes.io/ingress.class: nginx}}\n".into(), vec!["deprecated-field"]),
             (format!("kind: Deployment\nspec: {{template: {{metadata: {{annotations: {{container.apparmor.security.beta.kubernetes.io/a: runtime/default}}}}, spec: {{serviceAccount: x, containers: [{good_container}]}}}}}}\n"), vec!["deprecated-field", "deprecated-field"]),
         ];
