@@ -183,6 +183,11 @@ pub enum Dialect {
 fn options(dialect: Dialect) -> Options {
     let mut o = Options::default();
     o.duplicate_keys = DuplicateKeyPolicy::Error;
+    // kiln's trees hold no comments. Captured, they are buffered while the parser looks ahead
+    // for a key's value, and more than 32 in a row (a commented-out block under a key of a
+    // values file) failed as "too many buffered comments while looking ahead" (found by
+    // tests/fuzz.rs).
+    o.emit_comments = false;
     match dialect {
         Dialect::Values => {
             o.strict_booleans = true;
@@ -809,6 +814,27 @@ mod tests {
         let c = v.get("b").unwrap().get("c").unwrap();
         assert_eq!((c.loc.src, c.loc.line, c.loc.col), (3, 3, 6));
         assert_eq!((c.key_loc.line, c.key_loc.col), (3, 3));
+    }
+
+    #[test]
+    fn a_long_commented_out_block_under_a_key_is_read() {
+        // serde-saphyr buffered comments while looking for a key's value and refused a 33rd.
+        let block = "# - old item\n".repeat(100);
+        let text = format!("env:\n{block}  a: 1\nlast:\n{block}");
+        for dialect in [Dialect::Values, Dialect::Kube] {
+            let tree = parse(&text, 0, dialect).unwrap();
+            assert_eq!(
+                tree.get("env").and_then(|e| e.get("a")).map(|a| &a.value),
+                Some(&Value::Int(1))
+            );
+            assert_eq!(tree.get("last").map(|l| &l.value), Some(&Value::Null));
+            assert_eq!(
+                parse_stream_unlocated_by_serde(&text, dialect)
+                    .map(|d| d.len())
+                    .ok(),
+                Some(1)
+            );
+        }
     }
 
     #[test]
