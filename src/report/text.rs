@@ -18,7 +18,8 @@ pub fn line(f: &Finding) -> String {
 /// [`line`], written at the end of `out` (a report of thousands of findings makes no copies).
 fn write_line(f: &Finding, out: &mut String) {
     // Pieces pushed, numbers by `itoa`: the lines of a fleet's report are written one after
-    // another after the checks, and `write!` took twice as long (README, Performance).
+    // another after the checks, and `write!` went through `core::fmt` for each piece (about 9 M
+    // of `check`'s 2,900 M instructions on a 1,000-service fleet, README, Performance).
     let mut number = itoa::Buffer::new();
     out.push_str(&f.file);
     if let Some(line) = f.line {
