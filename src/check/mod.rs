@@ -123,7 +123,8 @@ fn passes(
         node,
         version,
         resource: None,
-        secrets: Default::default(),
+        keyed_secrets: std::cell::OnceCell::new(),
+        secrets: std::cell::OnceCell::new(),
     };
     let Some((api_version, kind)) = identity(&at, &mut out) else {
         return out;
@@ -209,9 +210,11 @@ struct Place<'a> {
     node: &'a Node,
     version: KubeVersion,
     resource: Option<String>,
-    /// The document's secret values, gathered once, when the first finding needs them: those
-    /// a message without `://` can quote, and all of them (with the URLs that hold a password).
-    secrets: [std::cell::OnceCell<Vec<String>>; 2],
+    /// The document's secret values a message without `://` can quote, gathered once, when
+    /// the first such finding needs them.
+    keyed_secrets: std::cell::OnceCell<Vec<String>>,
+    /// All of them, with the strings that hold a URL password: for a message with `://`.
+    secrets: std::cell::OnceCell<Vec<String>>,
 }
 
 impl Place<'_> {
@@ -219,9 +222,13 @@ impl Place<'_> {
     fn finding(&self, rule: &'static rule::Rule, pointer: &str, message: String) -> Finding {
         // A message that quotes a secret value (a schema error on `env[0].value` of a
         // DB_PASSWORD) says `(hidden)` instead.
-        let urls = usize::from(crate::secret::may_quote_url(&message));
-        let secrets =
-            self.secrets[urls].get_or_init(|| crate::secret::secrets_in_for(self.node, &message));
+        let secrets = if crate::secret::may_quote_url(&message) {
+            self.secrets
+                .get_or_init(|| crate::secret::secrets_in(self.node))
+        } else {
+            self.keyed_secrets
+                .get_or_init(|| crate::secret::keyed_secrets_in(self.node))
+        };
         let message = crate::secret::hide_secrets(message, secrets);
         Finding {
             resource: self.resource.clone(),

@@ -291,15 +291,15 @@ pub fn secrets_in(root: &Node) -> Vec<String> {
 }
 
 /// [`secrets_in`] without the strings that are secret only for a password in their URL: enough
-/// for a message without `://`, which cannot quote any of them whole. Asking each string of an
-/// object whether it holds a URL was a fifth of the walk.
+/// for a message that cannot quote any of them whole ([`may_quote_url`]). Asking each string of
+/// an object whether it holds a URL was a fifth of the walk.
 #[must_use]
-pub fn secrets_in_for(root: &Node, message: &str) -> Vec<String> {
-    secrets_of(root, may_quote_url(message))
+pub fn keyed_secrets_in(root: &Node) -> Vec<String> {
+    secrets_of(root, false)
 }
 
-/// Whether `message` may quote a string that is secret for the password in its URL: the
-/// secrets [`secrets_in_for`] gives for it differ from another message's only in these.
+/// Whether `message` may quote a string that is secret for the password in its URL, so that
+/// [`keyed_secrets_in`] is not enough to hide what it quotes.
 #[must_use]
 pub fn may_quote_url(message: &str) -> bool {
     message.contains("://")
@@ -759,7 +759,8 @@ mod tests {
         // A message without `://` cannot quote a URL whole: its secrets leave the URLs out,
         // and hide the same in it.
         let plain = "bad value c11 and c33";
-        let for_plain = secrets_in_for(&root, plain);
+        assert!(!may_quote_url(plain));
+        let for_plain = keyed_secrets_in(&root);
         assert_eq!(
             for_plain,
             all.iter()
@@ -772,11 +773,8 @@ mod tests {
             hide_secrets(plain.into(), &all)
         );
         let quoting = "bad value jdbc:mysql://u:c22@h/db";
-        assert_eq!(secrets_in_for(&root, quoting), all);
-        assert_eq!(
-            hide_secrets(quoting.into(), &secrets_in_for(&root, quoting)),
-            "bad value (hidden)"
-        );
+        assert!(may_quote_url(quoting));
+        assert_eq!(hide_secrets(quoting.into(), &all), "bad value (hidden)");
         let mut redacted = root.clone();
         redact(&mut redacted);
         let shown = crate::yaml::emit(&redacted).unwrap();
