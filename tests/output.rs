@@ -451,7 +451,7 @@ fn the_new_tree_is_synced_before_the_swap_and_the_parent_after() {
         &[
             "-y",
             "-e",
-            "trace=openat,write,fsync,fdatasync,syncfs,renameat2",
+            "trace=openat,write,linkat,fsync,fdatasync,syncfs,renameat2",
         ],
         d,
         &["render"],
@@ -482,7 +482,25 @@ fn the_new_tree_is_synced_before_the_swap_and_the_parent_after() {
             .filter_map(|p| Some(p.strip_prefix(&stage)?.split_once('/')?.1.to_string()))
             .collect()
     };
-    let written = relative(&lines[..sync], "write(");
+    let mut written = relative(&lines[..sync], "write(");
+    // Or linked from the previous tree, unchanged (the marker and `_env.yaml`, here): `linkat(
+    // AT_FDCWD<..>, "/tmp/x/out/dev/_env.yaml", AT_FDCWD<..>, "/tmp/x/.out.kiln-new-12/dev/_env.yaml",
+    // 0) = 0`. (A link that failed is followed by the file's write.)
+    written.extend(
+        lines[..sync]
+            .iter()
+            .filter(|l| l.contains("linkat("))
+            .filter_map(|l| {
+                Some(
+                    quoted(l)
+                        .get(1)?
+                        .strip_prefix(&stage)?
+                        .split_once('/')?
+                        .1
+                        .to_string(),
+                )
+            }),
+    );
     let files: Vec<String> = tree(&d.join("out"))
         .into_keys()
         .filter(|k| !k.ends_with('/'))
@@ -499,7 +517,10 @@ fn the_new_tree_is_synced_before_the_swap_and_the_parent_after() {
     // gets a `.gitignore` before a helper removes it.)
     let late: Vec<&&str> = lines[sync..swap]
         .iter()
-        .filter(|l| l.contains(&stage) && (l.contains("write(") || l.contains("O_CREAT")))
+        .filter(|l| {
+            l.contains(&stage)
+                && (l.contains("write(") || l.contains("O_CREAT") || l.contains("linkat("))
+        })
         .collect();
     assert!(late.is_empty(), "written after the syncfs: {late:#?}");
     let parent_synced = lines[swap..]
@@ -693,6 +714,65 @@ fn a_mount_point_gets_its_children_swapped() {
 // ---------------------------------------------------------------------------------------------
 // 5, 6. The folder asked for
 // ---------------------------------------------------------------------------------------------
+
+/// A file the previous output holds unchanged is hard-linked into the new tree: it keeps its
+/// inode and modification time. A changed file, a file edited by hand (same size, other
+/// bytes), a symlink in its place (even to identical bytes) and a file whose permissions were
+/// changed are all written anew, and the output is exactly a fresh render's.
+#[test]
+fn an_unchanged_file_keeps_its_inode_and_anything_else_is_written_anew() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let p = project(6, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    let out = d.join("out/dev");
+    let meta = |n: usize| std::fs::symlink_metadata(out.join(format!("svc{n:04}.yaml"))).unwrap();
+    let before: Vec<_> = (0..6).map(meta).collect();
+    std::thread::sleep(Duration::from_millis(20));
+    // svc0001 changes; svc0002 is edited by hand to other bytes of the same length; svc0003
+    // becomes a symlink to a file outside with the very bytes the render writes; svc0004 loses
+    // its group and other permissions.
+    write(d, "values/services/svc0001.yaml", "greeting: changed\n");
+    let edited = std::fs::read_to_string(out.join("svc0002.yaml"))
+        .unwrap()
+        .replace("one", "two");
+    std::fs::write(out.join("svc0002.yaml"), &edited).unwrap();
+    let outside = d.join("outside.yaml");
+    std::fs::copy(out.join("svc0003.yaml"), &outside).unwrap();
+    std::fs::remove_file(out.join("svc0003.yaml")).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("svc0003.yaml")).unwrap();
+    std::fs::set_permissions(
+        out.join("svc0004.yaml"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    kiln_ok(d, &["render"]);
+    crate::support::wait_for_helpers(d);
+    let after: Vec<_> = (0..6).map(meta).collect();
+    for n in [0, 5] {
+        assert_eq!(after[n].ino(), before[n].ino(), "svc{n:04} was not linked");
+        assert_eq!(after[n].mtime_nsec(), before[n].mtime_nsec());
+        // The previous tree is gone: the file is in the output only.
+        assert_eq!(after[n].nlink(), 1, "svc{n:04}");
+    }
+    for n in 1..=4 {
+        assert!(after[n].is_file(), "svc{n:04} is not a plain file");
+        assert_ne!(after[n].ino(), before[n].ino(), "svc{n:04} was linked");
+        assert_eq!(after[n].mode(), before[0].mode(), "svc{n:04}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        std::fs::read_to_string(out.join("svc0003.yaml")).unwrap(),
+        "the file outside was changed"
+    );
+    kiln_ok(d, &["render", "--out", "fresh"]);
+    let (now, fresh) = (tree(&d.join("out")), tree(&d.join("fresh")));
+    assert!(now == fresh, "{:?}", differences(&now, &fresh));
+    assert!(
+        String::from_utf8_lossy(&now["dev/svc0001.yaml"]).contains("greeting: changed"),
+        "{now:?}"
+    );
+}
 
 /// `--out` on an existing empty folder (or one holding only `.gitkeep`) works, and keeps
 /// working: the marker is written into the new tree whenever it is the top output folder.

@@ -1,7 +1,8 @@
 //! Writing rendered files, atomically.
 //!
 //! Everything is rendered and checked in memory before this module is called. It builds the new
-//! tree beside the destination (`.out.kiln-new-<pid>`), makes it durable (one `syncfs(2)` of its
+//! tree beside the destination (`.out.kiln-new-<pid>`; a file the previous tree holds unchanged
+//! is hard-linked from it, see [`reuse`]), makes it durable (one `syncfs(2)` of its
 //! filesystem on Linux; an fsync of every file and folder elsewhere), swaps it in with one
 //! `renameat2(RENAME_EXCHANGE)`, fsyncs the parent folder and removes the previous tree (after
 //! kiln has exited, see [`helper`]). At every instant, and after a crash or a power cut, the
@@ -42,6 +43,7 @@ use crate::error::Error;
 mod file;
 pub mod helper;
 mod leftovers;
+mod reuse;
 
 pub use file::{replace_file, write_private};
 use leftovers::{temp_name, tidy};
@@ -397,10 +399,17 @@ fn build(root: &Path, dest: &Path, files: &[(&str, &str)], marker: bool) -> Resu
             .copied()
             .chain(marker.then_some((MARKER, MARKER_TEXT)))
             .collect();
+        // Files the previous tree holds unchanged are linked from it ([`reuse`]).
+        let fresh = dest.is_dir().then(|| reuse::Fresh::of(&handle)).flatten();
         let write_all = |each: bool| {
             all.par_iter().try_for_each(|(rel, text)| {
-                write_file(&root.join(rel), text, each)
-                    .map_err(|e| Error::io("write", &dest.join(rel), &e))
+                let path = root.join(rel);
+                if let Some(fresh) = fresh
+                    && reuse::link_if_same(&dest.join(rel), &path, text, fresh)
+                {
+                    return Ok(());
+                }
+                write_file(&path, text, each).map_err(|e| Error::io("write", &dest.join(rel), &e))
             })
         };
         // Every file and folder fsynced on its own: a folder's entries are durable only once
