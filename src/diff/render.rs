@@ -200,7 +200,7 @@ fn unified(old: &str, new: &str, color: bool) -> String {
                 if color && code != PLAIN {
                     let _ = write!(out, "{code:#}");
                 }
-                if change.missing_newline() {
+                if !line.ends_with('\n') {
                     out.push('\n');
                 }
             }
