@@ -737,13 +737,14 @@ fn an_unchanged_file_keeps_its_inode_and_anything_else_is_written_anew() {
         .unwrap()
         .replace("one", "two");
     std::fs::write(out.join("svc0002.yaml"), &edited).unwrap();
+    // (Renamed, not copied: its inode stays taken, so a new file cannot get its number.)
     let outside = d.join("outside.yaml");
-    std::fs::copy(out.join("svc0003.yaml"), &outside).unwrap();
-    std::fs::remove_file(out.join("svc0003.yaml")).unwrap();
+    std::fs::rename(out.join("svc0003.yaml"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, out.join("svc0003.yaml")).unwrap();
+    // Others' read bit flipped: differs from a new file's mode whatever the umask.
     std::fs::set_permissions(
         out.join("svc0004.yaml"),
-        std::fs::Permissions::from_mode(0o600),
+        std::fs::Permissions::from_mode((before[4].mode() & 0o777) ^ 0o004),
     )
     .unwrap();
     kiln_ok(d, &["render"]);
@@ -758,6 +759,7 @@ fn an_unchanged_file_keeps_its_inode_and_anything_else_is_written_anew() {
     for n in 1..=4 {
         assert!(after[n].is_file(), "svc{n:04} is not a plain file");
         assert_ne!(after[n].ino(), before[n].ino(), "svc{n:04} was linked");
+        assert_eq!(after[n].nlink(), 1, "svc{n:04}");
         assert_eq!(after[n].mode(), before[0].mode(), "svc{n:04}");
     }
     assert_eq!(
@@ -772,6 +774,40 @@ fn an_unchanged_file_keeps_its_inode_and_anything_else_is_written_anew() {
         String::from_utf8_lossy(&now["dev/svc0001.yaml"]).contains("greeting: changed"),
         "{now:?}"
     );
+}
+
+/// A file given an ACL entry of its own (`setfacl -m u:nobody:r`, which leaves its mode as it
+/// was) is written anew: a new file would not have it. Where ACLs are unsupported, one line.
+#[test]
+fn a_file_with_an_acl_of_its_own_is_written_anew() {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(setfacl) = crate::support::tool("setfacl") else {
+        return;
+    };
+    let p = project(2, "one");
+    let d = p.path();
+    kiln_ok(d, &["render"]);
+    let file = |n: usize| d.join(format!("out/dev/svc{n:04}.yaml"));
+    let before: Vec<_> = (0..2)
+        .map(|n| std::fs::metadata(file(n)).unwrap())
+        .collect();
+    let set = Command::new(setfacl)
+        .args(["-m", "u:nobody:r"])
+        .arg(file(1))
+        .output()
+        .unwrap();
+    if !set.status.success() {
+        skip(&format!(
+            "a_file_with_an_acl_of_its_own_is_written_anew: skipped, no ACLs here: {}",
+            String::from_utf8_lossy(&set.stderr).trim()
+        ));
+        return;
+    }
+    assert_eq!(std::fs::metadata(file(1)).unwrap().mode(), before[1].mode());
+    kiln_ok(d, &["render"]);
+    let ino = |n: usize| std::fs::metadata(file(n)).unwrap().ino();
+    assert_eq!(ino(0), before[0].ino(), "svc0000 was not linked");
+    assert_ne!(ino(1), before[1].ino(), "the file with an ACL was linked");
 }
 
 /// `--out` on an existing empty folder (or one holding only `.gitkeep`) works, and keeps

@@ -172,6 +172,8 @@ fn write_with(
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let tmp = path.with_file_name(temp_name(&name, "new", std::process::id()));
+                // One an earlier process with this pid left (tidy keeps a live pid's).
+                let _ = fs::remove_file(&tmp);
                 write_synced(&tmp, text).map_err(|e| {
                     let _ = fs::remove_file(&tmp);
                     Error::io("write", &path, &e)
@@ -400,16 +402,21 @@ fn build(root: &Path, dest: &Path, files: &[(&str, &str)], marker: bool) -> Resu
             .chain(marker.then_some((MARKER, MARKER_TEXT)))
             .collect();
         // Files the previous tree holds unchanged are linked from it ([`reuse`]).
-        let fresh = dest.is_dir().then(|| reuse::Fresh::of(&handle)).flatten();
+        let previous = reuse::Previous::at(dest, &handle, &dirs);
         let write_all = |each: bool| {
             all.par_iter().try_for_each(|(rel, text)| {
                 let path = root.join(rel);
-                if let Some(fresh) = fresh
-                    && reuse::link_if_same(&dest.join(rel), &path, text, fresh)
-                {
-                    return Ok(());
-                }
-                write_file(&path, text, each).map_err(|e| Error::io("write", &dest.join(rel), &e))
+                let done = if previous.as_ref().is_some_and(|p| p.link(rel, &path, text)) {
+                    // Its bytes may not be on disk yet (an edit, then its undoing).
+                    if each {
+                        File::open(&path).and_then(|f| f.sync_all())
+                    } else {
+                        Ok(())
+                    }
+                } else {
+                    write_file(&path, text, each)
+                };
+                done.map_err(|e| Error::io("write", &dest.join(rel), &e))
             })
         };
         // Every file and folder fsynced on its own: a folder's entries are durable only once
@@ -524,9 +531,10 @@ fn write_synced(path: &Path, text: &str) -> io::Result<()> {
     write_file(path, text, true)
 }
 
-/// Write a new file, and fsync it when `sync`.
+/// Write a new file (never an existing one: it could be a link to a file of the previous tree),
+/// and fsync it when `sync`.
 fn write_file(path: &Path, text: &str, sync: bool) -> io::Result<()> {
-    let mut f = File::create(path)?;
+    let mut f = File::options().write(true).create_new(true).open(path)?;
     f.write_all(text.as_bytes())?;
     if sync { f.sync_all() } else { Ok(()) }
 }
