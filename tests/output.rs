@@ -984,8 +984,9 @@ fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_output() {
 }
 
 /// SIGKILL (delivered by strace on entering a system call) at each step of the swap: making the
-/// new tree, writing files (strace counts per thread), syncing the filesystem, just before the
-/// exchange, just after it (the parent's fsync), and while the previous tree is removed.
+/// new tree, writing files (strace counts per thread), linking unchanged ones, syncing the
+/// filesystem, just before the exchange, just after it (the parent's fsync), and while the
+/// previous tree is removed.
 #[test]
 fn a_render_killed_at_each_step_leaves_the_old_or_the_new_output() {
     let test = "a_render_killed_at_each_step_leaves_the_old_or_the_new_output";
@@ -1010,6 +1011,12 @@ fn a_render_killed_at_each_step_leaves_the_old_or_the_new_output() {
         (
             &["-e", "inject=write:signal=KILL:when=5"],
             "among the writes",
+        ),
+        (
+            // The marker and each `_env.yaml` are unchanged: linked from the previous tree (the
+            // first link of any thread: strace counts per thread).
+            &["-e", "inject=linkat:signal=KILL:when=1"],
+            "linking an unchanged file",
         ),
         (
             // The first syncfs of a thread: the flush ahead (on out/, while rendering) or the
