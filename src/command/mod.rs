@@ -36,6 +36,9 @@ use crate::values::{self as layers, Instance, Overrides, ValuesTree};
 use crate::yaml::Node;
 use rayon::prelude::*;
 
+/// What a render's `finish` made of one file, boxed (see [`Pipeline::render_only`]).
+type Payload = Box<dyn std::any::Any + Send>;
+
 /// What a command produced for standard output.
 #[derive(Debug, Default)]
 pub struct Output {
@@ -306,7 +309,7 @@ impl Pipeline {
 
     /// Render the selected environments; `with_env_level` adds each environment's `_env`
     /// templates.
-    pub fn render<T: Send>(
+    pub fn render<T: Send + 'static>(
         &self,
         envs: &[usize],
         instances: &[Instance],
@@ -318,7 +321,7 @@ impl Pipeline {
 
     /// Like [`Pipeline::render`], but only the files of the services in `only` (and the `_env`
     /// files, which still see every instance) are rendered.
-    pub fn render_only<T: Send>(
+    pub fn render_only<T: Send + 'static>(
         &self,
         envs: &[usize],
         instances: &[Instance],
@@ -326,6 +329,36 @@ impl Pipeline {
         only: Option<&std::collections::HashSet<String>>,
         finish: &(dyn Fn(&[Manifest]) -> Result<T, Diagnostic> + Sync),
     ) -> Result<Vec<FileResult<T>>, Error> {
+        // The render is compiled once, for a boxed payload, not once per payload type (seven
+        // copies of it and of `render_all` were a tenth of the crate's code to optimise).
+        let boxed = |ms: &[Manifest]| finish(ms).map(|t| Box::new(t) as Payload);
+        let files = self.render_boxed(envs, instances, with_env_level, only, &boxed)?;
+        files
+            .into_iter()
+            .map(|f| match f.payload.downcast::<T>() {
+                Ok(payload) => Ok(FileResult {
+                    path: f.path,
+                    env: f.env,
+                    ids: f.ids,
+                    payload: *payload,
+                }),
+                // Cannot happen: every payload was made by `boxed` above.
+                Err(_) => Err(Error::Run(Diagnostic::error(format!(
+                    "internal error: the payload of `{}` is not what was rendered",
+                    f.path
+                )))),
+            })
+            .collect()
+    }
+
+    fn render_boxed(
+        &self,
+        envs: &[usize],
+        instances: &[Instance],
+        with_env_level: bool,
+        only: Option<&std::collections::HashSet<String>>,
+        finish: &(dyn Fn(&[Manifest]) -> Result<Payload, Diagnostic> + Sync),
+    ) -> Result<Vec<FileResult<Payload>>, Error> {
         // Values are checked against their set's schema before anything renders, so a wrong
         // type is reported where it was written, not as a confusing template error. The layers
         // every instance gets (defaults, environments, `-f`, `--set`) may hold keys meant for
