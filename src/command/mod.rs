@@ -343,10 +343,13 @@ impl Pipeline {
                     payload: *payload,
                 }),
                 // Cannot happen: every payload was made by `boxed` above.
-                Err(_) => Err(Error::Run(Diagnostic::error(format!(
-                    "internal error: the payload of `{}` is not what was rendered",
-                    f.path
-                )))),
+                Err(_) => Err(Error::Run(
+                    Diagnostic::error(format!(
+                        "internal error: kiln lost track of what it rendered for `{}`",
+                        f.path
+                    ))
+                    .help("this is a bug in kiln: please report it with the command you ran"),
+                )),
             })
             .collect()
     }

@@ -149,8 +149,9 @@ fn holds(old: &Path, want: &[u8], fresh: Fresh) -> Option<u64> {
     use std::os::unix::fs::MetadataExt as _;
 
     use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let mut file = File::from(rustix::fs::open(old, flags | OFlags::NONBLOCK, Mode::empty()).ok()?);
+    // Never through a symlink; never waiting on a FIFO or becoming a terminal's controller.
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let mut file = File::from(rustix::fs::open(old, flags | OFlags::CLOEXEC, Mode::empty()).ok()?);
     let meta = file.metadata().ok()?;
     if !meta.is_file()
         || meta.nlink() != 1
