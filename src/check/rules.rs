@@ -193,11 +193,12 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
             continue;
         };
         for (key, value) in map {
-            let pointer = format!("/metadata/{field}/{}", escape(key));
+            // Made only for a finding: every label and annotation of every object is asked.
+            let pointer = || format!("/metadata/{field}/{}", escape(key));
             if let Err(why) = qualified_name(key) {
                 out.push((
                     &rule::LABEL_SYNTAX,
-                    pointer.clone(),
+                    pointer(),
                     format!("{} key `{key}` {why}", &field[..field.len() - 1]),
                 ));
             }
@@ -206,7 +207,7 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
                     if let Err(why) = label_value(v) {
                         out.push((
                             &rule::LABEL_SYNTAX,
-                            pointer,
+                            pointer(),
                             format!("label `{key}` value `{v}` {why}"),
                         ));
                     }
@@ -214,7 +215,7 @@ fn metadata(doc: &Node, kind: &str, out: &mut Vec<Problem>) {
                 Value::Str(_) => {}
                 other => out.push((
                     &rule::LABEL_SYNTAX,
-                    pointer,
+                    pointer(),
                     format!(
                         "{} `{key}` must be a string, found {} (quote it)",
                         &field[..field.len() - 1],

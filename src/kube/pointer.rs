@@ -4,6 +4,9 @@
 /// One segment escaped for a pointer: `~` is `~0`, `/` is `~1`.
 #[must_use]
 pub fn escape(segment: &str) -> String {
+    if !segment.contains(['~', '/']) {
+        return segment.to_string();
+    }
     segment.replace('~', "~0").replace('/', "~1")
 }
 
@@ -24,7 +27,10 @@ pub fn segments(pointer: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>
 pub fn dotted(pointer: &str) -> String {
     let mut out = String::with_capacity(pointer.len() + 8);
     for part in segments(pointer) {
-        if part.parse::<usize>().is_ok() {
+        // Most segments are keys: a number starts with a digit (or `+`, which `usize` reads).
+        if part.starts_with(|c: char| c.is_ascii_digit() || c == '+')
+            && part.parse::<usize>().is_ok()
+        {
             out.push('[');
             out.push_str(&part);
             out.push(']');
