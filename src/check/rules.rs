@@ -4,7 +4,7 @@
 
 use crate::check::rule::{self, Rule};
 use crate::kube::names::{dns_label, dns_subdomain, label_value, path_segment, qualified_name};
-use crate::kube::pointer::escape;
+use crate::kube::pointer::{escape, list_item};
 use crate::yaml::{Node, Value};
 
 /// A problem found by a rule: (the rule, JSON pointer, message).
@@ -72,7 +72,7 @@ fn each(
 ) {
     if let Some(Value::Seq(items)) = parent.get(list).map(|n| &n.value) {
         for (i, item) in items.iter().enumerate() {
-            f(item, &format!("{pointer}/{list}/{i}"), out);
+            f(item, &list_item(pointer, list, i), out);
         }
     }
 }
@@ -255,7 +255,7 @@ fn pod_rules(pod: &Node, pointer: &str, out: &mut Vec<Problem>) {
             continue;
         };
         for (i, c) in items.iter().enumerate() {
-            let here = format!("{pointer}/{list}/{i}");
+            let here = list_item(pointer, list, i);
             if let Some(name) = c.get_str("name") {
                 if names.iter().any(|(n, _)| *n == name) {
                     out.push((
@@ -347,7 +347,7 @@ fn port_pairs(c: &Node, pointer: &str, out: &mut Vec<Problem>) {
         if seen.contains(&(*port, protocol)) {
             out.push((
                 &rule::DUPLICATE_NAME,
-                format!("{pointer}/ports/{i}"),
+                list_item(pointer, "ports", i),
                 format!("container port {port}/{protocol} is listed twice"),
             ));
         } else {

@@ -89,7 +89,7 @@ pub fn containers(pod: &Node, pointer: &str, workload: bool, out: &mut Vec<Probl
         return;
     };
     for (i, c) in items.iter().enumerate() {
-        let here = format!("{pointer}/containers/{i}");
+        let here = crate::kube::pointer::list_item(pointer, "containers", i);
         let name = c.get_str("name").unwrap_or("?");
         if let Some(image) = c.get_str("image") {
             let last = image.rsplit('/').next().unwrap_or(image);
