@@ -3,7 +3,7 @@
 
 use super::Problem;
 use crate::check::rule;
-use crate::kube::pointer::escape;
+use crate::kube::pointer::{escape, list_item};
 use crate::yaml::{Node, Value};
 
 /// Characters that are almost always copy-paste damage from a word processor or a web page.
@@ -89,7 +89,7 @@ pub fn containers(pod: &Node, pointer: &str, workload: bool, out: &mut Vec<Probl
         return;
     };
     for (i, c) in items.iter().enumerate() {
-        let here = crate::kube::pointer::list_item(pointer, "containers", i);
+        let here = list_item(pointer, "containers", i);
         let name = c.get_str("name").unwrap_or("?");
         if let Some(image) = c.get_str("image") {
             let last = image.rsplit('/').next().unwrap_or(image);
