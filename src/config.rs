@@ -59,7 +59,7 @@ struct ClusterFile {
         with = "Option<String>",
         regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
     )]
-    kube_version: Option<serde_saphyr::Spanned<KubeVersionFile>>,
+    kube_version: Option<KubeVersionFile>,
 }
 
 /// `applyset:` in `kiln.yaml`.
@@ -120,7 +120,7 @@ struct EnvironmentFile {
         with = "Option<String>",
         regex(pattern = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
     )]
-    kube_version: Option<serde_saphyr::Spanned<KubeVersionFile>>,
+    kube_version: Option<KubeVersionFile>,
     /// The cluster the environment is deployed to, available to templates as `env.cluster`
     /// (a free label until `clusters:` exists, then one of its names).
     #[serde(default)]
@@ -133,11 +133,35 @@ struct EnvironmentFile {
 }
 
 /// A Kubernetes version as written; a number is accepted only to explain why it is wrong.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum KubeVersionFile {
     Text(String),
-    Number(#[allow(dead_code, reason = "only the variant matters: it explains the error")] f64),
+    Number,
+}
+
+impl<'de> Deserialize<'de> for KubeVersionFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Written;
+        impl serde::de::Visitor<'_> for Written {
+            type Value = KubeVersionFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a version as a quoted string, like \"1.35\"")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KubeVersionFile, E> {
+                Ok(KubeVersionFile::Text(v.to_string()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KubeVersionFile, E> {
+                Ok(KubeVersionFile::Number)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<KubeVersionFile, E> {
+                Ok(KubeVersionFile::Number)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<KubeVersionFile, E> {
+                Ok(KubeVersionFile::Number)
+            }
+        }
+        d.deserialize_any(Written)
+    }
 }
 
 /// Folder locations, relative to `kiln.yaml`.
@@ -257,20 +281,20 @@ impl Project {
         let path = root.join(PROJECT_FILE);
         let text = read_text(&path, PROJECT_FILE)?;
         let src = sources.add(PROJECT_FILE, text.clone());
-        let file: ProjectFile = serde_saphyr::from_str(&text).map_err(|e| {
-            let err = ParseError::from_saphyr(&e);
+        let invalid = |err: ParseError| {
             let loc = err.loc(src, &text);
             Error::Project(vec![
                 Diagnostic::error(format!("invalid `{PROJECT_FILE}`: {}", err.message))
                     .at(sources, loc, "here")
                     .help("see the project format in the README: `environments: {<name>: {namespace, kubeVersion}}`"),
             ])
-        })?;
+        };
+        let tree = crate::yaml::parse(&text, src, crate::yaml::Dialect::Values).map_err(invalid)?;
+        let file: ProjectFile = crate::yaml::from_node(&tree, &text).map_err(invalid)?;
         // Names become folder and file names (`out/<env>/`): each must be a DNS label, checked
         // here, at its line, before anything builds a path from it.
-        let located = crate::yaml::parse(&text, src, crate::yaml::Dialect::Values).ok();
         let at = |path: &[&str]| -> Loc {
-            let mut node = located.as_ref();
+            let mut node = Some(&tree);
             for key in path {
                 node = node.and_then(|n| n.get(key));
             }
@@ -286,7 +310,7 @@ impl Project {
                 );
             }
         };
-        let envs_node = located.as_ref().and_then(|n| n.get("environments"));
+        let envs_node = tree.get("environments");
         for (name, env) in &file.environments {
             let entry = envs_node.and_then(|n| n.get(name));
             name_check(
@@ -306,7 +330,7 @@ impl Project {
                 name_check("cluster name", c, list_item(entry, "clusters", i, src));
             }
         }
-        let clusters_node = located.as_ref().and_then(|n| n.get("clusters"));
+        let clusters_node = tree.get("clusters");
         for name in file.clusters.keys() {
             let loc = clusters_node
                 .and_then(|n| n.get(name))
@@ -523,7 +547,7 @@ impl Project {
         let applyset = match file.applyset {
             None => None,
             Some(a) => {
-                let node = located.as_ref().and_then(|n| n.get("applyset"));
+                let node = tree.get("applyset");
                 let at = |key: &str| {
                     node.and_then(|n| n.get(key))
                         .map_or(Loc::whole(src), |n| n.loc)
@@ -677,18 +701,18 @@ fn list_item(entry: Option<&crate::yaml::Node>, key: &str, i: usize, src: SrcId)
 
 /// A `kubeVersion` as written, parsed; `what` names its owner in the error.
 fn kube_version(
-    v: &serde_saphyr::Spanned<KubeVersionFile>,
+    v: &KubeVersionFile,
     what: &str,
     loc: Loc,
     sources: &Sources,
 ) -> Result<KubeVersion, Diagnostic> {
-    let parsed = match &v.value {
+    let parsed = match v {
         KubeVersionFile::Text(t) => KubeVersion::parse(t),
-        KubeVersionFile::Number(_) => None,
+        KubeVersionFile::Number => None,
     };
     parsed.ok_or_else(|| {
-        let help = match v.value {
-            KubeVersionFile::Number(_) => {
+        let help = match v {
+            KubeVersionFile::Number => {
                 "quote it: `kubeVersion: \"1.30\"` (unquoted 1.30 is the number 1.3)"
             }
             KubeVersionFile::Text(_) => {

@@ -788,7 +788,7 @@ fn unknown_key_in_kiln_yaml_is_refused_with_line() {
         &err,
         &[
             "invalid `kiln.yaml`",
-            "unknown field `environmnets`",
+            "unknown field `environmnets`: did you mean `environments`?",
             "kiln.yaml:4:1",
             "4 | environmnets: {}",
         ],
@@ -800,7 +800,13 @@ fn unknown_key_in_kiln_yaml_is_refused_with_line() {
         "environments:\n  dev:\n    namespace: dev\n    kubeVersion: \"1.35\"\n    clutser: x\n",
     );
     let err = refused(p.path(), &before, &["render"], 1);
-    assert_has(&err, &["unknown field `clutser`", "kiln.yaml:5:5"]);
+    assert_has(
+        &err,
+        &[
+            "unknown field `clutser`: did you mean `cluster`?",
+            "kiln.yaml:5:5",
+        ],
+    );
 }
 
 #[test]

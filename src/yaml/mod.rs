@@ -24,7 +24,9 @@ pub mod json;
 mod lines;
 mod locate;
 pub mod placed;
+mod typed;
 pub use locate::{Spot, locate};
+pub use typed::from_node;
 
 /// A YAML value with its location.
 #[derive(Debug, Clone, PartialEq)]
