@@ -16,6 +16,7 @@ pub mod guard;
 pub mod kube;
 pub mod manifest;
 pub mod output;
+pub mod par;
 pub mod render;
 pub mod report;
 pub mod secret;

@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::check::schema;
@@ -101,17 +100,13 @@ pub fn scan(paths: &[PathBuf]) -> Result<Scanned, String> {
             return Err(format!("`{}` does not exist", path.display()));
         }
     }
-    let classified: Vec<(PathBuf, bool, Result<Option<Content>, String>)> = files
-        .into_par_iter()
-        .map(|(p, given)| {
-            let r = std::fs::read(&p)
-                .map_err(|e| format!("cannot read: {e}"))
-                .and_then(|bytes| classify(&bytes));
-            (p, given, r)
-        })
-        .collect();
+    let classified: Vec<Result<Option<Content>, String>> = crate::par::map(&files, |(p, _)| {
+        std::fs::read(p)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|bytes| classify(&bytes))
+    });
     let mut out = Scanned::default();
-    for (path, given, result) in classified {
+    for ((path, given), result) in files.into_iter().zip(classified) {
         match result {
             Ok(Some(content)) => out.inputs.push(Input { path, content }),
             Ok(None) if given => {
@@ -292,16 +287,15 @@ pub fn from_openapi(doc: &Value) -> Result<Vec<KindSchema>, String> {
         return Ok(Vec::new());
     }
     let prepared = Strict::new(defs, prefix);
-    roots
-        .par_iter()
-        .map(|(api_version, kind, name)| {
-            Ok(KindSchema {
-                api_version: api_version.clone(),
-                kind: kind.clone(),
-                schema: prepared.kind_schema(name)?,
-            })
+    crate::par::map(&roots, |(api_version, kind, name)| {
+        Ok(KindSchema {
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+            schema: prepared.kind_schema(name)?,
         })
-        .collect()
+    })
+    .into_iter()
+    .collect()
 }
 
 /// The definitions of `ObjectMeta` (and what it references), strict, from the embedded schemas
@@ -540,13 +534,10 @@ pub fn write(cache: &Path, version: KubeVersion, kinds: &[KindSchema]) -> Result
         index.insert(key, file.clone());
         files.push((file, &k.schema));
     }
-    files
-        .par_iter()
-        .map(|(file, schema)| {
-            let json = serde_json::to_vec(schema).map_err(|e| e.to_string())?;
-            write_atomic(&dir.join(file), &gzip(&json))
-        })
-        .collect::<Result<Vec<()>, String>>()?;
+    crate::par::try_each(&files, |(file, schema)| {
+        let json = serde_json::to_vec(schema).map_err(|e| e.to_string())?;
+        write_atomic(&dir.join(file), &gzip(&json))
+    })?;
     let index = json!({"kubeVersion": version.to_string(), "kinds": index});
     let mut text = serde_json::to_string_pretty(&sorted(index)).map_err(|e| e.to_string())?;
     text.push('\n');

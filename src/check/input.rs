@@ -5,8 +5,6 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::source::Loc;
 use crate::yaml::{self, Dialect, Node, ParseError, Value, is_blank, split};
 
@@ -94,14 +92,15 @@ pub fn map_documents<R: Send>(
 ) -> Vec<R> {
     let file: Arc<str> = Arc::from(file);
     let text_arc: Arc<str> = Arc::from(text);
-    split(text)
-        .par_iter()
-        .flat_map_iter(|&(offset, line_base, end)| {
-            parse_chunk(&file, &text_arc, (offset, line_base, end), template_of)
-                .into_iter()
-                .map(each)
-        })
-        .collect()
+    crate::par::map(&split(text), |&(offset, line_base, end)| {
+        parse_chunk(&file, &text_arc, (offset, line_base, end), template_of)
+            .into_iter()
+            .map(each)
+            .collect::<Vec<R>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The documents of one chunk of `text` (none, one, or the items of a `kind: List`).

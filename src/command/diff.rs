@@ -4,8 +4,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use rayon::prelude::*;
-
 use crate::cli::{DiffArgs, DiffFormat};
 use crate::command::baseline::{self, Baseline};
 use crate::command::{Output, Pipeline, RenderedText, text_with_parts};
@@ -148,17 +146,14 @@ pub fn against_dir(
     instances: &[String],
     golden: bool,
 ) -> Result<(Vec<Object>, Vec<Object>), Error> {
-    let results: Vec<Result<(Vec<Object>, Vec<Object>), Error>> = files
-        .par_iter()
-        .map(|f| {
-            let path = dir.join(&f.path);
-            match std::fs::read_to_string(&path) {
-                Ok(text) if text == f.payload.text => Ok((Vec::new(), Vec::new())),
-                Ok(text) => Ok((parse_file(&text, &f.path, shown)?, objects_of(envs, f))),
-                Err(_) => Ok((Vec::new(), objects_of(envs, f))),
-            }
-        })
-        .collect();
+    let results: Vec<Result<(Vec<Object>, Vec<Object>), Error>> = crate::par::map(files, |f| {
+        let path = dir.join(&f.path);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text == f.payload.text => Ok((Vec::new(), Vec::new())),
+            Ok(text) => Ok((parse_file(&text, &f.path, shown)?, objects_of(envs, f))),
+            Err(_) => Ok((Vec::new(), objects_of(envs, f))),
+        }
+    });
     let (mut old, mut new) = (Vec::new(), Vec::new());
     for r in results {
         let (o, n) = r?;
@@ -327,18 +322,15 @@ fn load_dir_filtered(
         .filter_map(Result::ok)
         .filter(|p| keep(&p.strip_prefix(dir).unwrap_or(p).to_string_lossy()))
         .collect();
-    let parsed: Vec<Result<Vec<Object>, Error>> = files
-        .par_iter()
-        .map(|p| {
-            let rel = p
-                .strip_prefix(dir)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .into_owned();
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, &e))?;
-            parse_file(&text, &rel, shown)
-        })
-        .collect();
+    let parsed: Vec<Result<Vec<Object>, Error>> = crate::par::map(&files, |p| {
+        let rel = p
+            .strip_prefix(dir)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, &e))?;
+        parse_file(&text, &rel, shown)
+    });
     let mut out = Vec::new();
     for r in parsed {
         out.extend(r?);

@@ -34,7 +34,6 @@ use crate::source::Sources;
 use crate::values::schema::SetSchemas;
 use crate::values::{self as layers, Instance, Overrides, ValuesTree};
 use crate::yaml::Node;
-use rayon::prelude::*;
 
 /// What a render's `finish` made of one file, boxed (see [`Pipeline::render_only`]).
 type Payload = Box<dyn std::any::Any + Send>;
@@ -376,18 +375,21 @@ impl Pipeline {
             .flat_map(|n| self.tree.sources_of(n))
             .chain(self.overrides.sets.iter().map(|s| s.src))
             .collect();
-        let problems: Vec<Diagnostic> = instances
-            .par_iter()
+        let chosen: Vec<&Instance> = instances
+            .iter()
             .filter(|i| only.is_none_or(|o| o.contains(&i.service)))
-            .flat_map_iter(|i| {
-                self.schemas.check(
-                    i,
-                    &self.project.environments[i.env].name,
-                    &self.sources,
-                    &shared,
-                )
-            })
             .collect();
+        let problems: Vec<Diagnostic> = crate::par::map(&chosen, |i| {
+            self.schemas.check(
+                i,
+                &self.project.environments[i.env].name,
+                &self.sources,
+                &shared,
+            )
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         if !problems.is_empty() {
             return Err(Error::Project(layers::dedup(problems)));
         }

@@ -17,8 +17,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::check::import::{self, Content, KindSchema};
 use crate::check::schema::{self, SchemaSource};
 use crate::cli::{SchemasCommand, SchemasImportArgs, SchemasListArgs};
@@ -122,14 +120,12 @@ fn import(dir: &Path, args: &SchemasImportArgs) -> Result<Output, Error> {
             }
         }
     }
-    let converted: Vec<(KubeVersion, Result<Vec<KindSchema>, String>)> = openapi
-        .par_iter()
-        .map(|(input, doc, v)| {
+    let converted: Vec<(KubeVersion, Result<Vec<KindSchema>, String>)> =
+        crate::par::map(&openapi, |(input, doc, v)| {
             let kinds =
                 import::from_openapi(doc).map_err(|e| format!("`{}`: {e}", shown(&input.path)));
             (*v, kinds)
-        })
-        .collect();
+        });
     let mut plan: BTreeMap<KubeVersion, BTreeMap<String, KindSchema>> = BTreeMap::new();
     for (v, kinds) in converted {
         match kinds {
@@ -156,12 +152,10 @@ fn import(dir: &Path, args: &SchemasImportArgs) -> Result<Output, Error> {
                 .collect(),
         };
         let meta = import::object_meta_defs(explicit);
-        let converted: Vec<Result<Vec<KindSchema>, String>> = crds
-            .par_iter()
-            .map(|(input, crd)| {
+        let converted: Vec<Result<Vec<KindSchema>, String>> =
+            crate::par::map(&crds, |(input, crd)| {
                 import::from_crd(crd, &meta).map_err(|e| format!("`{}`: {e}", shown(&input.path)))
-            })
-            .collect();
+            });
         for kinds in converted {
             match kinds {
                 Ok(kinds) => {

@@ -35,8 +35,6 @@ use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 
@@ -404,7 +402,7 @@ fn build(root: &Path, dest: &Path, files: &[(&str, &str)], marker: bool) -> Resu
         // Files the previous tree holds unchanged are linked from it ([`reuse`]).
         let previous = reuse::Previous::at(dest, &handle, &dirs);
         let write_all = |each: bool| {
-            all.par_iter().try_for_each(|(rel, text)| {
+            crate::par::try_each(&all, |(rel, text)| {
                 let path = root.join(rel);
                 let done = if previous.as_ref().is_some_and(|p| p.link(rel, &path, text)) {
                     // Its bytes may not be on disk yet (an edit, then its undoing).
@@ -422,12 +420,10 @@ fn build(root: &Path, dest: &Path, files: &[(&str, &str)], marker: bool) -> Resu
         // Every file and folder fsynced on its own: a folder's entries are durable only once
         // the folder itself is synced.
         let sync_each = || {
-            dirs.par_iter()
-                .copied()
-                .chain([Path::new("")])
-                .try_for_each(|d| {
-                    sync_dir(&root.join(d)).map_err(|e| Error::io("sync", &dest.join(d), &e))
-                })
+            let all_dirs: Vec<&Path> = dirs.iter().copied().chain([Path::new("")]).collect();
+            crate::par::try_each(&all_dirs, |d| {
+                sync_dir(&root.join(d)).map_err(|e| Error::io("sync", &dest.join(d), &e))
+            })
         };
         if !HAS_SYNCFS {
             return writers(|| write_all(true).and_then(|()| sync_each()));
@@ -436,7 +432,7 @@ fn build(root: &Path, dest: &Path, files: &[(&str, &str)], marker: bool) -> Resu
         match sync_filesystem(&handle) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Unsupported => writers(|| {
-                all.par_iter().try_for_each(|(rel, _)| {
+                crate::par::try_each(&all, |(rel, _)| {
                     File::open(root.join(rel))
                         .and_then(|f| f.sync_all())
                         .map_err(|e| Error::io("sync", &dest.join(rel), &e))
@@ -479,7 +475,7 @@ fn remove_tree(dir: &Path) {
             .filter_map(|e| Some(e.ok()?.path()))
             .filter(|p| p.file_name().is_none_or(|n| n != ".gitignore"))
             .collect();
-        children.par_iter().for_each(|c| {
+        crate::par::map(&children, |c| {
             let is_dir = c.symlink_metadata().is_ok_and(|m| m.is_dir());
             let _ = if is_dir {
                 fs::remove_dir_all(c)

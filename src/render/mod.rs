@@ -338,10 +338,7 @@ pub fn render_all<T: Send>(
 
     // Each instance's values become a template value once, shared by its own templates and by
     // the `services` list of its environment's `_env` templates.
-    let values: Vec<JValue> = instances
-        .par_iter()
-        .map(|i| JValue::from(Serde(&i.values)))
-        .collect();
+    let values: Vec<JValue> = crate::par::map(instances, |i| JValue::from(Serde(&i.values)));
     let mut env_ids: Vec<usize> = env_values.keys().copied().collect();
     env_ids.sort_unstable();
     let env_jobs: Vec<(usize, JValue)> = env_ids

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use crate::yaml::Map;
 use indexmap::IndexMap;
-use rayon::prelude::*;
 
 use crate::config::{Environment, Project, read_text};
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -256,10 +255,9 @@ impl ValuesTree {
         }
 
         // Parse in parallel; sources are added in file order so ids stay deterministic.
-        let texts: Vec<(String, Result<String, Error>)> = files
-            .par_iter()
-            .map(|(p, _)| (project.relative(p), read_text(p, &project.relative(p))))
-            .collect();
+        let texts: Vec<(String, Result<String, Error>)> = crate::par::map(&files, |(p, _)| {
+            (project.relative(p), read_text(p, &project.relative(p)))
+        });
         let mut ids = Vec::new();
         for (shown, text) in texts {
             match text {
@@ -270,11 +268,10 @@ impl ValuesTree {
                 }
             }
         }
-        let parsed: Vec<Option<Result<Node, Error>>> = files
-            .par_iter()
-            .zip(ids.par_iter())
-            .map(|((path, _), id)| id.map(|src| read_source(path, src, sources, decrypt)))
-            .collect();
+        let jobs: Vec<(&PathBuf, Option<SrcId>)> = files.iter().map(|(p, _)| p).zip(ids).collect();
+        let parsed: Vec<Option<Result<Node, Error>>> = crate::par::map(&jobs, |(path, id)| {
+            id.map(|src| read_source(path, src, sources, decrypt))
+        });
 
         // A layer's plain file and its encrypted twin become one place in the tree: the plain
         // file there (or the encrypted one when it is alone), the twin in `encrypted_twins`.
@@ -511,9 +508,8 @@ pub fn instances(
         .iter()
         .flat_map(|e| tree.services.keys().map(move |s| (*e, s)))
         .collect();
-    let results: Vec<Result<Vec<Instance>, Diagnostic>> = jobs
-        .par_iter()
-        .map(|(env_index, service)| {
+    let results: Vec<Result<Vec<Instance>, Diagnostic>> =
+        crate::par::map(&jobs, |(env_index, service)| {
             service_instances(
                 &project.environments[*env_index],
                 *env_index,
@@ -523,8 +519,7 @@ pub fn instances(
                 set_defaults,
                 sources,
             )
-        })
-        .collect();
+        });
     let mut all = Vec::new();
     let mut problems = Vec::new();
     for r in results {
