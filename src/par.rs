@@ -26,6 +26,11 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
         .collect()
 }
 
+/// `f` of every item, in parallel.
+pub fn each<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
+    each_index(items.len(), &|i| f(&items[i]));
+}
+
 /// `f` of every item, in parallel; the first error in the items' order, if any.
 pub fn try_each<T: Sync, E: Send>(
     items: &[T],
@@ -49,6 +54,16 @@ mod tests {
         let doubled = map(&items, |i| i * 2);
         assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert!(map(&[] as &[u8], |b| *b).is_empty());
+    }
+
+    #[test]
+    fn each_runs_on_every_item() {
+        let seen = std::sync::atomic::AtomicU64::new(0);
+        let items: Vec<u64> = (1..=100).collect();
+        each(&items, |i| {
+            seen.fetch_add(*i, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(seen.into_inner(), 5050);
     }
 
     #[test]

@@ -475,7 +475,7 @@ fn remove_tree(dir: &Path) {
             .filter_map(|e| Some(e.ok()?.path()))
             .filter(|p| p.file_name().is_none_or(|n| n != ".gitignore"))
             .collect();
-        crate::par::map(&children, |c| {
+        crate::par::each(&children, |c| {
             let is_dir = c.symlink_metadata().is_ok_and(|m| m.is_dir());
             let _ = if is_dir {
                 fs::remove_dir_all(c)

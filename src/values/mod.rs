@@ -256,7 +256,9 @@ impl ValuesTree {
 
         // Parse in parallel; sources are added in file order so ids stay deterministic.
         let texts: Vec<(String, Result<String, Error>)> = crate::par::map(&files, |(p, _)| {
-            (project.relative(p), read_text(p, &project.relative(p)))
+            let shown = project.relative(p);
+            let text = read_text(p, &shown);
+            (shown, text)
         });
         let mut ids = Vec::new();
         for (shown, text) in texts {

@@ -40,20 +40,28 @@ impl Error {
         self
     }
 
+    /// `node` is not `what` was wanted: said by [`de::Error::invalid_type`], at the node.
     fn expected(what: &str, node: &Node) -> Error {
-        Error {
-            message: format!("expected {what}, found {}", found(&node.value)),
-            at: Some(node.loc),
-        }
+        let unexpected = match &node.value {
+            Value::Null => de::Unexpected::Unit,
+            Value::Bool(b) => de::Unexpected::Bool(*b),
+            Value::Int(i) => de::Unexpected::Signed(*i),
+            Value::Float(f) => de::Unexpected::Float(*f),
+            Value::Str(s) => de::Unexpected::Str(s),
+            Value::Seq(_) => de::Unexpected::Seq,
+            Value::Map(_) => de::Unexpected::Map,
+        };
+        <Error as de::Error>::invalid_type(unexpected, &what).at(node.loc)
     }
-}
 
-/// A node's kind as a message names it.
-fn found(value: &Value) -> String {
-    match value {
-        Value::Null => "nothing (null)".to_string(),
-        Value::Str(s) => format!("the string \"{}\"", s.escape_debug()),
-        other => format!("a {}", other.type_name()),
+    /// An unknown field or value `name` (`kind`), with the one meant when one is close, else
+    /// `otherwise` and the names allowed.
+    fn unknown(kind: &str, name: &str, allowed: &[&str], otherwise: &str) -> Error {
+        let message = match crate::diagnostic::did_you_mean(name, allowed.iter().copied()) {
+            Some(meant) => format!("unknown {kind} `{name}`: did you mean `{meant}`?"),
+            None => format!("unknown {kind} `{name}`; {otherwise} {}", listed(allowed)),
+        };
+        Error { message, at: None }
     }
 }
 
@@ -89,25 +97,11 @@ impl de::Error for Error {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Error {
-        let message = match crate::diagnostic::did_you_mean(field, expected.iter().copied()) {
-            Some(meant) => format!("unknown field `{field}`: did you mean `{meant}`?"),
-            None => format!(
-                "unknown field `{field}`; the fields here are {}",
-                listed(expected)
-            ),
-        };
-        Error { message, at: None }
+        Error::unknown("field", field, expected, "the fields here are")
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Error {
-        let message = match crate::diagnostic::did_you_mean(variant, expected.iter().copied()) {
-            Some(meant) => format!("unknown value `{variant}`: did you mean `{meant}`?"),
-            None => format!(
-                "unknown value `{variant}`; write one of {}",
-                listed(expected)
-            ),
-        };
-        Error { message, at: None }
+        Error::unknown("value", variant, expected, "write one of")
     }
 }
 
@@ -206,14 +200,17 @@ impl<'de> de::Deserializer<'de> for Reader<'_> {
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _variants: &'static [&'static str],
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
         match &self.node.value {
             Value::Str(s) => visitor
                 .visit_enum(s.as_str().into_deserializer())
                 .map_err(|e: Error| e.at(self.node.loc)),
-            _ => Err(Error::expected("one of the values listed", self.node)),
+            _ => Err(Error::expected(
+                &format!("one of {}", listed(variants)),
+                self.node,
+            )),
         }
     }
 
